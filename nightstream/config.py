@@ -1,0 +1,237 @@
+"""Configuration: one model read from a TOML file and environment variables.
+
+Precedence, highest first: ``NIGHTSTREAM_*`` env vars (``__`` separates nesting, e.g.
+``NIGHTSTREAM_KAFKA__BOOTSTRAP_SERVERS``), nightscout-connect's ``CONNECT_*`` vars (one link and
+one target, so existing setups work as they are), the TOML file named by ``--config`` or
+``NIGHTSTREAM_CONFIG``. Secrets are ``SecretStr``: they never print. Nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Mapping
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+VendorName = Literal["dexcomshare", "librelinkup"]
+DEXCOM_REGIONS = ("us", "ous", "jp")
+LIBRE_REGIONS = ("auto", "us", "eu", "eu2", "de", "fr", "jp", "ap", "au", "ae", "ca", "la", "ru")
+_ENVIRONMENT: ContextVar[Mapping[str, str]] = ContextVar("nightstream_environment", default={})
+_LINK_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+class KafkaSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = Field(default="nightstream", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    partitions: int = Field(default=6, ge=1, le=1000)
+    replication_factor: int = Field(default=1, ge=1, le=10)
+    schema_registry_url: str | None = None
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _host_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError("must be host:port[,host:port...]")
+        return value
+
+
+class TargetSettings(BaseModel):
+    """One Nightscout site."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    token: SecretStr | None = None
+    api_version: Literal["v3", "v1"] = "v3"
+    api_secret: SecretStr | None = None
+    max_concurrency: int = Field(default=8, ge=1, le=64)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _credentials(self) -> TargetSettings:
+        if self.api_version == "v3" and self.token is None:
+            raise ValueError("API v3 needs an access token (token); the API secret does not work")
+        if self.api_version == "v1" and self.api_secret is None:
+            raise ValueError("api_version v1 needs api_secret")
+        return self
+
+
+class LinkSettings(BaseModel):
+    """One vendor account (and for follower accounts one patient) feeding some targets."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    vendor: VendorName
+    username: str = Field(min_length=1)
+    password: SecretStr
+    region: str | None = None
+    server_url: str | None = None
+    patient_id: str | None = None
+    timezone: str | None = None
+    targets: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
+    poll_interval_seconds: float = Field(default=300.0, ge=1, le=3600)
+
+    @field_validator("id")
+    @classmethod
+    def _link_id(cls, value: str) -> str:
+        if not _LINK_ID.match(value):
+            raise ValueError("lower-case letters, digits, '.', '_' or '-', at most 63")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError("not an IANA time zone") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _region(self) -> LinkSettings:
+        regions = DEXCOM_REGIONS if self.vendor == "dexcomshare" else LIBRE_REGIONS
+        if self.region is not None and self.region not in regions:
+            raise ValueError(f"region must be one of {', '.join(regions)}")
+        return self
+
+
+class _GivenEnvironmentSource(EnvSettingsSource):
+    """Reads the environment mapping handed to ``load_settings``, not ``os.environ``."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {key.lower(): value for key, value in _ENVIRONMENT.get().items()}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NIGHTSTREAM_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    targets: dict[str, TargetSettings] = Field(default_factory=dict)
+    links: list[LinkSettings] = Field(default_factory=list)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        seen: set[str] = set()
+        for link in self.links:
+            if link.id in seen:
+                raise ValueError(f"link id {link.id!r} is used twice")
+            seen.add(link.id)
+            for target in link.targets:
+                if target not in self.targets:
+                    known = ", ".join(sorted(self.targets)) or "none"
+                    raise ValueError(
+                        f"link {link.id!r} names target {target!r}, which is not defined "
+                        f"(defined: {known})"
+                    )
+        return self
+
+    def link(self, link_id: str) -> LinkSettings:
+        for link in self.links:
+            if link.id == link_id:
+                return link
+        raise KeyError(link_id)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (_GivenEnvironmentSource(settings_cls), init_settings)
+
+
+def connect_compat(env: Mapping[str, str]) -> dict[str, Any]:
+    """Translate nightscout-connect's one-link settings into ours."""
+    source = env.get("CONNECT_SOURCE", "").strip().lower()
+    if not source:
+        return {}
+    out: dict[str, Any] = {}
+    endpoint = env.get("CONNECT_NIGHTSCOUT_ENDPOINT") or env.get("NIGHTSCOUT_URL")
+    token = env.get("NIGHTSCOUT_TOKEN") or env.get("CONNECT_NIGHTSCOUT_TOKEN")
+    if endpoint:
+        out["targets"] = {"default": {"url": endpoint, "token": token}}
+    link: dict[str, Any] = {"vendor": source, "targets": ["default"]}
+    if source == "dexcomshare":
+        link["username"] = env.get("CONNECT_SHARE_ACCOUNT_NAME", "")
+        link["password"] = env.get("CONNECT_SHARE_PASSWORD", "")
+        region = env.get("CONNECT_SHARE_REGION", "").strip().lower()
+        link["region"] = {"": "us", "eu": "ous"}.get(region, region)
+        if env.get("CONNECT_SHARE_SERVER"):
+            link["server_url"] = env["CONNECT_SHARE_SERVER"]
+    elif source == "linkup":
+        link["vendor"] = "librelinkup"
+        link["username"] = env.get("CONNECT_LINK_UP_USERNAME", "")
+        link["password"] = env.get("CONNECT_LINK_UP_PASSWORD", "")
+        region = env.get("CONNECT_LINK_UP_REGION", "").strip().lower()
+        link["region"] = region or "auto"
+        if env.get("CONNECT_LINK_UP_PATIENT_ID"):
+            link["patient_id"] = env["CONNECT_LINK_UP_PATIENT_ID"]
+    link["id"] = env.get("NIGHTSTREAM_LINK_ID", f"{link['vendor']}-1")
+    out["links"] = [link]
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    class _FromFile(BaseSettings):
+        model_config = SettingsConfigDict(toml_file=path, extra="allow")
+
+    return TomlConfigSettingsSource(_FromFile, toml_file=path).toml_data
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(env: Mapping[str, str], config_file: Path | None = None) -> Settings:
+    """Build the settings from a TOML file and ``env``; raises pydantic's ValidationError."""
+    path = config_file or (Path(env["NIGHTSTREAM_CONFIG"]) if env.get("NIGHTSTREAM_CONFIG") else None)
+    data: dict[str, Any] = {}
+    if path is not None:
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} does not exist")
+        data = _read_toml(path)
+    data = _deep_merge(data, connect_compat(env))
+    token = _ENVIRONMENT.set(env)
+    try:
+        return Settings(**data)
+    finally:
+        _ENVIRONMENT.reset(token)

@@ -1,0 +1,54 @@
+"""A small Confluent Schema Registry client: register a schema, fetch one by id.
+
+Synchronous on purpose: serdes run inside faust codecs, which are synchronous. Call
+``ConfluentSerde.prepare()`` at start-up so no request happens on the hot path.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from fastavro import parse_schema
+from fastavro.schema import to_parsing_canonical_form
+
+from schemas.errors import SchemaError
+
+_CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+
+
+class SchemaRegistryClient:
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        self._client = httpx.Client(
+            base_url=url.rstrip("/"), timeout=timeout, headers={"Accept": _CONTENT_TYPE}
+        )
+        self._by_id: dict[int, str] = {}
+
+    def register(self, subject: str, schema_text: str) -> int:
+        response = self._client.post(
+            f"/subjects/{subject}/versions",
+            json={"schemaType": "AVRO", "schema": schema_text},
+            headers={"Content-Type": _CONTENT_TYPE},
+        )
+        if response.status_code != 200:
+            raise SchemaError(
+                f"schema registry refused {subject}: HTTP {response.status_code} {response.text}"
+            )
+        schema_id = int(response.json()["id"])
+        self._by_id[schema_id] = schema_text
+        return schema_id
+
+    def canonical_form_by_id(self, schema_id: int) -> str:
+        known = self._by_id.get(schema_id)
+        if known is not None:
+            return known
+        response = self._client.get(f"/schemas/ids/{schema_id}")
+        if response.status_code != 200:
+            raise SchemaError(f"schema registry has no schema id {schema_id}")
+        text = str(response.json()["schema"])
+        canonical: str = to_parsing_canonical_form(parse_schema(json.loads(text)))
+        self._by_id[schema_id] = canonical
+        return canonical
+
+    def close(self) -> None:
+        self._client.close()

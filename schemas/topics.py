@@ -1,0 +1,58 @@
+"""The topic catalog: names (with a configurable prefix), partitions, cleanup and retention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.documents import Collection
+
+DEFAULT_PREFIX = "nightstream"
+VENDORS = ("dexcomshare", "librelinkup", "carelink", "glooko", "tandem")
+_DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    schema_name: str
+    partitions: int
+    cleanup_policy: str
+    retention_ms: int
+
+    def configs(self) -> dict[str, str]:
+        configs = {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
+        if self.cleanup_policy == "compact":
+            # Keep a replaced value readable for a day so slow consumers see the latest one.
+            configs["delete.retention.ms"] = str(_DAY_MS)
+        return configs
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    prefix: str = DEFAULT_PREFIX
+
+    def raw(self, vendor: str) -> str:
+        return f"{self.prefix}.raw.{vendor}"
+
+    def ns(self, collection: Collection) -> str:
+        return f"{self.prefix}.ns.{collection.value}"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.prefix}.dlq"
+
+    @property
+    def cursors(self) -> str:
+        return f"{self.prefix}.cursors"
+
+
+def topic_catalog(prefix: str = DEFAULT_PREFIX, partitions: int = 6) -> list[TopicSpec]:
+    names = TopicNames(prefix)
+    forever = -1
+    specs = [TopicSpec(names.raw(v), "raw_payload", partitions, "delete", forever) for v in VENDORS]
+    specs += [
+        TopicSpec(names.ns(c), c.schema_name, partitions, "compact", forever) for c in Collection
+    ]
+    specs.append(TopicSpec(names.dlq, "dead_letter", 1, "delete", 365 * _DAY_MS))
+    specs.append(TopicSpec(names.cursors, "poll_cursor", 1, "compact", forever))
+    return specs

@@ -1,0 +1,117 @@
+"""Per-target memory of what Nightscout acknowledged: ``identifier -> content hash``.
+
+Backed by a compacted Kafka topic (the changelog), read back in full at start-up, so a restarted
+or re-created sink still knows which documents the target already holds and skips them.
+Markers other than a hash record a final answer from the server for that exact content:
+``deleted:`` (410, the user deleted it; never resurrect) and ``rejected:`` (400/422, in the DLQ).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+DELETED = "deleted:"
+REJECTED = "rejected:"
+
+
+class AckedTable:
+    def __init__(self, bootstrap_servers: str, topic: str, replication_factor: int = 1) -> None:
+        self._bootstrap = bootstrap_servers
+        self.topic = topic
+        self._replication_factor = replication_factor
+        self._values: dict[str, str] = {}
+        self._producer: AIOKafkaProducer | None = None
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def get(self, identifier: str) -> str | None:
+        return self._values.get(identifier)
+
+    def is_settled(self, identifier: str, content_hash: str) -> bool:
+        """True when the target already answered for this exact content, or deleted the doc."""
+        known = self._values.get(identifier)
+        if known is None:
+            return False
+        return known in (content_hash, REJECTED + content_hash) or known.startswith(DELETED)
+
+    async def start(self) -> None:
+        await self._ensure_topic()
+        await self._restore()
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def record(self, entries: Iterable[tuple[str, str]]) -> None:
+        """Persist entries and wait until Kafka acknowledged all of them."""
+        assert self._producer is not None, "start() first"
+        pending = []
+        for identifier, value in entries:
+            pending.append(
+                await self._producer.send(self.topic, key=identifier.encode(), value=value.encode())
+            )
+            self._values[identifier] = value
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def _ensure_topic(self) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        await admin.start()
+        try:
+            if self.topic not in await admin.list_topics():
+                topic = NewTopic(
+                    self.topic, 1, self._replication_factor, None, {"cleanup.policy": "compact"}
+                )
+                try:
+                    await admin.create_topics([topic])
+                except TopicAlreadyExistsError:
+                    pass
+        finally:
+            await admin.close()
+
+    async def _restore(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None
+        )
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(self.topic, p) for p in await self._partitions(consumer)]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            end = await consumer.end_offsets(partitions)
+            remaining = {tp for tp in partitions if end[tp] > 0}
+            while remaining:
+                batch = await consumer.getmany(*remaining, timeout_ms=1000)
+                for tp, messages in batch.items():
+                    for message in messages:
+                        if message.key is None:
+                            continue
+                        if message.value is None:
+                            self._values.pop(message.key.decode(), None)
+                        else:
+                            self._values[message.key.decode()] = message.value.decode()
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= end[tp]:
+                        remaining.discard(tp)
+        finally:
+            await consumer.stop()
+
+    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[int]:
+        for _ in range(50):
+            found = consumer.partitions_for_topic(self.topic)
+            if found:
+                return sorted(found)
+            await consumer.topics()
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"changelog topic {self.topic} has no partitions")

@@ -1,0 +1,219 @@
+"""The sink for one Nightscout target: ``ns.*`` topics in, identifier-keyed upserts out.
+
+One consumer group per target. Each batch: decode, keep the documents of the links routed to
+this target, drop those whose content the target already acknowledged (``AckedTable``), keep the
+last version of each identifier, write them, record the answers in the changelog, and only
+then commit the offsets. A crash anywhere repeats at most some idempotent PUTs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from schemas.documents import Collection, NsRecord, from_avro
+from schemas.errors import RecordDecodeError
+from schemas.records import DeadLetter
+from schemas.serde import Serde, make_serde
+from schemas.topics import TopicNames
+from schemas.version import app_version
+from sinks.nightscout.acked_table import DELETED, REJECTED, AckedTable
+from sinks.nightscout.outcomes import OutcomeKind, WriteOutcome
+
+logger = logging.getLogger(__name__)
+
+Writer = Callable[[Collection, Sequence[NsRecord]], Awaitable[list[WriteOutcome]]]
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    bootstrap_servers: str
+    topic_prefix: str
+    target: str
+    links: frozenset[str] | None = None
+    group_id: str | None = None
+    max_batch: int = 500
+    replication_factor: int = 1
+
+    @property
+    def consumer_group(self) -> str:
+        return self.group_id or f"{self.topic_prefix}-sink-{self.target}"
+
+    @property
+    def changelog_topic(self) -> str:
+        return f"{self.topic_prefix}.sink.{self.target}.acked"
+
+
+@dataclass
+class SinkStats:
+    written: int = 0
+    skipped_unchanged: int = 0
+    skipped_other_links: int = 0
+    deleted_by_user: int = 0
+    rejected: int = 0
+    batches: int = 0
+    by_collection: dict[str, int] = field(default_factory=dict)
+
+
+class TargetSink:
+    def __init__(self, config: SinkConfig, writer: Writer) -> None:
+        self.config = config
+        self._write = writer
+        self.names = TopicNames(config.topic_prefix)
+        self.stats = SinkStats()
+        self.acked = AckedTable(
+            config.bootstrap_servers, config.changelog_topic, config.replication_factor
+        )
+        self._serdes: dict[str, tuple[Collection, Serde]] = {
+            self.names.ns(c): (c, make_serde(c.schema_name, subject=f"{self.names.ns(c)}-value"))
+            for c in Collection
+        }
+        self._dlq_serde = make_serde("dead_letter", subject=f"{self.names.dlq}-value")
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        await self.acked.start()
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.config.bootstrap_servers, acks="all", enable_idempotence=True
+        )
+        await self._producer.start()
+        self._consumer = AIOKafkaConsumer(
+            *self._serdes,
+            bootstrap_servers=self.config.bootstrap_servers,
+            group_id=self.config.consumer_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.config.max_batch,
+            metadata_max_age_ms=10_000,
+        )
+        await self._consumer.start()
+        logger.info(
+            "sink %s started: group %s, %d acknowledged documents remembered",
+            self.config.target, self.config.consumer_group, len(self.acked),
+        )
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        await self.acked.stop()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        assert self._consumer is not None, "start() first"
+        while not stop.is_set():
+            batch = await self._consumer.getmany(timeout_ms=500, max_records=self.config.max_batch)
+            if batch:
+                await self.process_batch(batch)
+
+    async def process_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        assert self._consumer is not None
+        latest: dict[str, NsRecord] = {}
+        for messages in batch.values():
+            for message in messages:
+                record = await self._decode(message)
+                if record is None:
+                    continue
+                if self.config.links is not None and record.link_id not in self.config.links:
+                    self.stats.skipped_other_links += 1
+                    continue
+                latest[record.identifier] = record
+        pending = []
+        for record in latest.values():
+            if self.acked.is_settled(record.identifier, record.content_hash):
+                self.stats.skipped_unchanged += 1
+            else:
+                pending.append(record)
+        await self._write_all(pending)
+        offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items() if messages}
+        await self._consumer.commit(offsets)
+        self.stats.batches += 1
+
+    async def _write_all(self, records: list[NsRecord]) -> None:
+        by_collection: dict[Collection, list[NsRecord]] = {}
+        for record in records:
+            by_collection.setdefault(record.collection, []).append(record)
+        results = await asyncio.gather(
+            *(self._write(c, docs) for c, docs in by_collection.items())
+        )
+        answered: list[tuple[str, str]] = []
+        for (collection, docs), outcomes in zip(by_collection.items(), results, strict=True):
+            for record, outcome in zip(docs, outcomes, strict=True):
+                answered.append(await self._settle(collection, record, outcome))
+        await self.acked.record(answered)
+
+    async def _settle(
+        self, collection: Collection, record: NsRecord, outcome: WriteOutcome
+    ) -> tuple[str, str]:
+        if outcome.kind in (OutcomeKind.CREATED, OutcomeKind.REPLACED):
+            self.stats.written += 1
+            self.stats.by_collection[collection.value] = (
+                self.stats.by_collection.get(collection.value, 0) + 1
+            )
+            return record.identifier, record.content_hash
+        if outcome.kind is OutcomeKind.DELETED_BY_USER:
+            self.stats.deleted_by_user += 1
+            return record.identifier, DELETED + record.content_hash
+        self.stats.rejected += 1
+        await self._dead_letter(
+            self.names.ns(collection),
+            f"Nightscout rejected {collection.value}/{record.identifier}: {outcome.message}",
+            record,
+        )
+        return record.identifier, REJECTED + record.content_hash
+
+    async def _decode(self, message: ConsumerRecord) -> NsRecord | None:
+        collection, serde = self._serdes[message.topic]
+        try:
+            value = serde.decode(
+                message.value, topic=message.topic, partition=message.partition,
+                offset=message.offset,
+            )
+            return from_avro(collection, value)
+        except (RecordDecodeError, KeyError, ValueError) as exc:
+            await self._send_dead_letter(
+                DeadLetter(
+                    stage="decode",
+                    reason=str(exc),
+                    source_topic=message.topic,
+                    source_partition=message.partition,
+                    source_offset=message.offset,
+                    target=self.config.target,
+                    original_key=message.key,
+                    original_value=message.value or b"",
+                    failed_at_ms=time.time_ns() // 1_000_000,
+                    app_version=app_version(),
+                )
+            )
+            return None
+
+    async def _dead_letter(self, topic: str, reason: str, record: NsRecord) -> None:
+        collection, serde = self._serdes[topic]
+        from schemas.documents import to_avro
+
+        await self._send_dead_letter(
+            DeadLetter(
+                stage="sink",
+                reason=reason,
+                source_topic=topic,
+                link_id=record.link_id,
+                target=self.config.target,
+                original_key=record.identifier.encode(),
+                original_value=serde.encode(to_avro(record)),
+                failed_at_ms=time.time_ns() // 1_000_000,
+                app_version=app_version(),
+            )
+        )
+
+    async def _send_dead_letter(self, letter: DeadLetter) -> None:
+        assert self._producer is not None
+        logger.warning("to DLQ (%s): %s", letter.stage, letter.reason)
+        await self._producer.send_and_wait(
+            self.names.dlq, key=letter.original_key, value=self._dlq_serde.encode(letter.to_avro())
+        )

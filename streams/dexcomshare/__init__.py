@@ -1,0 +1,5 @@
+"""Dexcom Share: readings from ReadPublisherLatestGlucoseValues as Nightscout entries."""
+
+from streams.dexcomshare.transform import transform
+
+__all__ = ["transform"]

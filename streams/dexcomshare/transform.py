@@ -1,0 +1,284 @@
+"""Dexcom Share ``ReadPublisherLatestGlucoseValues`` answers -> Nightscout ``entries`` documents.
+
+The body is a JSON array of ``{WT, ST, DT, Value, Trend}`` (newest first). Each valid element
+becomes one ``sgv`` entry; each invalid one is rejected on its own with its original bytes.
+
+Decisions (the reasons are in the reference, vendors-dexcom-libre.md §1.5-1.9 and §5):
+
+- ``date`` comes from ``WT``; ``ST`` is ignored and ``DT`` only gives ``utcOffset``. An item
+  without a usable ``DT`` is rejected rather than given offset 0: Nightscout never lets a client
+  change ``utcOffset`` afterwards, so a guessed offset could not be corrected by a replay.
+- ``Value`` must be a whole number in [``MIN_SGV``, ``MAX_SGV``]. Dexcom clamps readings to
+  40 (LOW) and 400 (HIGH); one step of slack each side covers bridges that write LOW/HIGH as
+  39/401. Anything else is an error code or corruption, and goes to the dead-letter topic.
+- ``Trend`` must be a string or an integer. A value outside the known vocabulary becomes
+  ``NONE`` (trend 0), as every peer does: losing the glucose value over an arrow is worse, and
+  ``direction`` stays mutable in Nightscout, so a later fix reaches it by replay.
+- ``date`` must be after 2000-01-01 (Nightscout rejects anything else) and at most
+  ``MAX_AHEAD_MS`` after the poll; a reading "from the future" is a time-zone or clock bug, and
+  ``date`` is both immutable and part of the identifier. A rejected recent reading comes back
+  in the next polls' 24 h window.
+- Several items with the same ``WT`` collapse to one document when identical; otherwise the
+  first (newest-first order, so the most recent answer) is kept and the others are rejected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.documents import Collection, NsDocument, NsRecord
+from schemas.identity import device_name, entry_identifier
+from schemas.records import RawPayload
+from streams.transform import APP_NAME, Rejected, TransformOutput
+
+VENDOR = "dexcomshare"
+
+MIN_SGV = 39
+MAX_SGV = 401
+# Nightscout v3 requires date > 946684800000 (2000-01-01T00:00:00Z).
+MIN_DATE_MS_EXCLUSIVE = 946_684_800_000
+MAX_AHEAD_MS = 60 * 60 * 1000
+# Last millisecond that still has a four-digit year in an ISO-8601 dateString.
+_MAX_DATE_MS = 253_402_300_799_999
+MAX_OFFSET_MINUTES = 14 * 60
+
+DIRECTIONS = (
+    "NONE",
+    "DoubleUp",
+    "SingleUp",
+    "FortyFiveUp",
+    "Flat",
+    "FortyFiveDown",
+    "SingleDown",
+    "DoubleDown",
+    "NOT COMPUTABLE",
+    "RATE OUT OF RANGE",
+)
+# Dexcom spells them "NotComputable", Nightscout "NOT COMPUTABLE": compare without case/spaces.
+_TREND_BY_KEY = {"".join(name.split()).lower(): trend for trend, name in enumerate(DIRECTIONS)}
+_UNKNOWN_TREND = 0
+
+# .NET JSON dates: "Date(ms)", "Date(ms-hhmm)", and before ~2020 "/Date(ms)/" (both slashes).
+_DOTNET_DATE = re.compile(r"(/?)Date\((-?[0-9]{1,20})(?:([+-])([0-9]{2})([0-9]{2}))?\)\1", re.ASCII)
+_STREAM_DIGEST = re.compile(r"[0-9a-f]{12}", re.ASCII)
+_ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,80}", re.ASCII)
+_JSON_WHITESPACE = " \t\n\r"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class _Invalid(Exception):
+    """One item (or the whole payload) cannot become a document; the message says why."""
+
+
+@dataclass(frozen=True)
+class _DotNetDate:
+    ms: int
+    offset_minutes: int | None
+
+
+def transform(raw: RawPayload) -> TransformOutput:
+    out = TransformOutput()
+    try:
+        device = device_name(VENDOR, _stream_digest(raw))
+        items = _body_items(raw)
+    except _Invalid as exc:
+        out.rejected.append(Rejected(str(exc), raw.body))
+        return out
+
+    kept: dict[str, NsDocument] = {}
+    for index, (item, fragment) in enumerate(items):
+        try:
+            document = _document(item, device, raw.fetched_at_ms)
+        except _Invalid as exc:
+            out.rejected.append(Rejected(f"items[{index}]: {exc}", fragment))
+            continue
+        earlier = kept.setdefault(document["identifier"], document)
+        if earlier != document:
+            out.rejected.append(
+                Rejected(
+                    f"items[{index}]: same WT ({document['dateString']}) as an earlier item "
+                    "with different content; the earlier one was kept",
+                    fragment,
+                )
+            )
+
+    for document in sorted(kept.values(), key=lambda d: int(d["date"])):
+        out.records.append(NsRecord(Collection.ENTRIES, raw.link_id, document))
+    return out
+
+
+def _stream_digest(raw: RawPayload) -> str:
+    digest = raw.request_params.get("stream")
+    if digest is None or not _STREAM_DIGEST.fullmatch(digest):
+        raise _Invalid(
+            "request_params has no valid stream digest (12 lowercase hex): "
+            "the documents' device and identifiers cannot be named"
+        )
+    return digest
+
+
+def _body_items(raw: RawPayload) -> list[tuple[Any, bytes]]:
+    if not 200 <= raw.http_status <= 299:
+        code = _error_code(raw.body)
+        suffix = f", Dexcom error code {code}" if code else ""
+        raise _Invalid(f"HTTP {raw.http_status} from Dexcom Share{suffix}: no readings")
+    if not raw.body.strip():
+        raise _Invalid("empty body (Dexcom answers so for an unusable session): no readings")
+    text = _decode_text(raw.body)
+    decoder = json.JSONDecoder()
+    try:
+        value = decoder.decode(text)
+    except (ValueError, RecursionError) as exc:
+        raise _Invalid(f"body is not valid JSON: {_shorten(str(exc))}") from None
+    if isinstance(value, list):
+        return _array_elements(text, decoder)
+    if isinstance(value, dict) and "Code" in value:
+        code = _error_code(raw.body)
+        shown = f" {code}" if code else ""
+        raise _Invalid(f"Dexcom Share error body{shown} with HTTP {raw.http_status}: no readings")
+    raise _Invalid(f"body is a JSON {_kind(value)}, expected an array of readings")
+
+
+def _decode_text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _Invalid(f"body is not UTF-8 text: {_shorten(str(exc))}") from None
+
+
+def _array_elements(text: str, decoder: json.JSONDecoder) -> list[tuple[Any, bytes]]:
+    """The elements of a JSON array already known to be valid, each with its exact source text."""
+    elements: list[tuple[Any, bytes]] = []
+    pos = _skip_whitespace(text, _skip_whitespace(text, 0) + 1)
+    if text[pos] == "]":
+        return elements
+    while True:
+        value, end = decoder.raw_decode(text, pos)
+        elements.append((value, text[pos:end].encode("utf-8")))
+        pos = _skip_whitespace(text, end)
+        if text[pos] == "]":
+            return elements
+        pos = _skip_whitespace(text, pos + 1)
+
+
+def _skip_whitespace(text: str, pos: int) -> int:
+    while text[pos] in _JSON_WHITESPACE:
+        pos += 1
+    return pos
+
+
+def _error_code(body: bytes) -> str | None:
+    # Only the Code: Message and SubCode may echo account names back.
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    code = value.get("Code") if isinstance(value, dict) else None
+    if isinstance(code, str) and _ERROR_CODE.fullmatch(code):
+        return code
+    return None
+
+
+def _document(item: Any, device: str, fetched_at_ms: int) -> NsDocument:
+    if not isinstance(item, dict):
+        raise _Invalid(f"is a JSON {_kind(item)}, expected an object")
+    wall = _parse_date(_field(item, "WT"), "WT")
+    date = wall.ms
+    if date <= MIN_DATE_MS_EXCLUSIVE:
+        raise _Invalid(f"WT {date} is not after 2000-01-01T00:00:00Z")
+    if date > fetched_at_ms + MAX_AHEAD_MS or date > _MAX_DATE_MS:
+        raise _Invalid(
+            f"WT {date} is more than {MAX_AHEAD_MS // 60_000} min after the poll "
+            f"(fetched_at_ms {fetched_at_ms})"
+        )
+    display = _parse_date(_field(item, "DT"), "DT")
+    utc_offset = display.offset_minutes or 0
+    if abs(utc_offset) > MAX_OFFSET_MINUTES:
+        raise _Invalid(f"DT offset {utc_offset} min is beyond ±14 h")
+    sgv = _whole_number(_field(item, "Value"), "Value")
+    if not MIN_SGV <= sgv <= MAX_SGV:
+        raise _Invalid(f"Value {sgv} is outside the plausible {MIN_SGV}..{MAX_SGV} mg/dL")
+    trend = _trend(_field(item, "Trend"))
+    return {
+        "type": "sgv",
+        "sgv": sgv,
+        "date": date,
+        "dateString": _iso_utc(date),
+        "trend": trend,
+        "direction": DIRECTIONS[trend],
+        "utcOffset": utc_offset,
+        "device": device,
+        "app": APP_NAME,
+        "identifier": entry_identifier(device, date, "sgv"),
+    }
+
+
+def _field(item: dict[str, Any], name: str) -> Any:
+    if name not in item:
+        raise _Invalid(f"{name} is missing")
+    return item[name]
+
+
+def _parse_date(value: Any, name: str) -> _DotNetDate:
+    if not isinstance(value, str):
+        raise _Invalid(f"{name} is a JSON {_kind(value)}, expected a string like Date(ms)")
+    match = _DOTNET_DATE.fullmatch(value)
+    if match is None:
+        shown = _shorten(ascii(value))
+        raise _Invalid(f"{name} {shown} is not Date(ms), Date(ms±hhmm) or /Date(ms)/")
+    _, ms, sign, hours, minutes = match.groups()
+    offset = None
+    if sign is not None:
+        if int(minutes) >= 60:
+            raise _Invalid(f"{name} {value!a} has an offset with {minutes} minutes")
+        offset = (int(hours) * 60 + int(minutes)) * (-1 if sign == "-" else 1)
+    return _DotNetDate(int(ms), offset)
+
+
+def _whole_number(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(f"{name} is a JSON {_kind(value)}, expected a number")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Invalid(f"{name} {value!r} is not a finite number")
+        if not value.is_integer():
+            raise _Invalid(f"{name} {value!r} is not a whole number")
+        return int(value)
+    return value
+
+
+def _trend(value: Any) -> int:
+    if isinstance(value, str):
+        return _TREND_BY_KEY.get("".join(value.split()).lower(), _UNKNOWN_TREND)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(f"Trend is a JSON {_kind(value)}, expected a string or an integer")
+    number = _whole_number(value, "Trend")
+    return number if 0 <= number < len(DIRECTIONS) else _UNKNOWN_TREND
+
+
+def _iso_utc(date_ms: int) -> str:
+    moment = _EPOCH + timedelta(milliseconds=date_ms)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{date_ms % 1000:03d}Z"
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

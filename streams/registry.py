@@ -1,0 +1,10 @@
+"""Which pure transform handles which vendor's raw topic."""
+
+from __future__ import annotations
+
+from streams.dexcomshare import transform as dexcomshare_transform
+from streams.transform import Transform
+
+TRANSFORMS: dict[str, Transform] = {
+    "dexcomshare": dexcomshare_transform,
+}
