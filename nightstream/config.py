@@ -27,7 +27,7 @@ from pydantic_settings import (
 VendorName = Literal["dexcomshare", "librelinkup"]
 DEXCOM_REGIONS = ("us", "ous", "jp")
 LIBRE_REGIONS = ("auto", "us", "eu", "eu2", "de", "fr", "jp", "ap", "au", "ae", "ca", "la", "ru")
-_ENVIRONMENT: ContextVar[Mapping[str, str]] = ContextVar("nightstream_environment", default={})
+_ENVIRONMENT: ContextVar[Mapping[str, str]] = ContextVar("nightstream_environment")
 _LINK_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
@@ -123,7 +123,7 @@ class _GivenEnvironmentSource(EnvSettingsSource):
     """Reads the environment mapping handed to ``load_settings``, not ``os.environ``."""
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {key.lower(): value for key, value in _ENVIRONMENT.get().items()}
+        return {key.lower(): value for key, value in _ENVIRONMENT.get({}).items()}
 
 
 class Settings(BaseSettings):
@@ -223,7 +223,9 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
 
 def load_settings(env: Mapping[str, str], config_file: Path | None = None) -> Settings:
     """Build the settings from a TOML file and ``env``; raises pydantic's ValidationError."""
-    path = config_file or (Path(env["NIGHTSTREAM_CONFIG"]) if env.get("NIGHTSTREAM_CONFIG") else None)
+    path = config_file or (
+        Path(env["NIGHTSTREAM_CONFIG"]) if env.get("NIGHTSTREAM_CONFIG") else None
+    )
     data: dict[str, Any] = {}
     if path is not None:
         if not path.is_file():

@@ -11,7 +11,9 @@ _EXAMPLES = {
     "topic_prefix": 'topic_prefix = "nightstream"',
     "partitions": "partitions = 6",
     "url": 'url = "https://my-site.example.org"',
-    "token": 'token = "nightstream-0123456789abcdef" (Admin Tools -> a subject with an uploader role)',
+    "token": (
+        'token = "nightstream-0123456789abcdef" (Admin Tools: a subject with an uploader role)'
+    ),
     "api_secret": 'api_secret = "your-12+-char-API_SECRET" (only for api_version = "v1")',
     "api_version": 'api_version = "v3"',
     "id": 'id = "alice-dexcom"',

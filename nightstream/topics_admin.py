@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from schemas.topics import TopicSpec
 
@@ -43,14 +43,18 @@ async def ensure_topics(
     await admin.start()
     try:
         present = set(await admin.list_topics())
-        missing = [s for s in specs if s.name not in present]
-        for spec in missing:
+        for spec in specs:
+            if spec.name in present:
+                continue
             topic = NewTopic(spec.name, spec.partitions, replication_factor, None, spec.configs())
-            try:
-                await admin.create_topics([topic])
-                report.created.append(spec.name)
-            except TopicAlreadyExistsError:
-                report.existing.append(spec.name)
+            response = await admin.create_topics([topic])
+            for _name, code, message in response.topic_errors:
+                if code == TopicAlreadyExistsError.errno:
+                    present.add(spec.name)
+                elif code != 0:
+                    raise KafkaError(f"cannot create {spec.name}: {message} (error {code})")
+                else:
+                    report.created.append(spec.name)
         existing = [s for s in specs if s.name in present]
         report.existing += [s.name for s in existing]
         if existing:

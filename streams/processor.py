@@ -102,9 +102,7 @@ class Processor:
             self._add_agent(vendor, transform)
 
     def _add_agent(self, vendor: str, transform: Transform) -> None:
-        topic = self.app.topic(
-            self.names.raw(vendor), key_serializer="raw", value_serializer="raw"
-        )
+        topic = self.app.topic(self.names.raw(vendor), key_serializer="raw", value_serializer="raw")
 
         async def process(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
             async for event in stream.events():
@@ -130,8 +128,12 @@ class Processor:
         output = transform(raw)
         for rejected in output.rejected:
             await self._dead_letter(
-                "transform", rejected.reason, message, rejected.fragment,
-                vendor=vendor, link_id=raw.link_id,
+                "transform",
+                rejected.reason,
+                message,
+                rejected.fragment,
+                vendor=vendor,
+                link_id=raw.link_id,
             )
         stats.rejected = len(output.rejected)
         changed = [r for r in output.records if self.hashes.get(r.identifier) != r.content_hash]
@@ -143,7 +145,11 @@ class Processor:
         if changed or stats.rejected:
             logger.info(
                 "link %s %s: %d new or changed, %d unchanged, %d to DLQ",
-                raw.link_id, raw.endpoint, stats.emitted, stats.unchanged, stats.rejected,
+                raw.link_id,
+                raw.endpoint,
+                stats.emitted,
+                stats.unchanged,
+                stats.rejected,
             )
         return stats
 
@@ -181,7 +187,13 @@ class Processor:
         )
         logger.warning(
             "to DLQ (%s) from %s[%s]@%s: %s",
-            stage, message.topic, message.partition, message.offset, reason,
+            stage,
+            message.topic,
+            message.partition,
+            message.offset,
+            reason,
         )
-        sent = await self.dlq_topic.send(key=message.key, value=self.dlq_serde.encode(letter.to_avro()))
+        sent = await self.dlq_topic.send(
+            key=message.key, value=self.dlq_serde.encode(letter.to_avro())
+        )
         await sent

@@ -9,6 +9,7 @@ Markers other than a hash record a final answer from the server for that exact c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -73,10 +74,8 @@ class AckedTable:
                 topic = NewTopic(
                     self.topic, 1, self._replication_factor, None, {"cleanup.policy": "compact"}
                 )
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics([topic])
-                except TopicAlreadyExistsError:
-                    pass
         finally:
             await admin.close()
 
@@ -93,7 +92,7 @@ class AckedTable:
             remaining = {tp for tp in partitions if end[tp] > 0}
             while remaining:
                 batch = await consumer.getmany(*remaining, timeout_ms=1000)
-                for tp, messages in batch.items():
+                for messages in batch.values():
                     for message in messages:
                         if message.key is None:
                             continue

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from schemas.documents import Collection, NsRecord, from_avro
+from schemas.documents import Collection, NsRecord, from_avro, to_avro
 from schemas.errors import RecordDecodeError
 from schemas.records import DeadLetter
 from schemas.serde import Serde, make_serde
 from schemas.topics import TopicNames
 from schemas.version import app_version
 from sinks.nightscout.acked_table import DELETED, REJECTED, AckedTable
-from sinks.nightscout.outcomes import OutcomeKind, WriteOutcome
+from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,9 @@ class TargetSink:
         await self._consumer.start()
         logger.info(
             "sink %s started: group %s, %d acknowledged documents remembered",
-            self.config.target, self.config.consumer_group, len(self.acked),
+            self.config.target,
+            self.config.consumer_group,
+            len(self.acked),
         )
 
     async def stop(self) -> None:
@@ -139,9 +141,7 @@ class TargetSink:
         by_collection: dict[Collection, list[NsRecord]] = {}
         for record in records:
             by_collection.setdefault(record.collection, []).append(record)
-        results = await asyncio.gather(
-            *(self._write(c, docs) for c, docs in by_collection.items())
-        )
+        results = await asyncio.gather(*(self._write(c, docs) for c, docs in by_collection.items()))
         answered: list[tuple[str, str]] = []
         for (collection, docs), outcomes in zip(by_collection.items(), results, strict=True):
             for record, outcome in zip(docs, outcomes, strict=True):
@@ -151,13 +151,13 @@ class TargetSink:
     async def _settle(
         self, collection: Collection, record: NsRecord, outcome: WriteOutcome
     ) -> tuple[str, str]:
-        if outcome.kind in (OutcomeKind.CREATED, OutcomeKind.REPLACED):
+        if outcome.written:
             self.stats.written += 1
             self.stats.by_collection[collection.value] = (
                 self.stats.by_collection.get(collection.value, 0) + 1
             )
             return record.identifier, record.content_hash
-        if outcome.kind is OutcomeKind.DELETED_BY_USER:
+        if outcome.status is WriteStatus.DELETED_BY_USER:
             self.stats.deleted_by_user += 1
             return record.identifier, DELETED + record.content_hash
         self.stats.rejected += 1
@@ -172,7 +172,9 @@ class TargetSink:
         collection, serde = self._serdes[message.topic]
         try:
             value = serde.decode(
-                message.value, topic=message.topic, partition=message.partition,
+                message.value,
+                topic=message.topic,
+                partition=message.partition,
                 offset=message.offset,
             )
             return from_avro(collection, value)
@@ -194,9 +196,7 @@ class TargetSink:
             return None
 
     async def _dead_letter(self, topic: str, reason: str, record: NsRecord) -> None:
-        collection, serde = self._serdes[topic]
-        from schemas.documents import to_avro
-
+        _collection, serde = self._serdes[topic]
         await self._send_dead_letter(
             DeadLetter(
                 stage="sink",

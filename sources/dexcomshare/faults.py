@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 FAULT_TYPE_NAME = "FaultException"
 
-ACCOUNT_PASSWORD_INVALID = "AccountPasswordInvalid"
+ACCOUNT_PASSWORD_INVALID = "AccountPasswordInvalid"  # noqa: S105 (a fault code)
 MAX_ATTEMPTS_EXCEEDED = "SSO_AuthenticateMaxAttemptsExceeded"
 SSO_INTERNAL_ERROR = "SSO_InternalError"
-SSO_PASSWORD_INVALID = "SSO_AuthenticatePasswordInvalid"
+SSO_PASSWORD_INVALID = "SSO_AuthenticatePasswordInvalid"  # noqa: S105 (a fault code)
 SSO_ACCOUNT_NOT_FOUND = "SSO_AuthenticateAccountNotFound"
 SESSION_ID_NOT_FOUND = "SessionIdNotFound"
 SESSION_NOT_VALID = "SessionNotValid"

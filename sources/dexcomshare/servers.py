@@ -58,5 +58,7 @@ def share_server(region: str, base_url: str | None = None) -> ShareServer:
         return ShareServer(known, _HOSTS[known], _APPLICATION_IDS[known])
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"Dexcom Share base URL must be http(s)://host[:port][/path], got {base_url!r}")
+        raise ValueError(
+            f"Dexcom Share base URL must be http(s)://host[:port][/path], got {base_url!r}"
+        )
     return ShareServer(known, base_url.rstrip("/"), _APPLICATION_IDS[known])

@@ -5,9 +5,10 @@ becomes one ``sgv`` entry; each invalid one is rejected on its own with its orig
 
 Decisions (the reasons are in the reference, vendors-dexcom-libre.md §1.5-1.9 and §5):
 
-- ``date`` comes from ``WT``; ``ST`` is ignored and ``DT`` only gives ``utcOffset``. An item
-  without a usable ``DT`` is rejected rather than given offset 0: Nightscout never lets a client
-  change ``utcOffset`` afterwards, so a guessed offset could not be corrected by a replay.
+- ``date`` comes from ``WT``; ``ST`` is ignored and ``DT`` only gives ``utcOffset`` (its
+  ``±hhmm`` suffix; none means UTC, as .NET writes UTC times). An item without a usable ``DT``
+  is rejected rather than given offset 0: Nightscout never lets a client change ``utcOffset``
+  afterwards, so a guessed offset could not be corrected by a replay.
 - ``Value`` must be a whole number in [``MIN_SGV``, ``MAX_SGV``]. Dexcom clamps readings to
   40 (LOW) and 400 (HIGH); one step of slack each side covers bridges that write LOW/HIGH as
   39/401. Anything else is an error code or corruption, and goes to the dead-letter topic.

@@ -1,8 +1,9 @@
-"""Every schema version reads data written with the version before it, and old versions never change."""
+"""Each schema version reads data of the one before; committed versions never change."""
 
 from __future__ import annotations
 
 import io
+import itertools
 import subprocess
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def _pairs() -> list[tuple[SchemaVersion, SchemaVersion]]:
     pairs = []
     for name in SCHEMA_NAMES:
         versions = schema_family(name).versions
-        pairs += list(zip(versions, versions[1:], strict=False))
+        pairs += list(itertools.pairwise(versions))
     return pairs
 
 
@@ -89,4 +90,6 @@ def test_committed_versions_are_never_edited() -> None:
                 continue  # not committed yet: nothing to hold it against
             first = _git("show", f"{history[-1]}:{path}")
             current = (REPO / path).read_text(encoding="utf-8")
-            assert current == first, f"{path} was edited after it was committed; add v{version.version + 1}"
+            assert current == first, (
+                f"{path} was edited after it was committed; add v{version.version + 1}"
+            )

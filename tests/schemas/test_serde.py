@@ -69,7 +69,10 @@ def test_devicestatus_nested_objects_round_trip() -> None:
         "uploaderBattery": 55,
     }
     record = NsRecord(Collection.DEVICESTATUS, "l", doc)
-    assert from_avro(Collection.DEVICESTATUS, serde.decode(serde.encode(to_avro(record)))).document == doc
+    assert (
+        from_avro(Collection.DEVICESTATUS, serde.decode(serde.encode(to_avro(record)))).document
+        == doc
+    )
 
 
 def test_integral_floats_hash_like_integers() -> None:
@@ -80,9 +83,16 @@ def test_integral_floats_hash_like_integers() -> None:
 def test_raw_payload_round_trip() -> None:
     serde = make_serde("raw_payload", subject="x")
     raw = RawPayload(
-        link_id="l", vendor="dexcomshare", endpoint="ReadPublisherLatestGlucoseValues",
-        fetched_at_ms=1, http_status=200, body=b"[]", poller_version="1",
-        request_params={"minutes": "1440"}, window_start_ms=0, window_end_ms=1,
+        link_id="l",
+        vendor="dexcomshare",
+        endpoint="ReadPublisherLatestGlucoseValues",
+        fetched_at_ms=1,
+        http_status=200,
+        body=b"[]",
+        poller_version="1",
+        request_params={"minutes": "1440"},
+        window_start_ms=0,
+        window_end_ms=1,
     )
     assert RawPayload.from_avro(serde.decode(serde.encode(raw.to_avro()))) == raw
 
@@ -91,7 +101,7 @@ def test_raw_payload_round_trip() -> None:
     ("data", "reason"),
     [
         (b"", "not Avro single-object"),
-        (b"{\"json\": true}", "not Avro single-object"),
+        (b'{"json": true}', "not Avro single-object"),
         (b"\xc3\x01" + b"\xff" * 8 + b"\x00", "unknown raw_payload schema fingerprint"),
     ],
 )

@@ -1,0 +1,155 @@
+"""The ``nightstream`` command: every role, and the tools around them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+
+from nightstream.config import Settings, load_settings
+from nightstream.config_errors import explain
+from schemas.errors import LinkFatalError, NightstreamError, TargetFatalError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="TOML file (default: $NIGHTSTREAM_CONFIG; env vars override it).",
+)
+
+
+class UserError(click.ClickException):
+    """A problem the user can fix: printed as one message, no traceback."""
+
+    exit_code = 2
+
+
+def _settings(config_file: Path | None) -> Settings:
+    try:
+        return load_settings(os.environ, config_file)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    except ValidationError as exc:
+        problems = "\n".join(f"  - {line}" for line in explain(exc))
+        raise UserError(f"configuration is not valid:\n{problems}") from None
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("aiokafka", "faust", "mode", "httpx", "kafka"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def user_errors(func: F) -> F:
+    """Turn the errors a user can act on into one clear message."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (LinkFatalError, TargetFatalError) as exc:
+            raise UserError(str(exc)) from None
+        except NightstreamError as exc:
+            raise UserError(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+@click.version_option(package_name="nightstream")
+def main() -> None:
+    """nightstream: vendor diabetes clouds -> Kafka -> Nightscout, each document exactly once."""
+
+
+@main.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("check")
+@config_option
+def config_check(config_file: Path | None) -> None:
+    """Validate the configuration and explain each problem."""
+    settings = _settings(config_file)
+    click.echo(f"configuration is valid: {len(settings.links)} link(s), "
+               f"{len(settings.targets)} target(s), Kafka at {settings.kafka.bootstrap_servers}")
+    for link in settings.links:
+        click.echo(f"  link {link.id}: {link.vendor} -> {', '.join(link.targets)}")
+    for name, target in settings.targets.items():
+        click.echo(f"  target {name}: {target.url} (API {target.api_version})")
+
+
+@main.group()
+def topics() -> None:
+    """Manage the Kafka topics."""
+
+
+@topics.command("create")
+@config_option
+@user_errors
+def topics_create(config_file: Path | None) -> None:
+    """Create missing topics; report existing ones whose settings differ from the catalog."""
+    from nightstream.topics_admin import ensure_topics
+    from schemas.topics import topic_catalog
+
+    settings = _settings(config_file)
+    kafka = settings.kafka
+    specs = topic_catalog(kafka.topic_prefix, kafka.partitions)
+    report = asyncio.run(
+        _with_broker_errors(
+            kafka.bootstrap_servers,
+            ensure_topics(kafka.bootstrap_servers, specs, kafka.replication_factor),
+        )
+    )
+    for name in report.created:
+        click.echo(f"created  {name}")
+    for name in report.existing:
+        click.echo(f"exists   {name}")
+    for difference in report.differences:
+        click.echo(f"DIFFERS  {difference}")
+
+
+async def _with_broker_errors(bootstrap: str, work: Any) -> Any:
+    from aiokafka.errors import KafkaConnectionError, KafkaError
+
+    try:
+        return await asyncio.wait_for(work, timeout=60)
+    except (KafkaConnectionError, TimeoutError, OSError) as exc:
+        work.close() if hasattr(work, "close") else None
+        raise UserError(
+            f"cannot reach Kafka at {bootstrap} ({type(exc).__name__}): check "
+            "kafka.bootstrap_servers (NIGHTSTREAM_KAFKA__BOOTSTRAP_SERVERS) and that the broker runs"
+        ) from None
+    except KafkaError as exc:
+        raise UserError(f"Kafka at {bootstrap} answered an error: {exc}") from None
+
+
+@main.command()
+@config_option
+@user_errors
+def process(config_file: Path | None) -> None:
+    """Run the stream processor: raw topics -> Nightscout document topics."""
+    from nightstream.roles import build_processor, run_worker
+
+    settings = _settings(config_file)
+    _setup_logging(settings.log_level)
+    run_worker(build_processor(settings), {}, settings.log_level)
+
+
+if __name__ == "__main__":
+    main()
