@@ -86,8 +86,10 @@ def config() -> None:
 def config_check(config_file: Path | None) -> None:
     """Validate the configuration and explain each problem."""
     settings = _settings(config_file)
-    click.echo(f"configuration is valid: {len(settings.links)} link(s), "
-               f"{len(settings.targets)} target(s), Kafka at {settings.kafka.bootstrap_servers}")
+    click.echo(
+        f"configuration is valid: {len(settings.links)} link(s), "
+        f"{len(settings.targets)} target(s), Kafka at {settings.kafka.bootstrap_servers}"
+    )
     for link in settings.links:
         click.echo(f"  link {link.id}: {link.vendor} -> {', '.join(link.targets)}")
     for name, target in settings.targets.items():
@@ -132,8 +134,8 @@ async def _with_broker_errors(bootstrap: str, work: Any) -> Any:
     except (KafkaConnectionError, TimeoutError, OSError) as exc:
         work.close() if hasattr(work, "close") else None
         raise UserError(
-            f"cannot reach Kafka at {bootstrap} ({type(exc).__name__}): check "
-            "kafka.bootstrap_servers (NIGHTSTREAM_KAFKA__BOOTSTRAP_SERVERS) and that the broker runs"
+            f"cannot reach Kafka at {bootstrap} ({type(exc).__name__}): check that the broker "
+            "runs and kafka.bootstrap_servers (NIGHTSTREAM_KAFKA__BOOTSTRAP_SERVERS)"
         ) from None
     except KafkaError as exc:
         raise UserError(f"Kafka at {bootstrap} answered an error: {exc}") from None
@@ -149,6 +151,103 @@ def process(config_file: Path | None) -> None:
     settings = _settings(config_file)
     _setup_logging(settings.log_level)
     run_worker(build_processor(settings), {}, settings.log_level)
+
+
+@main.command()
+@config_option
+@click.option("--link", "link_ids", multiple=True, help="Only these links (repeatable).")
+@click.option("--once", is_flag=True, help="Poll each link once, then exit.")
+@click.option("--dry-run", is_flag=True, help="Fetch and report, publish nothing.")
+@user_errors
+def poll(config_file: Path | None, link_ids: tuple[str, ...], once: bool, dry_run: bool) -> None:
+    """Run the pollers: vendor clouds -> raw topics."""
+    from nightstream.roles import build_poller, run_roles
+    from sources.runner import PollerOptions
+
+    settings = _settings(config_file)
+    _setup_logging(settings.log_level)
+    _known_links(settings, link_ids)
+    poller = build_poller(
+        settings, PollerOptions(once=once, dry_run=dry_run), list(link_ids) or None
+    )
+    run_roles({"poller": poller.run})
+    _report_links(poller.status)
+
+
+@main.command()
+@config_option
+@click.option("--target", "targets", multiple=True, help="Only these targets (repeatable).")
+@user_errors
+def sink(config_file: Path | None, targets: tuple[str, ...]) -> None:
+    """Run the sinks: document topics -> Nightscout, one consumer group per target."""
+    from nightstream.roles import build_sink_role, run_roles
+
+    settings = _settings(config_file)
+    _setup_logging(settings.log_level)
+    names = list(targets) or list(settings.targets)
+    unknown = [t for t in names if t not in settings.targets]
+    if unknown:
+        raise UserError(f"unknown target(s): {', '.join(unknown)}")
+    run_roles({f"sink-{name}": build_sink_role(settings, name) for name in names})
+
+
+@main.command()
+@config_option
+@click.option("--dry-run", is_flag=True, help="Poll and report, publish nothing, no sinks.")
+@user_errors
+def run(config_file: Path | None, dry_run: bool) -> None:
+    """Run every role in one process: pollers, processor and sinks."""
+    from nightstream.roles import (
+        Role,
+        build_poller,
+        build_processor,
+        build_sink_role,
+        run_worker,
+    )
+    from sources.runner import PollerOptions
+
+    settings = _settings(config_file)
+    _setup_logging(settings.log_level)
+    poller = build_poller(settings, PollerOptions(dry_run=dry_run))
+    roles: dict[str, Role] = {"poller": poller.run}
+    if not dry_run:
+        roles |= {f"sink-{name}": build_sink_role(settings, name) for name in settings.targets}
+    run_worker(build_processor(settings), roles, settings.log_level)
+
+
+@main.command("check-login")
+@config_option
+@click.argument("link_id")
+@user_errors
+def check_login(config_file: Path | None, link_id: str) -> None:
+    """Try one link's vendor credentials exactly once and say what is wrong, if anything."""
+    from nightstream.roles import check_link_login
+
+    settings = _settings(config_file)
+    _known_links(settings, (link_id,))
+    ok, message = asyncio.run(check_link_login(settings.link(link_id)))
+    click.echo(message)
+    if not ok:
+        raise SystemExit(1)
+
+
+def _known_links(settings: Settings, link_ids: tuple[str, ...]) -> None:
+    known = {link.id for link in settings.links}
+    unknown = [link for link in link_ids if link not in known]
+    if unknown:
+        raise UserError(
+            f"unknown link(s): {', '.join(unknown)}; "
+            f"configured: {', '.join(sorted(known)) or 'none'}"
+        )
+
+
+def _report_links(status: dict[str, Any]) -> None:
+    for link_id, link in status.items():
+        line = (
+            f"link {link_id}: {link.state}, {link.polls} poll(s), "
+            f"{link.payloads_published} payload(s)"
+        )
+        click.echo(line + (f": {link.message}" if link.message else ""))
 
 
 if __name__ == "__main__":

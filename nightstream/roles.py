@@ -4,18 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import signal
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 import faust
 from mode import Service
 
-from nightstream.config import Settings
+from nightstream.config import LinkSettings, Settings, TargetSettings
+from schemas.errors import NightstreamError, TargetFatalError
+from schemas.registry import SchemaRegistryClient
+from schemas.serde import make_serde
+from schemas.topics import TopicNames
+from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
+from sinks.nightscout.sink import SinkConfig, SinkStats, TargetSink, client_writer
+from sources.cursors import CursorStore
+from sources.dexcomshare.client import DexcomShareClient
+from sources.dexcomshare.poll_source import DexcomSharePollSource
+from sources.dexcomshare.servers import share_server
+from sources.poll_source import PollSource
+from sources.runner import Poller, PollerOptions
 from streams.processor import Processor, ProcessorConfig
 from streams.registry import TRANSFORMS
 
 logger = logging.getLogger(__name__)
 
-Role = Callable[[asyncio.Event], Awaitable[None]]
+Role = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def schema_registry(settings: Settings) -> SchemaRegistryClient | None:
+    url = settings.kafka.schema_registry_url
+    return SchemaRegistryClient(url) if url else None
 
 
 def build_processor(settings: Settings, *, app_id: str | None = None) -> Processor:
@@ -28,7 +47,7 @@ def build_processor(settings: Settings, *, app_id: str | None = None) -> Process
         schema_registry_url=kafka.schema_registry_url,
         app_id=app_id,
     )
-    vendors = {link.vendor for link in settings.links} or set(TRANSFORMS)
+    vendors: set[str] = {link.vendor for link in settings.links} or set(TRANSFORMS)
     return Processor(config, {v: TRANSFORMS[v] for v in sorted(vendors) if v in TRANSFORMS})
 
 
@@ -59,3 +78,110 @@ def run_worker(processor: Processor, roles: dict[str, Role], loglevel: str) -> N
     services = [RoleService(name, role) for name, role in roles.items()]
     worker = faust.Worker(processor.app, *services, loglevel=loglevel.lower(), quiet=True)
     worker.execute_from_commandline()
+
+
+def _target_config(name: str, target: TargetSettings) -> NightscoutTargetConfig:
+    return NightscoutTargetConfig(
+        name=name,
+        base_url=target.url,
+        access_token=target.token.get_secret_value() if target.token else None,
+        api_version=target.api_version,
+        api_secret=target.api_secret.get_secret_value() if target.api_secret else None,
+        max_concurrency=target.max_concurrency,
+        request_timeout=target.timeout_seconds,
+    )
+
+
+def build_sink_role(
+    settings: Settings, name: str, *, group_id: str | None = None, stats: SinkStats | None = None
+) -> Role:
+    """One target's sink; a fatal target error stops this target only, with one message."""
+    target = settings.targets[name]
+    links = frozenset(link.id for link in settings.links if name in link.targets)
+    config = SinkConfig(
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        topic_prefix=settings.kafka.topic_prefix,
+        target=name,
+        links=links or None,
+        group_id=group_id,
+        replication_factor=settings.kafka.replication_factor,
+    )
+
+    async def run(stop: asyncio.Event) -> None:
+        client = NightscoutClient(_target_config(name, target))
+        sink = TargetSink(config, client_writer(client), schema_registry(settings))
+        if stats is not None:
+            sink.stats = stats
+        try:
+            await sink.start()
+            await sink.run(stop)
+        except TargetFatalError as exc:
+            logger.error("target %s stopped: %s", name, exc.user_message)
+        finally:
+            await sink.stop()
+            await client.aclose()
+            logger.info("target %s: %s", name, sink.stats)
+
+    return run
+
+
+def build_poll_source(link: LinkSettings) -> PollSource:
+    if link.vendor == "dexcomshare":
+        client = DexcomShareClient(
+            link_id=link.id,
+            server=share_server(link.region or "us", link.server_url),
+            username=link.username,
+            password=link.password.get_secret_value(),
+        )
+        return DexcomSharePollSource(client, poll_interval_seconds=link.poll_interval_seconds)
+    raise NightstreamError(f"link {link.id}: vendor {link.vendor} has no poller yet")
+
+
+def build_poller(
+    settings: Settings, options: PollerOptions, link_ids: Sequence[str] | None = None
+) -> Poller:
+    kafka = settings.kafka
+    names = TopicNames(kafka.topic_prefix)
+    links = [link for link in settings.links if link_ids is None or link.id in link_ids]
+    registry = schema_registry(settings)
+    return Poller(
+        bootstrap_servers=kafka.bootstrap_servers,
+        names=names,
+        raw_serdes={
+            link.vendor: make_serde(
+                "raw_payload", subject=f"{names.raw(link.vendor)}-value", registry=registry
+            )
+            for link in links
+        },
+        cursors=CursorStore(
+            kafka.bootstrap_servers,
+            names.cursors,
+            make_serde("poll_cursor", subject=f"{names.cursors}-value", registry=registry),
+        ),
+        sources=[build_poll_source(link) for link in links],
+        options=options,
+    )
+
+
+def run_roles(roles: dict[str, Role]) -> None:
+    """Run asyncio roles until they end or SIGINT/SIGTERM asks them to stop."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await asyncio.gather(*(role(stop) for role in roles.values()))
+
+    asyncio.run(main())
+
+
+async def check_link_login(link: LinkSettings) -> tuple[bool, str]:
+    source = build_poll_source(link)
+    try:
+        if isinstance(source, DexcomSharePollSource):
+            verdict = await source.client.check_login()
+            return verdict.ok, verdict.message
+        raise NightstreamError(f"link {link.id}: no login check for {link.vendor}")
+    finally:
+        await source.aclose()

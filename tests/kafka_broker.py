@@ -194,7 +194,7 @@ def _docker_answers() -> bool:
 
 
 def _run_kafka_local(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 (fixed script, arguments built here)
+    return subprocess.run(
         [str(KAFKA_LOCAL), *args],
         capture_output=True,
         text=True,

@@ -19,10 +19,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from schemas.documents import Collection, NsRecord, from_avro, to_avro
 from schemas.errors import RecordDecodeError
 from schemas.records import DeadLetter
+from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
 from schemas.topics import TopicNames
 from schemas.version import app_version
 from sinks.nightscout.acked_table import DELETED, REJECTED, AckedTable
+from sinks.nightscout.client import NightscoutClient
 from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
 
 logger = logging.getLogger(__name__)
@@ -60,8 +62,22 @@ class SinkStats:
     by_collection: dict[str, int] = field(default_factory=dict)
 
 
+def client_writer(client: NightscoutClient) -> Writer:
+    """Write through API v3 (one PUT per document) or v1 (batched POSTs), as configured."""
+
+    async def write(collection: Collection, records: Sequence[NsRecord]) -> list[WriteOutcome]:
+        if client.config.api_version == "v1":
+            return await client.post_v1_batch(collection, [r.document for r in records])
+        puts = (client.put(collection, r.identifier, r.document) for r in records)
+        return list(await asyncio.gather(*puts))
+
+    return write
+
+
 class TargetSink:
-    def __init__(self, config: SinkConfig, writer: Writer) -> None:
+    def __init__(
+        self, config: SinkConfig, writer: Writer, registry: SchemaRegistryClient | None = None
+    ) -> None:
         self.config = config
         self._write = writer
         self.names = TopicNames(config.topic_prefix)
@@ -70,10 +86,15 @@ class TargetSink:
             config.bootstrap_servers, config.changelog_topic, config.replication_factor
         )
         self._serdes: dict[str, tuple[Collection, Serde]] = {
-            self.names.ns(c): (c, make_serde(c.schema_name, subject=f"{self.names.ns(c)}-value"))
+            self.names.ns(c): (
+                c,
+                make_serde(c.schema_name, subject=f"{self.names.ns(c)}-value", registry=registry),
+            )
             for c in Collection
         }
-        self._dlq_serde = make_serde("dead_letter", subject=f"{self.names.dlq}-value")
+        self._dlq_serde = make_serde(
+            "dead_letter", subject=f"{self.names.dlq}-value", registry=registry
+        )
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
 

@@ -203,7 +203,8 @@ def _document(item: Any, device: str, fetched_at_ms: int) -> NsDocument:
         raise _Invalid(f"DT offset {utc_offset} min is beyond ±14 h")
     sgv = _whole_number(_field(item, "Value"), "Value")
     if not MIN_SGV <= sgv <= MAX_SGV:
-        raise _Invalid(f"Value {sgv} is outside the plausible {MIN_SGV}..{MAX_SGV} mg/dL")
+        shown = _shorten(str(sgv), 20)
+        raise _Invalid(f"Value {shown} is outside the plausible {MIN_SGV}..{MAX_SGV} mg/dL")
     trend = _trend(_field(item, "Trend"))
     return {
         "type": "sgv",

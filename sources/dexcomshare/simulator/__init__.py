@@ -1,0 +1,28 @@
+"""A Dexcom Share simulator for tests and the demo (``python -m sources.dexcomshare.simulator``)."""
+
+from __future__ import annotations
+
+from sources.dexcomshare.simulator.accounts import SimAccount, generate_accounts
+from sources.dexcomshare.simulator.clock import (
+    AcceleratedClock,
+    AdjustableClock,
+    Clock,
+    ManualClock,
+    SystemClock,
+)
+from sources.dexcomshare.simulator.counters import AccountCounters
+from sources.dexcomshare.simulator.lockout import LockoutPolicy
+from sources.dexcomshare.simulator.server import ShareSimulator
+
+__all__ = [
+    "AcceleratedClock",
+    "AccountCounters",
+    "AdjustableClock",
+    "Clock",
+    "LockoutPolicy",
+    "ManualClock",
+    "ShareSimulator",
+    "SimAccount",
+    "SystemClock",
+    "generate_accounts",
+]

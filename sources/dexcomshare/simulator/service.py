@@ -1,0 +1,317 @@
+"""The simulated Share service behind the HTTP layer: logins, sessions, lockouts, readings.
+
+Regions are separate worlds, as at Dexcom: an account exists in one region only, and elsewhere
+its login fails with the same AccountPasswordInvalid as a wrong password.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sources.dexcomshare import faults
+from sources.dexcomshare.servers import (
+    AUTHENTICATE,
+    JP_APPLICATION_ID,
+    LOGIN_BY_ID,
+    LOGIN_BY_NAME_RETIRED,
+    READ_GLUCOSE,
+    US_APPLICATION_ID,
+    Region,
+)
+from sources.dexcomshare.simulator.accounts import SimAccount
+from sources.dexcomshare.simulator.clock import Clock
+from sources.dexcomshare.simulator.counters import AccountCounters, ReadRequest
+from sources.dexcomshare.simulator.formats import (
+    MalformedKind,
+    compact_json,
+    malformed_object,
+    reading_object,
+)
+from sources.dexcomshare.simulator.glucose import DAY_MS, GlucoseTrace
+from sources.dexcomshare.simulator.lockout import LockoutPolicy, LoginGuard
+from sources.dexcomshare.simulator.replies import Reply, empty_reply, fault_reply, json_reply
+from sources.dexcomshare.simulator.sessions import SessionState, SessionStore
+
+APPLICATION_IDS: dict[Region, str] = {
+    "us": US_APPLICATION_ID,
+    "ous": US_APPLICATION_ID,
+    "jp": JP_APPLICATION_ID,
+}
+
+
+@dataclass(slots=True)
+class _PendingMalformed:
+    account_key: str | None
+    kind: MalformedKind
+    remaining: int
+
+
+class ShareService:
+    def __init__(
+        self,
+        accounts: Iterable[SimAccount],
+        *,
+        clock: Clock,
+        seed: int = 0,
+        session_ttl_ms: int = DAY_MS,
+        history_ms: int = DAY_MS,
+        lockout: LockoutPolicy | None = None,
+    ) -> None:
+        self.clock = clock
+        self.seed = seed
+        self.history_ms = history_ms
+        self.sessions = SessionStore(session_ttl_ms)
+        self.read_log: deque[ReadRequest] = deque(maxlen=10_000)
+        self.last_read_body: dict[str, bytes] = {}
+        self._guard = LoginGuard(lockout or LockoutPolicy())
+        self._accounts: dict[str, SimAccount] = {}
+        self._traces: dict[str, GlucoseTrace] = {}
+        self._counters: dict[str, AccountCounters] = {}
+        self._malformed: list[_PendingMalformed] = []
+        self._rejected_reads: deque[str] = deque()
+        for account in accounts:
+            self.add_account(account)
+
+    # accounts and counters
+
+    @property
+    def accounts(self) -> tuple[SimAccount, ...]:
+        return tuple(self._accounts.values())
+
+    def add_account(self, account: SimAccount) -> None:
+        if account.key in self._accounts:
+            raise ValueError(f"account {account.username!r} exists already")
+        self._accounts[account.key] = account
+        self._traces[account.key] = GlucoseTrace.from_seed(
+            self.seed, f"{account.region}:{account.key}", gap_probability=account.gap_probability
+        )
+
+    def account(self, username: str) -> SimAccount:
+        return self._accounts[username.casefold()]
+
+    def trace(self, username: str) -> GlucoseTrace:
+        return self._traces[username.casefold()]
+
+    def counters(self, username: str) -> AccountCounters:
+        return self._counters.setdefault(username.casefold(), AccountCounters())
+
+    def all_counters(self) -> dict[str, AccountCounters]:
+        return dict(self._counters)
+
+    # knobs
+
+    def end_sessions(self, *, forget: bool = False) -> None:
+        if forget:
+            self.sessions.forget_all()
+        else:
+            self.sessions.end_all()
+
+    def reject_next_reads(self, count: int, code: str) -> None:
+        self._rejected_reads.extend([code] * count)
+
+    def inject_malformed(self, username: str | None, kind: MalformedKind, count: int) -> None:
+        key = None if username is None else username.casefold()
+        self._malformed.append(_PendingMalformed(key, kind, count))
+
+    def lock(self, username: str) -> None:
+        account = self.account(username)
+        self._guard.lock(_guard_key(account.region, account.key), self.clock.now_ms())
+
+    def reset(self) -> None:
+        self._counters.clear()
+        self._malformed.clear()
+        self._rejected_reads.clear()
+        self._guard.clear()
+        self.read_log.clear()
+        self.last_read_body.clear()
+
+    # the service
+
+    def handle(
+        self, region: Region, endpoint: str, query: Mapping[str, str], body: bytes
+    ) -> Reply | None:
+        """The reply to one call, or None when Share has no such endpoint."""
+        if endpoint == AUTHENTICATE:
+            return self._authenticate(region, body)
+        if endpoint == LOGIN_BY_ID:
+            return self._login_by_id(region, body)
+        if endpoint == READ_GLUCOSE:
+            return self._read(region, query)
+        if endpoint == LOGIN_BY_NAME_RETIRED:
+            return json_reply(faults.ZERO_UUID)
+        return None
+
+    def _authenticate(self, region: Region, body: bytes) -> Reply:
+        fields = _login_fields(body, "accountName")
+        if fields is None:
+            return self._fault(faults.INVALID_ARGUMENT, "accountName, password and applicationId")
+        name, password, application_id = fields
+        counters = self.counters(name)
+        counters.authenticate_calls += 1
+        if application_id != APPLICATION_IDS[region]:
+            return self._fault(faults.INVALID_ARGUMENT, "Application id is not recognised")
+        account = self._accounts.get(name.casefold())
+        if account is not None and account.region != region:
+            account = None
+        guard_key = _guard_key(region, name.casefold())
+        rejection = self._check_password(guard_key, account, password, counters)
+        if rejection is not None:
+            return rejection
+        assert account is not None
+        return json_reply(account.account_id)
+
+    def _login_by_id(self, region: Region, body: bytes) -> Reply:
+        fields = _login_fields(body, "accountId")
+        if fields is None or not _is_uuid(fields[0]):
+            return self._fault(faults.INVALID_ARGUMENT, "accountId, password and applicationId")
+        account_id, password, application_id = fields
+        account = next(
+            (
+                a
+                for a in self._accounts.values()
+                if a.account_id.lower() == account_id.lower() and a.region == region
+            ),
+            None,
+        )
+        counters = self.counters(account.key if account else f"account-id:{account_id.lower()}")
+        counters.login_by_id_calls += 1
+        if application_id != APPLICATION_IDS[region]:
+            return self._fault(faults.INVALID_ARGUMENT, "Application id is not recognised")
+        if account is None:
+            counters.failed_logins += 1
+            return self._fault(faults.SSO_INTERNAL_ERROR, "Cannot Authenticate by AccountId")
+        rejection = self._check_password(
+            _guard_key(region, account.key), account, password, counters
+        )
+        if rejection is not None:
+            return rejection
+        counters.sessions_issued += 1
+        return json_reply(self.sessions.issue(account.key, region, self.clock.now_ms()))
+
+    def _check_password(
+        self,
+        guard_key: str,
+        account: SimAccount | None,
+        password: str,
+        counters: AccountCounters,
+    ) -> Reply | None:
+        now_ms = self.clock.now_ms()
+        if self._guard.is_locked(guard_key, now_ms):
+            counters.failed_logins += 1
+            return self._fault(
+                faults.MAX_ATTEMPTS_EXCEEDED, "Maximum authentication attempts exceeded"
+            )
+        if account is None or password != account.password:
+            counters.failed_logins += 1
+            self._guard.record_failure(guard_key, now_ms)
+            return self._fault(faults.ACCOUNT_PASSWORD_INVALID, "Publisher account password failed")
+        self._guard.record_success(guard_key)
+        return None
+
+    def _read(self, region: Region, query: Mapping[str, str]) -> Reply:
+        now_ms = self.clock.now_ms()
+        session_id = query.get("sessionId", query.get("sessionID"))
+        state, account_key = (SessionState.UNKNOWN, None)
+        if session_id is not None:
+            state, account_key = self.sessions.state(session_id, region, now_ms)
+        minutes_sent, max_count_sent = query.get("minutes"), query.get("maxCount")
+        self.read_log.append(
+            ReadRequest(account_key, session_id, minutes_sent, max_count_sent, now_ms)
+        )
+        if session_id is None:
+            return self._fault(faults.INVALID_ARGUMENT, "sessionId is required")
+        if session_id == faults.ZERO_UUID:
+            return empty_reply()
+        if self._rejected_reads:
+            code = self._rejected_reads.popleft()
+            return self._fault(code, "Session not active or timed out")
+        if state is SessionState.UNKNOWN:
+            return self._fault(faults.SESSION_ID_NOT_FOUND, "Failed to find session object")
+        if state is SessionState.ENDED:
+            return self._fault(faults.SESSION_NOT_VALID, "Session not active or timed out")
+        minutes = _positive_int(minutes_sent)
+        max_count = _positive_int(max_count_sent)
+        if minutes is None or max_count is None:
+            return self._fault(faults.INVALID_ARGUMENT, "minutes and maxCount must be positive")
+        assert account_key is not None
+        self.counters(account_key).reads += 1
+        account = self._accounts[account_key]
+        if account.share == "no_receiver":
+            return self._fault(
+                faults.MONITORED_RECEIVER_NOT_ASSIGNED, "Monitored receiver not assigned"
+            )
+        body = compact_json(self._reading_objects(account, now_ms, minutes, max_count))
+        self.last_read_body[account_key] = body
+        return Reply(200, body)
+
+    def _reading_objects(
+        self, account: SimAccount, now_ms: int, minutes: int, max_count: int
+    ) -> list[object]:
+        if account.share == "no_follower":
+            return []
+        readings = self._traces[account.key].readings(
+            now_ms, minutes=minutes, max_count=max_count, history_ms=self.history_ms
+        )
+        objects: list[object] = [
+            reading_object(
+                reading,
+                date_style=account.date_style,
+                trend_style=account.trend_style,
+                utc_offset_minutes=account.utc_offset_minutes,
+            )
+            for reading in readings
+        ]
+        pending = self._take_malformed(account.key)
+        if pending is not None and objects:
+            near = objects[0]
+            assert isinstance(near, dict)
+            objects.insert(1, malformed_object(pending, near))
+        return objects
+
+    def _take_malformed(self, account_key: str) -> MalformedKind | None:
+        for pending in self._malformed:
+            if pending.account_key in (None, account_key):
+                pending.remaining -= 1
+                if pending.remaining <= 0:
+                    self._malformed.remove(pending)
+                return pending.kind
+        return None
+
+    def _fault(self, code: str, message: str) -> Reply:
+        return fault_reply(code, message, self.clock.now_ms())
+
+
+def _guard_key(region: str, name_key: str) -> str:
+    return f"{region}:{name_key}"
+
+
+def _login_fields(body: bytes, id_field: str) -> tuple[str, str, str] | None:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    fields = (value.get(id_field), value.get("password"), value.get("applicationId"))
+    if not all(isinstance(field, str) and field for field in fields):
+        return None
+    return str(fields[0]), str(fields[1]), str(fields[2])
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _positive_int(text: str | None) -> int | None:
+    if text is None or not text.isdigit():
+        return None
+    value = int(text)
+    return value if value > 0 else None
