@@ -125,11 +125,11 @@ def _stream_digest(raw: RawPayload) -> str:
 
 def _body_items(raw: RawPayload) -> list[tuple[Any, bytes]]:
     if not 200 <= raw.http_status <= 299:
-        code = _error_code(raw.body)
+        code = _error_code(_json_or_none(raw.body))
         suffix = f", Dexcom error code {code}" if code else ""
         raise _Invalid(f"HTTP {raw.http_status} from Dexcom Share{suffix}: no readings")
     if not raw.body.strip():
-        raise _Invalid("empty body (Dexcom answers so for an unusable session): no readings")
+        raise _Invalid("empty body (what Dexcom answers for an unusable session): no readings")
     text = _decode_text(raw.body)
     decoder = json.JSONDecoder()
     try:
@@ -139,7 +139,7 @@ def _body_items(raw: RawPayload) -> list[tuple[Any, bytes]]:
     if isinstance(value, list):
         return _array_elements(text, decoder)
     if isinstance(value, dict) and "Code" in value:
-        code = _error_code(raw.body)
+        code = _error_code(value)
         shown = f" {code}" if code else ""
         raise _Invalid(f"Dexcom Share error body{shown} with HTTP {raw.http_status}: no readings")
     raise _Invalid(f"body is a JSON {_kind(value)}, expected an array of readings")
@@ -173,12 +173,15 @@ def _skip_whitespace(text: str, pos: int) -> int:
     return pos
 
 
-def _error_code(body: bytes) -> str | None:
-    # Only the Code: Message and SubCode may echo account names back.
+def _json_or_none(body: bytes) -> Any:
     try:
-        value = json.loads(body)
+        return json.loads(body)
     except (ValueError, RecursionError):
         return None
+
+
+def _error_code(value: Any) -> str | None:
+    # Only the Code: Message and SubCode may echo account names back.
     code = value.get("Code") if isinstance(value, dict) else None
     if isinstance(code, str) and _ERROR_CODE.fullmatch(code):
         return code

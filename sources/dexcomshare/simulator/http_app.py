@@ -35,10 +35,11 @@ def knobs_middleware(knobs: TransportKnobs, service: ShareService) -> Middleware
             await asyncio.sleep(knobs.latency_s)
         outage = knobs.outage_at(service.clock.now_ms())
         if outage is not None and outage.mode == "refuse":
-            # The listener is closed; a kept-alive connection must fail as well.
+            # The listener is closed; a kept-alive connection must drop as well (the
+            # response below goes nowhere).
             if request.transport is not None:
                 request.transport.close()
-            raise ConnectionResetError("simulated outage")
+            return web.Response(status=503)
         if outage is not None:
             return web.Response(status=503, body=html_page(503), content_type="text/html")
         failure = knobs.take_failure()
