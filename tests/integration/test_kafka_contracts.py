@@ -150,9 +150,11 @@ async def test_a_compacted_topic_keeps_the_latest_value_per_key(kafka_bootstrap:
 async def test_topics_create_is_idempotent_and_reports_differences(kafka_bootstrap: str) -> None:
     prefix = unique_name("catalog")
     first = await ensure_topics(kafka_bootstrap, topic_catalog(prefix, partitions=2))
-    assert len(first.created) == len(topic_catalog(prefix)) and first.differences == []
+    assert len(first.created) == len(topic_catalog(prefix))
+    assert first.differences == []
     again = await ensure_topics(kafka_bootstrap, topic_catalog(prefix, partitions=2))
-    assert again.created == [] and again.differences == []
+    assert again.created == []
+    assert again.differences == []
     changed = await ensure_topics(kafka_bootstrap, topic_catalog(prefix, partitions=3))
     assert changed.created == []
     assert f"{prefix}.ns.entries: 2 partitions, catalog says 3" in changed.differences

@@ -83,12 +83,12 @@ class GlucoseTrace:
         rng = random.Random(f"dexcomshare:{seed}:{key}")
         waves = (
             Wave(rng.uniform(15, 35), DAY_MS, rng.uniform(0, math.tau)),
-            Wave(rng.uniform(30, 60), rng.uniform(4, 6) * HOUR_MS, rng.uniform(0, math.tau)),
+            Wave(rng.uniform(30, 80), rng.uniform(4, 6) * HOUR_MS, rng.uniform(0, math.tau)),
             Wave(rng.uniform(10, 25), rng.uniform(70, 110) * MINUTE_MS, rng.uniform(0, math.tau)),
         )
         return cls(
             key=f"{seed}:{key}",
-            base_mgdl=rng.uniform(120, 180),
+            base_mgdl=rng.uniform(110, 190),
             waves=waves,
             noise_mgdl=2.0,
             grid_offset_ms=rng.randrange(READING_INTERVAL_MS),
