@@ -126,6 +126,37 @@ def topics_create(config_file: Path | None) -> None:
         click.echo(f"DIFFERS  {difference}")
 
 
+@topics.command("tail")
+@config_option
+@click.argument("topic")
+@click.option("--limit", default=5, show_default=True, help="How many of the last records.")
+@user_errors
+def topics_tail(config_file: Path | None, topic: str, limit: int) -> None:
+    """Show the last records of a topic, decoded from Avro to JSON."""
+    from nightstream.roles import schema_registry
+    from nightstream.topic_tail import tail
+
+    settings = _settings(config_file)
+    kafka = settings.kafka
+    try:
+        lines = asyncio.run(
+            _with_broker_errors(
+                kafka.bootstrap_servers,
+                tail(
+                    kafka.bootstrap_servers,
+                    topic,
+                    kafka.topic_prefix,
+                    limit,
+                    schema_registry(settings),
+                ),
+            )
+        )
+    except KeyError as exc:
+        raise UserError(str(exc.args[0])) from None
+    for line in lines:
+        click.echo(line)
+
+
 async def _with_broker_errors(bootstrap: str, work: Any) -> Any:
     from aiokafka.errors import KafkaConnectionError, KafkaError
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
+from schemas.compacted import read_latest
 from schemas.errors import RecordDecodeError
 from schemas.records import PollCursor
 from schemas.serde import Serde
@@ -28,39 +29,13 @@ class CursorStore:
         return self._cursors.get(link_id)
 
     async def load(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            partitions = consumer.partitions_for_topic(self.topic) or set()
-            if not partitions:
-                await consumer.topics()
-                partitions = consumer.partitions_for_topic(self.topic) or set()
-            assigned = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-            if not assigned:
-                return
-            consumer.assign(assigned)
-            await consumer.seek_to_beginning(*assigned)
-            end = await consumer.end_offsets(assigned)
-            pending = {tp for tp in assigned if end[tp] > 0}
-            while pending:
-                batch = await consumer.getmany(*pending, timeout_ms=1000)
-                for messages in batch.values():
-                    for message in messages:
-                        self._apply(message.value, message.partition, message.offset)
-                for tp in list(pending):
-                    if await consumer.position(tp) >= end[tp]:
-                        pending.discard(tp)
-        finally:
-            await consumer.stop()
+        for key, value in (await read_latest(self._bootstrap, self.topic)).items():
+            self._apply(key, value)
         logger.info("loaded %d poll cursors from %s", len(self._cursors), self.topic)
 
-    def _apply(self, value: bytes | None, partition: int, offset: int) -> None:
-        if value is None:
-            return
+    def _apply(self, key: bytes, value: bytes) -> None:
         try:
-            cursor = PollCursor.from_avro(
-                self._serde.decode(value, topic=self.topic, partition=partition, offset=offset)
-            )
+            cursor = PollCursor.from_avro(self._serde.decode(value, topic=self.topic))
         except RecordDecodeError as exc:
             logger.warning("ignoring an unreadable cursor: %s", exc)
             return

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from aiokafka import AIOKafkaProducer
-from schemas.backoff import Backoff, RetryPolicy
 
+from schemas.backoff import Backoff, RetryPolicy
 from schemas.errors import LinkFatalError, RetriableError
 from schemas.records import PollCursor
 from schemas.serde import Serde

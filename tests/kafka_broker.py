@@ -134,6 +134,8 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
     choice = os.environ.get("NIGHTSTREAM_TEST_KAFKA", "auto").strip().lower() or "auto"
     if choice not in {"auto", "container", "local"}:
         pytest.fail(f"NIGHTSTREAM_TEST_KAFKA={choice!r}: use auto, container or local")
+    if choice == "container" and not _docker_answers():
+        pytest.fail("NIGHTSTREAM_TEST_KAFKA=container, but no Docker engine answers")
     if choice == "container" or (choice == "auto" and _docker_answers()):
         yield from _container_broker()
     else:

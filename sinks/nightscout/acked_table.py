@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
+from schemas.compacted import read_latest
 
 DELETED = "deleted:"
 REJECTED = "rejected:"
@@ -80,37 +82,5 @@ class AckedTable:
             await admin.close()
 
     async def _restore(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None
-        )
-        await consumer.start()
-        try:
-            partitions = [TopicPartition(self.topic, p) for p in await self._partitions(consumer)]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            end = await consumer.end_offsets(partitions)
-            remaining = {tp for tp in partitions if end[tp] > 0}
-            while remaining:
-                batch = await consumer.getmany(*remaining, timeout_ms=1000)
-                for messages in batch.values():
-                    for message in messages:
-                        if message.key is None:
-                            continue
-                        if message.value is None:
-                            self._values.pop(message.key.decode(), None)
-                        else:
-                            self._values[message.key.decode()] = message.value.decode()
-                for tp in list(remaining):
-                    if await consumer.position(tp) >= end[tp]:
-                        remaining.discard(tp)
-        finally:
-            await consumer.stop()
-
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[int]:
-        for _ in range(50):
-            found = consumer.partitions_for_topic(self.topic)
-            if found:
-                return sorted(found)
-            await consumer.topics()
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"changelog topic {self.topic} has no partitions")
+        for key, value in (await read_latest(self._bootstrap, self.topic)).items():
+            self._values[key.decode()] = value.decode()

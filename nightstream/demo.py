@@ -1,0 +1,254 @@
+"""The demo: the whole pipeline on this machine, with simulated patients.
+
+    python -m nightstream.demo [--patients 3] [--exit-when-landed]
+
+Starts a local Kafka broker (or uses KAFKA_BOOTSTRAP_SERVERS), a Dexcom Share simulator and the
+Nightscout v3 test server (or uses NIGHTSCOUT_URL and NIGHTSCOUT_TOKEN), writes a config file,
+runs ``nightstream run`` on it, and reports what landed in Nightscout per patient. Ctrl-C stops
+everything cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import httpx
+
+from schemas.identity import device_name, stream_digest
+from sinks.nightscout.testserver import NightscoutTestServer
+from sources.dexcomshare.simulator import ShareSimulator, generate_accounts
+
+REPO = Path(__file__).resolve().parents[1]
+KAFKA_LOCAL = REPO / "compose" / "kafka" / "kafka-local"
+DEMO_DIR = REPO / ".cache" / "demo"
+UPLOADER_PERMISSIONS = ["api:*:create", "api:*:update", "api:*:read"]
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+@contextlib.contextmanager
+def local_kafka(data_dir: Path) -> Iterator[str]:
+    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if given:
+        yield given
+        return
+    data_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run([str(KAFKA_LOCAL), "stop", "--dir", str(data_dir)], check=False)
+    started = subprocess.run(
+        [str(KAFKA_LOCAL), "start", "--dir", str(data_dir)],
+        check=False,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    if started.returncode != 0:
+        raise SystemExit("could not start the local Kafka broker (see the messages above)")
+    bootstrap = started.stdout.strip().rpartition("=")[2]
+    try:
+        yield bootstrap
+    finally:
+        _say("stopping Kafka ...")
+        subprocess.run([str(KAFKA_LOCAL), "stop", "--dir", str(data_dir)], check=False)
+
+
+def write_config(
+    path: Path, bootstrap: str, prefix: str, ns_url: str, token: str, sim: ShareSimulator
+) -> list[str]:
+    lines = [
+        "# Written by the demo: the simulator's accounts feeding one Nightscout.",
+        'log_level = "INFO"',
+        "",
+        "[kafka]",
+        f'bootstrap_servers = "{bootstrap}"',
+        f'topic_prefix = "{prefix}"',
+        "partitions = 3",
+        "",
+        "[targets.demo]",
+        f'url = "{ns_url}"',
+        f'token = "{token}"',
+        "",
+    ]
+    link_ids = []
+    for number, account in enumerate(sim.accounts, start=1):
+        link_id = f"patient-{number}"
+        link_ids.append(link_id)
+        lines += [
+            "[[links]]",
+            f'id = "{link_id}"',
+            'vendor = "dexcomshare"',
+            f'username = "{account.username}"',
+            f'password = "{account.password}"',
+            f'region = "{account.region}"',
+            f'server_url = "{sim.base_url(account.region)}"',
+            'targets = ["demo"]',
+            "",
+        ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    path.chmod(0o600)
+    return link_ids
+
+
+async def count_landed(ns_url: str, token: str) -> dict[str, tuple[int, int]]:
+    """Readings per device in Nightscout (through its API, as any client sees them), and
+    how many of them repeat a (device, date) already seen."""
+    async with httpx.AsyncClient(base_url=ns_url, timeout=30) as http:
+        jwt = (await http.get(f"/api/v2/authorization/request/{token}")).json()["token"]
+        headers = {"Authorization": f"Bearer {jwt}"}
+        seen: dict[str, set[int]] = {}
+        totals: dict[str, int] = {}
+        last_modified = 0
+        while True:
+            page = await http.get(
+                f"/api/v3/entries/history/{last_modified}",
+                params={"limit": 1000},
+                headers=headers,
+            )
+            docs = page.json()["result"]
+            for doc in docs:
+                if doc.get("isValid") is False:
+                    continue
+                device = str(doc.get("device"))
+                totals[device] = totals.get(device, 0) + 1
+                seen.setdefault(device, set()).add(int(doc["date"]))
+            if len(docs) < 1000:
+                break
+            last_modified = max(int(d["srvModified"]) for d in docs)
+        return {d: (len(seen[d]), totals[d] - len(seen[d])) for d in totals}
+
+
+async def serve(args: argparse.Namespace) -> int:
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    sim = ShareSimulator(generate_accounts(args.patients, seed=args.seed), seed=args.seed)
+    await sim.start()
+    _say(f"Dexcom Share simulator: {sim.url} ({args.patients} patients, 24 h of history each)")
+    ns_server: NightscoutTestServer | None = None
+    ns_url = os.environ.get("NIGHTSCOUT_URL")
+    token = os.environ.get("NIGHTSCOUT_TOKEN")
+    if not (ns_url and token):
+        ns_server = NightscoutTestServer(api_secret=secrets.token_hex(16))
+        await ns_server.start()
+        ns_url = ns_server.url
+        token = ns_server.create_access_token("nightstream-demo", permissions=UPLOADER_PERMISSIONS)
+        _say(f"Nightscout v3 test server: {ns_url}")
+    else:
+        _say(f"Nightscout: {ns_url}")
+    prefix = f"demo{int(time.time())}"
+    config = DEMO_DIR / "nightstream.toml"
+    link_ids = write_config(config, args.bootstrap, prefix, ns_url, token, sim)
+    patients = {
+        device_name("dexcomshare", stream_digest(account.account_id)): link_id
+        for link_id, account in zip(link_ids, sim.accounts, strict=True)
+    }
+    _say(f"config written to {config}; starting `nightstream run --config {config}`")
+    run = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "nightstream.cli",
+        "topics",
+        "create",
+        "--config",
+        str(config),
+        stdout=subprocess.DEVNULL,
+    )
+    await run.wait()
+    log_path = DEMO_DIR / "nightstream.log"
+    with log_path.open("w") as log:
+        pipeline = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "nightstream.cli",
+            "run",
+            "--config",
+            str(config),
+            stdout=log,
+            stderr=log,
+        )
+    _say(f"pipeline running (log: {log_path}); waiting for the readings to land ...")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    expected = 288
+    landed: dict[str, tuple[int, int]] = {}
+    started = time.monotonic()
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=5)
+            if pipeline.returncode is not None:
+                _say(f"the pipeline exited with code {pipeline.returncode}; see {log_path}")
+                return 1
+            landed = await count_landed(ns_url, token)
+            total = sum(n for n, _ in landed.values())
+            _say(f"  {time.monotonic() - started:5.0f} s: {total} readings in Nightscout")
+            if len(landed) == args.patients and all(n >= expected for n, _ in landed.values()):
+                _report(landed, patients, prefix, config)
+                if args.exit_when_landed:
+                    return 0 if all(d == 0 for _, d in landed.values()) else 1
+                _say("live: new readings arrive every 5 minutes. Ctrl-C stops everything.")
+                break
+            if time.monotonic() - started > args.timeout:
+                _say(f"not everything landed within {args.timeout} s; see {log_path}")
+                return 1
+        await stop.wait()
+        return 0
+    finally:
+        _say("stopping the pipeline ...")
+        if pipeline.returncode is None:
+            pipeline.terminate()
+            try:
+                await asyncio.wait_for(pipeline.wait(), timeout=30)
+            except TimeoutError:
+                pipeline.kill()
+        if ns_server is not None:
+            await ns_server.stop()
+        await sim.stop()
+
+
+def _report(
+    landed: dict[str, tuple[int, int]], patients: dict[str, str], prefix: str, config: Path
+) -> None:
+    _say("")
+    _say("What landed in Nightscout, per patient:")
+    for device, (readings, duplicates) in sorted(landed.items()):
+        who = patients.get(device, "?")
+        _say(f"  {who:<10} {readings} readings, duplicates {duplicates}   (device {device})")
+    _say("")
+    _say("Read the topics (Avro, decoded to JSON):")
+    _say(f"  .venv/bin/nightstream topics tail {prefix}.ns.entries --config {config} --limit 3")
+    _say(
+        f"  .venv/bin/nightstream topics tail {prefix}.raw.dexcomshare --config {config} --limit 1"
+    )
+    _say("")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m nightstream.demo")
+    parser.add_argument("--patients", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--exit-when-landed", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    with local_kafka(DEMO_DIR / "kafka") as bootstrap:
+        args.bootstrap = bootstrap
+        _say(f"Kafka: {bootstrap}")
+        return asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

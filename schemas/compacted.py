@@ -1,0 +1,54 @@
+"""Read a compacted topic from the beginning to its current end: the latest value per key.
+
+Used to restore small state at start-up (poll cursors, a sink's acknowledged hashes).
+"""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+async def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
+    """The topic's partition numbers; empty when the topic does not exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    for entry in described:
+        if entry.get("topic") == topic and entry.get("error_code", 0) == 0:
+            return sorted(p["partition"] for p in entry.get("partitions", []))
+    return []
+
+
+async def read_latest(bootstrap_servers: str, topic: str) -> dict[bytes, bytes]:
+    """Latest value per key (keys whose latest value is a tombstone are left out)."""
+    partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap_servers, topic)]
+    latest: dict[bytes, bytes] = {}
+    if not partitions:
+        return latest
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        pending = {tp for tp in partitions if end[tp] > 0}
+        while pending:
+            batch = await consumer.getmany(*pending, timeout_ms=1000)
+            for messages in batch.values():
+                for message in messages:
+                    if message.key is None:
+                        continue
+                    if message.value is None:
+                        latest.pop(message.key, None)
+                    else:
+                        latest[message.key] = message.value
+            for tp in list(pending):
+                if await consumer.position(tp) >= end[tp]:
+                    pending.discard(tp)
+    finally:
+        await consumer.stop()
+    return latest

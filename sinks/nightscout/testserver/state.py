@@ -1,0 +1,29 @@
+"""Everything one running test server holds, shared by the request handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sinks.nightscout.testserver.auth import AccessControl, FailedAuthDelays
+from sinks.nightscout.testserver.faults import FaultInjector
+from sinks.nightscout.testserver.settings import ServerSettings
+from sinks.nightscout.testserver.stats import RequestStats
+from sinks.nightscout.testserver.storage import DocumentStore
+
+
+@dataclass
+class ServerState:
+    settings: ServerSettings
+    access: AccessControl
+    delays: FailedAuthDelays
+    store: DocumentStore = field(default_factory=DocumentStore)
+    stats: RequestStats = field(default_factory=RequestStats)
+    faults: FaultInjector = field(default_factory=FaultInjector)
+
+    @classmethod
+    def create(cls, settings: ServerSettings) -> ServerState:
+        return cls(
+            settings=settings,
+            access=AccessControl(settings),
+            delays=FailedAuthDelays(settings.auth_fail_delay_seconds),
+        )
