@@ -6,7 +6,7 @@ Where the broker comes from, first match wins:
 2. A Docker engine that answers: testcontainers' ``KafkaContainer`` (cp-kafka, KRaft).
 3. The single-node Apache Kafka that ``compose/kafka/kafka-local`` provisions from Maven
    Central, started once per test session in a temporary directory and stopped at the end.
-   Needs Java 11+ (and Maven on first use); without them the Kafka tests are skipped.
+   Needs Java 11+ (and Maven on first use); without them the Kafka tests fail, saying what to install.
 
 ``NIGHTSTREAM_TEST_KAFKA=local`` (or ``container``) skips the choice between 2 and 3, e.g. to run
 broker-restart fault tests on a machine that also has Docker.
@@ -133,10 +133,14 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
 
     choice = os.environ.get("NIGHTSTREAM_TEST_KAFKA", "auto").strip().lower() or "auto"
     if choice not in {"auto", "container", "local"}:
-        pytest.fail(f"NIGHTSTREAM_TEST_KAFKA={choice!r}: use auto, container or local")
-    if choice == "container" and not _docker_answers():
-        pytest.fail("NIGHTSTREAM_TEST_KAFKA=container, but no Docker engine answers")
-    if choice == "container" or (choice == "auto" and _docker_answers()):
+        pytest.fail(
+            f"NIGHTSTREAM_TEST_KAFKA={choice!r}: use auto, container or local", pytrace=False
+        )
+    if choice == "auto":
+        choice = "container" if _docker_answers() else "local"
+    elif choice == "container" and not _docker_answers():
+        pytest.fail("NIGHTSTREAM_TEST_KAFKA=container, but no Docker engine answers", pytrace=False)
+    if choice == "container":
         yield from _container_broker()
     else:
         yield from _local_broker(tmp_path_factory.mktemp("kafka"))
@@ -212,8 +216,8 @@ def _kafka_local(*args: str) -> str:
 
 def _bootstrap_from(result: subprocess.CompletedProcess[str]) -> str:
     command = " ".join(str(a) for a in result.args)
-    if result.returncode == 2:  # Java or Maven missing: say what to install, don't fail the suite
-        pytest.skip(f"no Kafka broker for this session: {result.stderr.strip()}")
+    if result.returncode == 2:  # Java or Maven missing: integration tests cannot pass without
+        pytest.fail(f"no Kafka broker for this session: {result.stderr.strip()}", pytrace=False)
     if result.returncode != 0:
         pytest.fail(
             f"{command} failed (exit {result.returncode}):\n{result.stderr.strip()}",

@@ -151,17 +151,10 @@ def matches_all(document: dict[str, Any], conditions: Iterable[FieldFilter]) -> 
     return all(matches(document, condition) for condition in conditions)
 
 
-def sort_documents(
-    documents: Sequence[dict[str, Any]], fields: Sequence[str], descending: bool
-) -> list[dict[str, Any]]:
-    """Sort by several fields, all in one direction (how the v3 API always sorts)."""
-
-    def key(document: dict[str, Any]) -> list[tuple[int, Any]]:
-        return [_field_sort_key(document, field) for field in fields]
-
-    return sorted(documents, key=key, reverse=descending)
-
-
-def _field_sort_key(document: dict[str, Any], path: str) -> tuple[int, Any]:
-    values = values_at(document, path)
-    return bson_sort_key(values[0] if values else None)
+def sort_key(document: dict[str, Any], fields: Sequence[str]) -> list[tuple[int, Any]]:
+    """Key for sorting documents by several fields in BSON order (missing sorts as null)."""
+    key: list[tuple[int, Any]] = []
+    for path in fields:
+        values = values_at(document, path)
+        key.append(bson_sort_key(values[0] if values else None))
+    return key

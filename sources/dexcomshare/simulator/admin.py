@@ -123,7 +123,8 @@ def state_of(sim: ShareSimulator) -> dict[str, object]:
 
 
 def admin_routes(sim: ShareSimulator) -> list[web.RouteDef]:
-    done = web.json_response({"ok": True})
+    def done() -> web.Response:
+        return web.json_response({"ok": True})
 
     async def state(request: web.Request) -> web.Response:
         return web.json_response(state_of(sim))
@@ -137,30 +138,30 @@ def admin_routes(sim: ShareSimulator) -> list[web.RouteDef]:
             retry_after=fields.optional_number("retry_after"),
             body=None if body is None else body.encode(),
         )
-        return done
+        return done()
 
     async def latency(request: web.Request) -> web.Response:
         sim.set_latency((await _Fields.of(request)).number("seconds"))
-        return done
+        return done()
 
     async def down(request: web.Request) -> web.Response:
         fields = await _Fields.of(request)
         mode = cast(DownMode, fields.choice("mode", get_args(DownMode), "refuse"))
         await sim.go_down(fields.integer("duration_ms"), mode=mode)
-        return done
+        return done()
 
     async def up(request: web.Request) -> web.Response:
         await sim.come_back()
-        return done
+        return done()
 
     async def expire_sessions(request: web.Request) -> web.Response:
         sim.expire_sessions(forget=(await _Fields.of(request)).flag("forget"))
-        return done
+        return done()
 
     async def reject_reads(request: web.Request) -> web.Response:
         fields = await _Fields.of(request)
         sim.reject_next_reads(fields.integer("count", 1), fields.text("code", "SessionNotValid"))
-        return done
+        return done()
 
     async def malformed(request: web.Request) -> web.Response:
         fields = await _Fields.of(request)
@@ -168,7 +169,7 @@ def admin_routes(sim: ShareSimulator) -> list[web.RouteDef]:
         sim.inject_malformed_reading(
             fields.optional_text("username"), kind=kind, count=fields.integer("count", 1)
         )
-        return done
+        return done()
 
     async def lock(request: web.Request) -> web.Response:
         username = (await _Fields.of(request)).text("username")
@@ -176,7 +177,7 @@ def admin_routes(sim: ShareSimulator) -> list[web.RouteDef]:
             sim.lock_account(username)
         except KeyError:
             raise web.HTTPNotFound(text="no such account") from None
-        return done
+        return done()
 
     async def add_account(request: web.Request) -> web.Response:
         fields = await _Fields.of(request)
@@ -213,7 +214,7 @@ def admin_routes(sim: ShareSimulator) -> list[web.RouteDef]:
     async def reset(request: web.Request) -> web.Response:
         sim.reset()
         await sim.come_back()
-        return done
+        return done()
 
     return [
         web.get("/__sim/state", state),

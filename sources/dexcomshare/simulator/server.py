@@ -61,7 +61,7 @@ class ShareSimulator:
 
     async def start(self) -> None:
         app = build_app(self.service, self.knobs, admin_routes(self))
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.25)
         await self._runner.setup()
         await self._listen()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import httpx
@@ -39,7 +40,7 @@ async def test_a_full_day_is_288_readings_newest_first(
     readings = json.loads(answer.body)
     times = [int(r["WT"][5:-1]) for r in readings]
     assert len(readings) == answer.reading_count == 288
-    assert all(newer - older == 300_000 for newer, older in zip(times, times[1:], strict=False))
+    assert all(newer - older == 300_000 for newer, older in itertools.pairwise(times))
 
 
 async def test_maxcount_limits_a_window_with_more_readings(
