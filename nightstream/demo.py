@@ -107,7 +107,7 @@ async def count_landed(ns_url: str, token: str) -> dict[str, tuple[int, int]]:
         headers = {"Authorization": f"Bearer {jwt}"}
         seen: dict[str, set[int]] = {}
         totals: dict[str, int] = {}
-        last_modified = 0
+        last_modified = 946_684_800_000  # the server refuses dates before 2000
         while True:
             page = await http.get(
                 f"/api/v3/entries/history/{last_modified}",

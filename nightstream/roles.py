@@ -23,7 +23,7 @@ from sources.dexcomshare.client import DexcomShareClient
 from sources.dexcomshare.poll_source import DexcomSharePollSource
 from sources.dexcomshare.servers import share_server
 from sources.poll_source import PollSource
-from sources.runner import Poller, PollerOptions
+from sources.runner import Clock, Poller, PollerOptions, wall_clock_ms
 from streams.processor import Processor, ProcessorConfig
 from streams.registry import TRANSFORMS
 
@@ -138,7 +138,10 @@ def build_poll_source(link: LinkSettings) -> PollSource:
 
 
 def build_poller(
-    settings: Settings, options: PollerOptions, link_ids: Sequence[str] | None = None
+    settings: Settings,
+    options: PollerOptions,
+    link_ids: Sequence[str] | None = None,
+    clock: Clock = wall_clock_ms,
 ) -> Poller:
     kafka = settings.kafka
     names = TopicNames(kafka.topic_prefix)
@@ -160,6 +163,7 @@ def build_poller(
         ),
         sources=[build_poll_source(link) for link in links],
         options=options,
+        clock=clock,
     )
 
 

@@ -46,6 +46,15 @@ _V1_MAX_DOCUMENTS = 1000
 # v3 reads anything after a "." in the last path segment as an output format extension.
 _UNUSABLE_IN_IDENTIFIER = re.compile(r"[./?#%\\\s]")
 _MISSING_PERMISSION = re.compile(r"Missing permission (\S+)")
+_TOKEN_IN_PATH = re.compile(r"(/api/v2/authorization/request/)[^\s'\"?#&,)]+")
+_HTTP_LIBRARY_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
 _JWT_FALLBACK_LIFETIME = 600.0
 _JWT_MAX_MARGIN = 600.0
 _WRITE_PERMISSIONS = tuple(
@@ -102,6 +111,31 @@ class NightscoutTargetConfig:
                 f"target {self.name}: base_url must not carry credentials or a query; "
                 "put the token in access_token"
             )
+
+
+class _TokenPathFilter(logging.Filter):
+    """Hides the access token in the JWT request path from httpx's and httpcore's own logs.
+
+    httpx logs every request URL at INFO, and httpcore logs response headers at DEBUG, which
+    include the Location of a redirected JWT request.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _TOKEN_IN_PATH.sub(r"\1***", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+_TOKEN_PATH_FILTER = _TokenPathFilter()
+
+
+def _hide_tokens_from_http_library_logs() -> None:
+    for name in _HTTP_LIBRARY_LOGGERS:
+        library_logger = logging.getLogger(name)
+        if _TOKEN_PATH_FILTER not in library_logger.filters:
+            library_logger.addFilter(_TOKEN_PATH_FILTER)
 
 
 @dataclass(frozen=True)
@@ -164,17 +198,15 @@ class NightscoutClient:
     """Writes documents to one Nightscout target; use as ``async with NightscoutClient(cfg)``."""
 
     def __init__(self, config: NightscoutTargetConfig) -> None:
+        _hide_tokens_from_http_library_logs()
         self._config = config
-        self._transport = httpx.AsyncHTTPTransport(
+        self._http = httpx.AsyncClient(
+            base_url=config.base_url,
             verify=config.verify_tls,
             limits=httpx.Limits(
                 max_connections=config.max_concurrency,
                 max_keepalive_connections=config.max_concurrency,
             ),
-        )
-        self._http = httpx.AsyncClient(
-            base_url=config.base_url,
-            transport=self._transport,
             timeout=httpx.Timeout(config.request_timeout, connect=config.connect_timeout),
             headers={"Accept": "application/json"},
             follow_redirects=False,
@@ -316,22 +348,8 @@ class NightscoutClient:
     async def _request_jwt(self) -> _Jwt:
         token = self._config.access_token
         assert token is not None
-        request = self._http.build_request(
-            "GET", f"/api/v2/authorization/request/{quote(token, safe='')}"
-        )
-        # Straight to the transport: httpx.AsyncClient logs every request URL at INFO, and
-        # this URL contains the access token.
-        async with self._slots:
-            try:
-                response = await self._transport.handle_async_request(request)
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
-            except httpx.TimeoutException as exc:
-                raise _RetryLater(f"JWT request timed out ({type(exc).__name__})") from None
-            except httpx.TransportError as exc:
-                raise _RetryLater(f"JWT request failed: {self._describe(exc)}") from None
+        path = f"/api/v2/authorization/request/{quote(token, safe='')}"
+        response = await self._attempt("GET", path, None, {})
         self._raise_if_retriable(response)
         status = response.status_code
         if status == 401:

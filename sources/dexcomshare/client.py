@@ -25,7 +25,6 @@ from sources.dexcomshare.errors import SessionRejected
 from sources.dexcomshare.exchange import HttpAnswer, fault_of, post_share
 from sources.dexcomshare.faults import ZERO_UUID
 from sources.dexcomshare.log_redaction import redact_session_ids_in_httpx_logs
-from sources.dexcomshare.secret import Secret
 from sources.dexcomshare.servers import (
     AUTHENTICATE,
     LOGIN_BY_ID,
@@ -34,6 +33,7 @@ from sources.dexcomshare.servers import (
     READ_GLUCOSE,
     ShareServer,
 )
+from sources.secret import Secret
 
 logger = logging.getLogger(__name__)
 

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from schemas.backoff import parse_retry_after
 from schemas.errors import LinkFatalError, RetriableError
 from sources.dexcomshare.errors import unknown_path
 from sources.dexcomshare.faults import DexcomFault, parse_fault
-from sources.dexcomshare.retry_after import retry_after_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +49,7 @@ async def post_share(
         status=response.status_code,
         content_type=response.headers.get("content-type", ""),
         body=response.content,
-        retry_after=retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC)),
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
     )
 
 

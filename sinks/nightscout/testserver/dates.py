@@ -57,7 +57,20 @@ _RFC2822 = re.compile(
     re.ASCII,
 )
 _RFC2822_COMMENTS = re.compile(r"\([^()]*\)|[\n\t]")
-_MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS: Final = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
 _WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _OBSOLETE_OFFSETS: Final = {
     "UT": 0,

@@ -24,7 +24,7 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 class Faults:
     error_rate: float = 0.0  # fraction answered with one of error_statuses
     error_statuses: tuple[int, ...] = (500, 503)
-    hang_rate: float = 0.0  # fraction that stall before answering
+    hang_rate: float = 0.0  # fraction that stall (then 504 before, the real answer after)
     hang_seconds: float | None = 30.0  # None: until the client gives up
     rate_limit_rate: float = 0.0  # fraction answered 429 with Retry-After
     retry_after_seconds: int = 1
@@ -78,7 +78,9 @@ class Faults:
 @dataclass(frozen=True)
 class FaultDecision:
     kind: FaultKind
-    status: int  # the status to answer with (a hang answers 503 unless after the write)
+    # The answer: a hang before the write ends in 504 (as a proxy's timeout would); a hang after
+    # the write ends in the real answer.
+    status: int
     after_write: bool
 
     @property
@@ -89,7 +91,7 @@ class FaultDecision:
 class FaultInjector:
     def __init__(self, faults: Faults | None = None) -> None:
         self._faults = faults or Faults()
-        self._random = random.Random(self._faults.seed)  # noqa: S311 - test determinism
+        self._random = random.Random(self._faults.seed)
 
     @property
     def faults(self) -> Faults:
@@ -110,7 +112,7 @@ class FaultInjector:
             status = statuses[min(int(status_draw * len(statuses)), len(statuses) - 1)]
             return FaultDecision("error", status, after_write)
         if kind_draw < faults.error_rate + faults.hang_rate:
-            return FaultDecision("hang", 503, after_write)
+            return FaultDecision("hang", 504, after_write)
         if kind_draw < faults.error_rate + faults.hang_rate + faults.rate_limit_rate:
             return FaultDecision("rate_limit", 429, after_write=False)
         return None

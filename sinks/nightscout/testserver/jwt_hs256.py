@@ -25,8 +25,8 @@ def _compact_json(value: Any) -> bytes:
 
 
 def sign(payload: dict[str, Any], key: bytes) -> str:
-    signing_input = _b64url_encode(_compact_json(_HEADER)) + "." + _b64url_encode(
-        _compact_json(payload)
+    signing_input = (
+        _b64url_encode(_compact_json(_HEADER)) + "." + _b64url_encode(_compact_json(payload))
     )
     signature = hmac.new(key, signing_input.encode("ascii"), hashlib.sha256).digest()
     return signing_input + "." + _b64url_encode(signature)
@@ -52,9 +52,10 @@ def verify(token: str, key: bytes, now_seconds: float) -> dict[str, Any] | None:
     if not hmac.compare_digest(signature, expected) or not isinstance(payload, dict):
         return None
     expires = payload.get("exp")
-    if expires is not None:
-        if not isinstance(expires, int | float) or int(now_seconds) >= expires:
-            return None
+    if expires is not None and (
+        not isinstance(expires, int | float) or int(now_seconds) >= expires
+    ):
+        return None
     not_before = payload.get("nbf")
     if isinstance(not_before, int | float) and int(now_seconds) < not_before:
         return None

@@ -87,7 +87,9 @@ def values_at(document: dict[str, Any], path: str) -> list[Any]:
             elif isinstance(value, list):
                 if part.isdigit() and int(part) < len(value):
                     reached.append(value[int(part)])
-                reached.extend(item[part] for item in value if isinstance(item, dict) and part in item)
+                reached.extend(
+                    item[part] for item in value if isinstance(item, dict) and part in item
+                )
         current = reached
     return current
 

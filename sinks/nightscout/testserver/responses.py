@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -19,8 +20,8 @@ BAD_SKIP: Final = "Parameter skip out of tolerance"
 SORT_AND_SORT_DESC: Final = "Parameters sort and sort_desc cannot be combined"
 UNSUPPORTED_FILTER_OPERATOR: Final = "Unsupported filter operator {0}"
 IMMUTABLE_FIELD: Final = "Field {0} cannot be modified by the client"
-BAD_TOKEN: Final = "Bad access token or JWT"
-MISSING_OR_BAD_TOKEN: Final = "Missing or bad access token or JWT"
+BAD_TOKEN: Final = "Bad access token or JWT"  # noqa: S105 - a message, not a secret
+MISSING_OR_BAD_TOKEN: Final = "Missing or bad access token or JWT"  # noqa: S105
 MISSING_PERMISSION: Final = "Missing permission {0}"
 BAD_OPERATION: Final = "Bad operation or collection"
 UNSUPPORTED_FORMAT: Final = "Unsupported output format requested"
@@ -29,12 +30,27 @@ INTERNAL_ERROR: Final = "Internal Server Error"
 STORAGE_ERROR: Final = "Database error"
 
 
+def _without_non_finite(value: Any) -> Any:
+    """JSON.stringify writes Infinity and NaN (from e.g. ``1e400`` in a body) as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _without_non_finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_non_finite(item) for item in value]
+    return value
+
+
 def json_response(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
     # Express' res.json: compact JSON, utf-8.
+    try:
+        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_without_non_finite(body), separators=(",", ":"), ensure_ascii=False)
     return web.Response(
-        text=json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False),
+        text=text,
         status=status,
         content_type="application/json",
         charset="utf-8",

@@ -73,9 +73,7 @@ def parse_filters(query: Query) -> tuple[FieldFilter, ...]:
             field, operator = match.group(1), match.group(2)
             if operator not in FILTER_OPERATORS:
                 raise ApiError(400, msg.UNSUPPORTED_FILTER_OPERATOR.format(operator))
-        filters.append(
-            FieldFilter(field, cast(FilterOperator, operator), parse_value(field, text))
-        )
+        filters.append(FieldFilter(field, cast(FilterOperator, operator), parse_value(field, text)))
     return tuple(filters)
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
+
+from aiohttp import web
 
 from sinks.nightscout.testserver.auth import AccessControl, FailedAuthDelays
-from sinks.nightscout.testserver.faults import FaultInjector
+from sinks.nightscout.testserver.faults import FaultInjector, Faults
 from sinks.nightscout.testserver.settings import ServerSettings
 from sinks.nightscout.testserver.stats import RequestStats
 from sinks.nightscout.testserver.storage import DocumentStore
@@ -18,7 +21,13 @@ class ServerState:
     delays: FailedAuthDelays
     store: DocumentStore = field(default_factory=DocumentStore)
     stats: RequestStats = field(default_factory=RequestStats)
-    faults: FaultInjector = field(default_factory=FaultInjector)
+    fault_injector: FaultInjector = field(default_factory=FaultInjector)
+    # Set when the server stops, so hanging requests let go.
+    stopping: bool = False
+
+    def set_faults(self, faults: Faults) -> None:
+        """Replace the fault settings; the seeded random stream starts over."""
+        self.fault_injector = FaultInjector(faults)
 
     @classmethod
     def create(cls, settings: ServerSettings) -> ServerState:
@@ -27,3 +36,6 @@ class ServerState:
             access=AccessControl(settings),
             delays=FailedAuthDelays(settings.auth_fail_delay_seconds),
         )
+
+
+STATE_KEY: Final = web.AppKey("nightscout_state", ServerState)

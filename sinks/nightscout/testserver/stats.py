@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
+
+from aiohttp import web
+
+# Handlers record here which collection a request addressed.
+COLLECTION_LABEL: Final = web.RequestKey("nightscout_collection", str)
 
 
 @dataclass(frozen=True)

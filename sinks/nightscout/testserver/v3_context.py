@@ -16,8 +16,8 @@ from sinks.nightscout.testserver.state import ServerState
 from sinks.nightscout.testserver.storage import CollectionStore
 
 API3_BASE_PATH = "/api/v3"
-# `shared/renderer.js` res.format: the first type the client accepts wins; only JSON is
-# rendered here (CSV and XML are answered 406, see the package README).
+# `shared/renderer.js` res.format: the type the client prefers wins. Only JSON is rendered
+# here; a client preferring CSV or XML gets 406 (the real server would render them).
 _RENDERABLE_TYPES = ("application/json", "text/csv", "application/xml")
 
 
@@ -75,7 +75,7 @@ def _media_ranges(accept: str) -> list[tuple[str, float]]:
 
 
 def _range_quality(media_type: str, ranges: list[tuple[str, float]]) -> float:
-    main, _, sub = media_type.partition("/")
+    main = media_type.partition("/")[0]
     best_specificity, quality = -1, 0.0
     for media_range, range_quality in ranges:
         range_main, _, range_sub = media_range.partition("/")

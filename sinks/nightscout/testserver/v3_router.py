@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable
-from typing import Final
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -24,13 +23,12 @@ from sinks.nightscout.testserver.request_body import (
     read_json_body,
 )
 from sinks.nightscout.testserver.responses import ApiError, StorageError, json_response
-from sinks.nightscout.testserver.state import ServerState
+from sinks.nightscout.testserver.state import STATE_KEY
+from sinks.nightscout.testserver.stats import COLLECTION_LABEL
 from sinks.nightscout.testserver.v3_context import API3_BASE_PATH, V3Call
 
 logger = logging.getLogger(__name__)
 
-STATE_KEY: Final = web.AppKey("nightscout_state", ServerState)
-COLLECTION_LABEL: Final = "nightscout.collection"
 
 # Built-in table only: the answer must not depend on the machine's /etc/mime.types.
 _MIME_TYPES = mimetypes.MimeTypes()
@@ -64,7 +62,6 @@ def _route(call: V3Call, method: str, segments: list[str]) -> Operation | None:
     name = segments[0]
     if name in COLLECTIONS:
         call.spec = COLLECTIONS[name]
-        call.request[COLLECTION_LABEL] = name
         rest = segments[1:]
         if not rest:
             if method == "GET":
@@ -97,6 +94,9 @@ def _route(call: V3Call, method: str, segments: list[str]) -> Operation | None:
 
 async def handle_v3(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
+    first_segment = request.path[len(API3_BASE_PATH) :].split("/")[1:2]
+    if first_segment and first_segment[0].split(".")[0] in COLLECTIONS:
+        request[COLLECTION_LABEL] = first_segment[0].split(".")[0]
     try:
         body = await read_json_body(request, V3_BODY_LIMIT_BYTES)
     except BodyParseError:

@@ -44,10 +44,10 @@ async def create(call: V3Call) -> web.Response:
     parse_date(document, created_at_fallback=settings.api3_created_at_fallback_enabled)
     resolve_identifier(document)
     assert call.spec is not None
-    fallback_fields = call.spec.dedup_fallback_fields if settings.api3_dedup_fallback_enabled else ()
-    found = call.collection.find_identifying(
-        document.get("identifier"), document, fallback_fields
+    fallback_fields = (
+        call.spec.dedup_fallback_fields if settings.api3_dedup_fallback_enabled else ()
     )
+    found = call.collection.find_identifying(document.get("identifier"), document, fallback_fields)
     if found:
         stored = found[0]
         return _replace(call, authorization, document, stored, stored.normalized(), dedup=True)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from sources.dexcomshare.simulator.accounts import SimAccount, generate_accounts
-from sources.dexcomshare.simulator.clock import (
+from sources.dexcomshare.simulator.counters import AccountCounters
+from sources.dexcomshare.simulator.lockout import LockoutPolicy
+from sources.dexcomshare.simulator.server import ShareSimulator
+from sources.simclock import (
     AcceleratedClock,
     AdjustableClock,
     Clock,
     ManualClock,
     SystemClock,
 )
-from sources.dexcomshare.simulator.counters import AccountCounters
-from sources.dexcomshare.simulator.lockout import LockoutPolicy
-from sources.dexcomshare.simulator.server import ShareSimulator
 
 __all__ = [
     "AcceleratedClock",

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from sources.dexcomshare.servers import REGIONS, Region, parse_region
 from sources.dexcomshare.simulator.accounts import generate_accounts
-from sources.dexcomshare.simulator.clock import AcceleratedClock, Clock, SystemClock
 from sources.dexcomshare.simulator.server import ShareSimulator
+from sources.simclock import AcceleratedClock, Clock, SystemClock
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -25,7 +25,6 @@ from aiohttp import web
 
 from sources.dexcomshare.servers import parse_region
 from sources.dexcomshare.simulator.accounts import ShareSetup, SimAccount
-from sources.dexcomshare.simulator.clock import AdjustableClock
 from sources.dexcomshare.simulator.formats import (
     MALFORMED_KINDS,
     DateStyle,
@@ -33,6 +32,7 @@ from sources.dexcomshare.simulator.formats import (
     TrendStyle,
 )
 from sources.dexcomshare.simulator.knobs import DownMode
+from sources.simclock import AdjustableClock
 
 if TYPE_CHECKING:
     from sources.dexcomshare.simulator.server import ShareSimulator

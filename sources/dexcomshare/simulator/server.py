@@ -16,7 +16,6 @@ from aiohttp import web
 from sources.dexcomshare.servers import ShareServer, share_server
 from sources.dexcomshare.simulator.accounts import SimAccount
 from sources.dexcomshare.simulator.admin import admin_routes
-from sources.dexcomshare.simulator.clock import Clock, SystemClock
 from sources.dexcomshare.simulator.counters import AccountCounters
 from sources.dexcomshare.simulator.formats import MalformedKind
 from sources.dexcomshare.simulator.glucose import DAY_MS
@@ -24,6 +23,7 @@ from sources.dexcomshare.simulator.http_app import build_app
 from sources.dexcomshare.simulator.knobs import DownMode, Outage, TransportKnobs
 from sources.dexcomshare.simulator.lockout import LockoutPolicy
 from sources.dexcomshare.simulator.service import ShareService
+from sources.simclock import Clock, SystemClock
 
 _OUTAGE_POLL_S = 0.02
 

@@ -23,7 +23,6 @@ from sources.dexcomshare.servers import (
     Region,
 )
 from sources.dexcomshare.simulator.accounts import SimAccount
-from sources.dexcomshare.simulator.clock import Clock
 from sources.dexcomshare.simulator.counters import AccountCounters, ReadRequest
 from sources.dexcomshare.simulator.formats import (
     MalformedKind,
@@ -35,6 +34,7 @@ from sources.dexcomshare.simulator.glucose import DAY_MS, GlucoseTrace
 from sources.dexcomshare.simulator.lockout import LockoutPolicy, LoginGuard
 from sources.dexcomshare.simulator.replies import Reply, empty_reply, fault_reply, json_reply
 from sources.dexcomshare.simulator.sessions import SessionState, SessionStore
+from sources.simclock import Clock
 
 APPLICATION_IDS: dict[Region, str] = {
     "us": US_APPLICATION_ID,

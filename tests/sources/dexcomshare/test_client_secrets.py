@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from schemas.errors import LinkFatalError, RetriableError
-from sources.dexcomshare.secret import Secret
 from sources.dexcomshare.simulator import ShareSimulator
+from sources.secret import Secret
 from tests.sources.dexcomshare.conftest import US_PASSWORD, US_USER, share_client
 
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from schemas.backoff import parse_retry_after
 from sources.dexcomshare.client import capped_window
-from sources.dexcomshare.retry_after import retry_after_seconds
 from sources.dexcomshare.servers import (
     JP_APPLICATION_ID,
     US_APPLICATION_ID,
@@ -69,4 +69,4 @@ NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     ],
 )
 def test_retry_after(header: str | None, seconds: float | None) -> None:
-    assert retry_after_seconds(header, NOW) == seconds
+    assert parse_retry_after(header, now=NOW) == seconds

@@ -11,7 +11,7 @@ _MASK = "**********"
 class Secret:
     """A string that only :meth:`reveal` shows.
 
-    Used for the password, the session id and the account id: none of them may leak into logs,
+    Used for passwords, session ids, tickets and account ids: none of them may leak into logs,
     exceptions or reprs.
     """
 

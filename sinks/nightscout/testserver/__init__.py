@@ -1,0 +1,26 @@
+"""A Nightscout (cgm-remote-monitor 15.0.7) test server: API v3, a minimal API v1 and the v2
+authorization endpoints, in memory, rejecting what the real server rejects.
+
+    server = NightscoutTestServer(api_secret="test-secret-12chars")
+    await server.start()
+    token = server.create_access_token("sink", permissions=["api:*:create", "api:*:update"])
+    server.faults = Faults(error_rate=0.3, seed=1)
+    server.store.documents("entries", include_deleted=True)
+    await server.stop()
+"""
+
+from sinks.nightscout.testserver.faults import Faults
+from sinks.nightscout.testserver.identifiers import IDENTIFIER_NAMESPACE, calculate_identifier
+from sinks.nightscout.testserver.server import NightscoutTestServer
+from sinks.nightscout.testserver.stats import RequestKey, RequestStats
+from sinks.nightscout.testserver.storage import DocumentStore
+
+__all__ = [
+    "IDENTIFIER_NAMESPACE",
+    "DocumentStore",
+    "Faults",
+    "NightscoutTestServer",
+    "RequestKey",
+    "RequestStats",
+    "calculate_identifier",
+]

@@ -1,0 +1,180 @@
+"""``NightscoutTestServer``: start, stop and drive the test server from Python."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+from sinks.nightscout.testserver.admin import create_access_token
+from sinks.nightscout.testserver.app import build_application
+from sinks.nightscout.testserver.auth import sha1_hex
+from sinks.nightscout.testserver.faults import Faults
+from sinks.nightscout.testserver.settings import (
+    DEFAULT_JWT_LIFETIME_SECONDS,
+    ServerSettings,
+    split_roles,
+)
+from sinks.nightscout.testserver.state import ServerState
+from sinks.nightscout.testserver.stats import RequestStats
+from sinks.nightscout.testserver.storage import DocumentStore
+
+_SHUTDOWN_TIMEOUT_SECONDS = 1.0
+
+
+class NightscoutTestServer:
+    """An in-memory Nightscout 15.0.7 (API v3, a minimal v1, v2 authorization) on a real port.
+
+    ``insecure_use_http`` defaults to True here (plain HTTP allowed), unlike the real default.
+    """
+
+    def __init__(
+        self,
+        api_secret: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        auth_default_roles: str = "readable",
+        auth_fail_delay_seconds: float = 0.05,
+        jwt_lifetime_seconds: int = DEFAULT_JWT_LIFETIME_SECONDS,
+        insecure_use_http: bool = True,
+        api3_security_enabled: bool = True,
+        api3_dedup_fallback_enabled: bool = True,
+        api3_created_at_fallback_enabled: bool = True,
+        api3_max_limit: int = 1000,
+        uuid_handling: bool = True,
+        jwt_key: bytes | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = ServerSettings(
+            api_secret=api_secret,
+            auth_default_roles=split_roles(auth_default_roles),
+            auth_fail_delay_seconds=auth_fail_delay_seconds,
+            jwt_lifetime_seconds=jwt_lifetime_seconds,
+            insecure_use_http=insecure_use_http,
+            api3_security_enabled=api3_security_enabled,
+            api3_dedup_fallback_enabled=api3_dedup_fallback_enabled,
+            api3_created_at_fallback_enabled=api3_created_at_fallback_enabled,
+            api3_max_limit=api3_max_limit,
+            uuid_handling=uuid_handling,
+            jwt_key=jwt_key,
+            clock=clock,
+        )
+        self._host = host
+        self._requested_port = port
+        self._state = ServerState.create(self.settings)
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._runner is not None:
+            raise RuntimeError("the server is already running")
+        self._state.stopping = False
+        runner = web.AppRunner(
+            build_application(self._state),
+            shutdown_timeout=_SHUTDOWN_TIMEOUT_SECONDS,
+            access_log=None,
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._requested_port)
+        await site.start()
+        self._runner = runner
+        self._port = _bound_port(runner)
+
+    async def stop(self) -> None:
+        if self._runner is None:
+            return
+        self._state.stopping = True
+        runner, self._runner = self._runner, None
+        await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the server is not running; await start() first")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``http://<host>:<port>``, without a trailing slash."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    # -- what tests look at and change -------------------------------------------------------
+
+    @property
+    def store(self) -> DocumentStore:
+        return self._state.store
+
+    @property
+    def stats(self) -> RequestStats:
+        return self._state.stats
+
+    @property
+    def faults(self) -> Faults:
+        return self._state.fault_injector.faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        self._state.set_faults(faults)
+
+    @property
+    def api_secret_hash(self) -> str:
+        """The ``api-secret`` header value for API v1 and ``/__testserver/``."""
+        return sha1_hex(self.settings.api_secret)
+
+    def create_access_token(
+        self,
+        name: str,
+        *,
+        permissions: Sequence[str] | None = None,
+        roles: Sequence[str] | None = None,
+    ) -> str:
+        """Create (or redefine) subject ``name`` and return its access token. ``permissions``
+        become a role of its own (``<name>-role``); ``roles`` names existing or built-in roles.
+        The token is derived from API_SECRET and the subject's id, as on the real server."""
+        return create_access_token(
+            self._state,
+            name,
+            list(permissions) if permissions is not None else None,
+            list(roles) if roles is not None else None,
+        )
+
+    def create_role(self, name: str, permissions: Sequence[str]) -> None:
+        self._state.access.add_role(name, permissions)
+
+    def remove_subject(self, name: str) -> bool:
+        """Revoke a subject: its access token stops working, its unexpired JWTs get 403s."""
+        subject = self._state.access.find_subject_by_name(name)
+        return subject is not None and self._state.access.remove_subject(subject.object_id)
+
+    def issue_jwt(self, access_token: str) -> str:
+        """What ``GET /api/v2/authorization/request/<token>`` would return as ``token``."""
+        granted = self._state.access.authorize(access_token)
+        if granted is None:
+            raise ValueError("no subject has this access token")
+        return str(granted["token"])
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    raise RuntimeError("the server did not bind a TCP port")

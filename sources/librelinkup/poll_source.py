@@ -1,0 +1,91 @@
+"""LibreLinkUp as a poll source: one graph per poll, for the one patient this link follows.
+
+Cadence: the current reading changes about once a minute while the ~12 h history lags 15-20 min
+behind, and every graph answer carries both, so the link polls every ``poll_interval_seconds``
+(default 60 s, never under 30 s) with a little jitter so that links do not poll in step. The
+connections list is read once, and only when no patient_id is configured (Abbott throttles
+accounts that call it on every poll).
+"""
+
+from __future__ import annotations
+
+import random
+
+from schemas.errors import LinkFatalError
+from schemas.records import PollCursor, RawPayload
+from schemas.version import app_version
+from sources.librelinkup.answers import LoginVerdict
+from sources.librelinkup.client import LibreLinkUpClient
+from sources.librelinkup.patients import choose_patient
+from sources.poll_source import FetchResult
+
+VENDOR = "librelinkup"
+DEFAULT_POLL_SECONDS = 60.0
+MIN_POLL_SECONDS = 30.0
+JITTER_FRACTION = 0.1
+GRAPH_HISTORY_MS = 12 * 60 * 60 * 1000
+REGION_STATE = "region"
+
+
+class LibreLinkUpPollSource:
+    vendor = VENDOR
+
+    def __init__(
+        self,
+        client: LibreLinkUpClient,
+        *,
+        patient_id: str | None = None,
+        poll_interval_seconds: float = DEFAULT_POLL_SECONDS,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.link_id = client.link_id
+        self._configured_patient = patient_id.strip() if patient_id else None
+        self._patient_id = self._configured_patient
+        self._poll_interval = max(poll_interval_seconds, MIN_POLL_SECONDS)
+        self._rng = rng or random.Random()
+
+    async def fetch(self, cursor: PollCursor | None, now_ms: int) -> FetchResult:
+        if cursor is not None and REGION_STATE in cursor.state:
+            self.client.adopt_region(cursor.state[REGION_STATE])
+        answer = await self.client.graph(await self._patient())
+        payload = RawPayload(
+            link_id=self.link_id,
+            vendor=VENDOR,
+            endpoint=answer.endpoint,
+            fetched_at_ms=now_ms,
+            http_status=answer.status,
+            body=answer.body,
+            poller_version=app_version(),
+            request_params=answer.request_params(),
+            window_start_ms=now_ms - GRAPH_HISTORY_MS,
+            window_end_ms=now_ms,
+            content_type=answer.content_type,
+        )
+        # The poller leaves vendor timestamps to the transform: newest_data_ms stays unset.
+        return FetchResult([payload], newest_data_ms=None, state={REGION_STATE: answer.region})
+
+    def seconds_until_next_poll(self, cursor: PollCursor | None, now_ms: int) -> float:
+        return self._poll_interval * (1 + self._rng.uniform(0.0, JITTER_FRACTION))
+
+    async def check_login(self) -> LoginVerdict:
+        """The client's verdict, plus which patient this link would follow."""
+        verdict = await self.client.check_login()
+        if not verdict.ok:
+            return verdict
+        try:
+            chosen = choose_patient(self.link_id, list(verdict.patients), self._configured_patient)
+        except LinkFatalError as refused:
+            message = f"{verdict.message}; but {refused.user_message}"
+            return LoginVerdict("refused", message, verdict.region, verdict.patients)
+        message = f"{verdict.message}; this link follows {chosen.describe()}"
+        return LoginVerdict("ok", message, verdict.region, verdict.patients)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def _patient(self) -> str:
+        if self._patient_id is None:
+            patients = await self.client.patients()
+            self._patient_id = choose_patient(self.link_id, patients, None).patient_id
+        return self._patient_id

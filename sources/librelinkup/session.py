@@ -1,0 +1,51 @@
+"""The bearer ticket of one login, reused until it is about to expire."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sources.librelinkup.reply import positive_number
+from sources.secret import Secret
+
+# Renew a little early: a request sent just before expiry may arrive just after it.
+RENEW_MARGIN_MS = 5 * 60_000
+# When an answer gives neither `expires` nor `duration`, assume what the hourly peers assume.
+FALLBACK_LIFETIME_MS = 50 * 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    token: Secret
+    expires_ms: int
+    account_id: Secret
+    """The ``Account-Id`` header: SHA-256 hex of the user id, sent with every call."""
+
+    def expired(self, now_ms: int) -> bool:
+        return now_ms >= self.expires_ms - RENEW_MARGIN_MS
+
+    def renewed(self, ticket: Any, now_ms: int) -> Session:
+        """This session with the ``ticket`` every authenticated answer carries, if usable."""
+        read = read_ticket(ticket, now_ms)
+        if read is None:
+            return self
+        token, expires_ms = read
+        return replace(self, token=token, expires_ms=expires_ms)
+
+
+def read_ticket(ticket: Any, now_ms: int) -> tuple[Secret, int] | None:
+    """The token and its expiry (epoch ms) of an ``authTicket``/``ticket`` object."""
+    if not isinstance(ticket, dict):
+        return None
+    token = ticket.get("token")
+    if not isinstance(token, str) or not token:
+        return None
+    expires_s = positive_number(ticket.get("expires"))
+    duration_ms = positive_number(ticket.get("duration"))
+    if expires_s is not None:
+        expires_ms = int(expires_s * 1000)
+    elif duration_ms is not None:
+        expires_ms = now_ms + int(duration_ms)
+    else:
+        expires_ms = now_ms + FALLBACK_LIFETIME_MS
+    return Secret(token), expires_ms
