@@ -200,13 +200,11 @@ class NightscoutClient:
     def __init__(self, config: NightscoutTargetConfig) -> None:
         _hide_tokens_from_http_library_logs()
         self._config = config
+        pool_size = config.max_concurrency + 1  # the JWT exchange runs beside a slot's write
         self._http = httpx.AsyncClient(
             base_url=config.base_url,
             verify=config.verify_tls,
-            limits=httpx.Limits(
-                max_connections=config.max_concurrency,
-                max_keepalive_connections=config.max_concurrency,
-            ),
+            limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
             timeout=httpx.Timeout(config.request_timeout, connect=config.connect_timeout),
             headers={"Accept": "application/json"},
             follow_redirects=False,
@@ -308,22 +306,34 @@ class NightscoutClient:
     async def _send_v3(
         self, method: str, path: str, content: bytes | None, *, what: str
     ) -> httpx.Response:
-        """Send until the answer is not retriable; 401 and 403 get one fresh JWT each time."""
+        """Send until the answer is not retriable.
+
+        A 401 or 403 gets one fresh JWT and one more try; a second one in a row is final.
+        """
         backoff = Backoff(self._config.retry)
         stale: str | None = None
         while True:
+            jwt: str | None = None
             try:
-                jwt = await self._current_jwt(stale)
-                response = await self._attempt(
-                    method, path, content, {"Authorization": f"Bearer {jwt}"}
-                )
+                async with self._slots:
+                    # Read the JWT only once a slot is ours, so that writes queued behind an
+                    # expired JWT do not all try it: each 401 adds to the server's IP delay.
+                    jwt = await self._current_jwt(stale)
+                    response = await self._send(
+                        method, path, content, {"Authorization": f"Bearer {jwt}"}
+                    )
+                    if response.status_code in (401, 403):
+                        self._distrust_jwt(jwt)
                 self._raise_if_retriable(response)
             except _RetryLater as exc:
+                if jwt is not None:
+                    # The server may be redeployed meanwhile (new JWT key): the next 401 is new.
+                    stale = None
                 await self._pause(backoff, what, exc)
                 continue
             if response.status_code in (401, 403) and stale is None:
-                # Restarted server keys, an expired JWT or a changed subject all look like this;
-                # a fresh JWT settles it. Never more than once: each 401 costs ~5 s of IP delay.
+                # Regenerated server keys, an expired JWT or a changed subject all look like
+                # this; a fresh JWT settles it. Never in a loop: each 401 costs ~5 s of IP delay.
                 stale = jwt
                 continue
             if response.status_code == 401:
@@ -345,11 +355,17 @@ class NightscoutClient:
             assert jwt is not None
             return jwt.token
 
+    def _distrust_jwt(self, token: str) -> None:
+        """Make the next caller fetch a new JWT (once, whoever comes first)."""
+        if self._jwt is not None and self._jwt.token == token:
+            self._jwt = None
+
     async def _request_jwt(self) -> _Jwt:
         token = self._config.access_token
         assert token is not None
         path = f"/api/v2/authorization/request/{quote(token, safe='')}"
-        response = await self._attempt("GET", path, None, {})
+        # No slot of its own: the caller already holds one.
+        response = await self._send("GET", path, None, {})
         self._raise_if_retriable(response)
         status = response.status_code
         if status == 401:
@@ -446,10 +462,7 @@ class NightscoutClient:
         response = await self._send_v1("POST", path, content, what=f"POST {path}")
         status = response.status_code
         if status in (401, 403):
-            raise self._fatal(
-                f"Nightscout rejects the API secret ({self._status_text(response)}). Use the "
-                "site's current API_SECRET (at least 12 characters)."
-            )
+            raise self._secret_rejected(response)
         if status in (404, 405):
             raise self._endpoint_missing(response, path)
         if 200 <= status < 300:
@@ -485,7 +498,8 @@ class NightscoutClient:
         backoff = Backoff(self._config.retry)
         while True:
             try:
-                response = await self._attempt(method, path, content, headers)
+                async with self._slots:
+                    response = await self._send(method, path, content, headers)
                 self._raise_if_retriable(response)
             except _RetryLater as exc:
                 await self._pause(backoff, what, exc)
@@ -530,9 +544,7 @@ class NightscoutClient:
             path = f"/api/v1/{collection.value}?count=1"
             response = await self._send_v1("GET", path, None, what=f"GET {path}")
             if response.status_code in (401, 403):
-                raise self._fatal(
-                    f"Nightscout rejects the API secret ({self._status_text(response)})."
-                )
+                raise self._secret_rejected(response)
         if response.status_code != 200:
             return f"read failed ({self._status_text(response)}); writing does not need it"
         try:
@@ -544,8 +556,8 @@ class NightscoutClient:
             return "read OK"
         if not result:
             return "read OK, no documents yet"
-        latest = result[0].get("date") or result[0].get("created_at") or "unknown"
-        return f"read OK, latest document date {latest}"
+        latest = result[0] if isinstance(result[0], dict) else {}
+        return f"read OK, latest document date {latest.get('date') or latest.get('created_at')}"
 
     # ------------------------------------------------------------------ plumbing
 
@@ -556,19 +568,18 @@ class NightscoutClient:
                 f"{self._config.api_version}, not {version}"
             )
 
-    async def _attempt(
+    async def _send(
         self, method: str, path: str, content: bytes | None, headers: dict[str, str]
     ) -> httpx.Response:
         if content is not None:
             headers = {**headers, "Content-Type": "application/json"}
         request = self._http.build_request(method, path, content=content, headers=headers)
-        async with self._slots:
-            try:
-                return await self._http.send(request)
-            except httpx.TimeoutException as exc:
-                raise _RetryLater(f"timed out ({type(exc).__name__})") from None
-            except httpx.TransportError as exc:
-                raise _RetryLater(f"connection failed: {self._describe(exc)}") from None
+        try:
+            return await self._http.send(request)
+        except httpx.TimeoutException as exc:
+            raise _RetryLater(f"timed out ({type(exc).__name__})") from None
+        except httpx.RequestError as exc:
+            raise _RetryLater(f"request failed: {self._describe(exc)}") from None
 
     def _raise_if_retriable(self, response: httpx.Response) -> None:
         status = response.status_code
@@ -588,11 +599,12 @@ class NightscoutClient:
         location = httpx.URL(response.headers.get("Location", ""))
         base = httpx.URL(self._config.base_url)
         if location.scheme == "https" and base.scheme == "http":
+            suggested = base.copy_with(scheme="https", host=location.host, port=location.port)
             logger.warning(
                 "target %s: Nightscout redirects plain HTTP to HTTPS; set the target's base_url "
                 "to %s. Writes are retried until then.",
                 self._config.name,
-                str(base.copy_with(scheme="https")),
+                str(suggested),
             )
         else:
             # Only scheme and host: the redirected path may contain the access token.
@@ -636,6 +648,12 @@ class NightscoutClient:
             f"the access token lacks permission {permission} (HTTP 403 {message}). {_ROLE_HELP}"
         )
 
+    def _secret_rejected(self, response: httpx.Response) -> TargetFatalError:
+        return self._fatal(
+            f"Nightscout rejects the API secret ({self._status_text(response)}). Use the "
+            "site's current API_SECRET (at least 12 characters)."
+        )
+
     def _endpoint_missing(self, response: httpx.Response, path: str) -> TargetFatalError:
         return self._fatal(
             f"{path} answered {self._status_text(response)}: check that base_url points at the "
@@ -653,7 +671,7 @@ class NightscoutClient:
         try:
             payload = response.json()
         except ValueError:
-            text = response.text.strip()
+            text = " ".join(response.text.split())
             return self._redact(text[:300]) if text else None
         if not isinstance(payload, dict):
             return None

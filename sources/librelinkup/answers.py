@@ -11,7 +11,8 @@ from sources.librelinkup.protocol import GRAPH_ENDPOINT
 
 @dataclass(frozen=True, slots=True)
 class GraphAnswer:
-    """One ``/llu/connections/<patientId>/graph`` answer, body untouched.
+    """One ``/llu/connections/<patientId>/graph`` answer, body as received but for the bearer
+    ticket's token (see ``redaction.py``).
 
     ``patient_digest`` is ``stream_digest(patientId)``: it names the stream without the id.
     """

@@ -33,6 +33,7 @@ from sources.librelinkup.protocol import (
     VERSION_HEADER,
     graph_path,
 )
+from sources.librelinkup.redaction import without_tokens
 from sources.librelinkup.reply import LluReply, field
 from sources.librelinkup.session import Session
 from sources.secret import Secret
@@ -140,10 +141,11 @@ class LibreLinkUpClient:
         async with self._lock:
             reply = await self._authorized("graph", graph_path(patient_id))
             region = self._session_region or self._target
+            tokens = self._tokens_seen(reply)
         return GraphAnswer(
             status=reply.http_status,
             content_type=reply.content_type,
-            body=reply.body,
+            body=without_tokens(reply.body, tokens),
             patient_digest=stream_digest(patient_id.strip().lower()),
             region=region,
         )
@@ -203,6 +205,14 @@ class LibreLinkUpClient:
         assert self._session is not None
         self._session = self._session.renewed(field(reply.envelope, "ticket"), self._now())
         return reply
+
+    def _tokens_seen(self, reply: LluReply) -> list[str]:
+        """The ticket sent with ``reply`` and any it carries (usually the same)."""
+        carried = field(reply.envelope, "ticket", "token")
+        tokens = [carried] if isinstance(carried, str) else []
+        if self._session is not None:
+            tokens.append(self._session.token.reveal())
+        return tokens
 
     def _check(self, reply: LluReply, call: str) -> None:
         check_authorized(reply, link_id=self._link_id, call=call, version=self._version)

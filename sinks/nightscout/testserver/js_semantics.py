@@ -70,9 +70,7 @@ def strict_equals(left: Any, right: Any) -> bool:
         return left is right
     if isinstance(left, str) and isinstance(right, str):
         return left == right
-    if left is None or left is UNDEFINED:
-        return left is right
-    return left is right
+    return left is right  # null, undefined, and objects (by identity)
 
 
 def is_empty(value: Any) -> bool:

@@ -50,13 +50,6 @@ _TREATMENT_DROPPED_WHEN_EMPTY = (
 _PREDICTION_KEYS = ("IOB", "COB", "UAM", "ZT")
 
 
-class _Invalid:
-    """A moment that failed to parse but still counts as "a date was given"."""
-
-
-_INVALID = _Invalid()
-
-
 def _parse_moment_string(text: str) -> ParsedDate | None:
     """``moment(text)``/``moment.parseZone(text)`` without a format: ISO, RFC 2822, Date."""
     parsed = parse_iso8601(text) or parse_rfc2822(text)
@@ -66,13 +59,17 @@ def _parse_moment_string(text: str) -> ParsedDate | None:
     return ParsedDate(epoch_ms, 0) if epoch_ms is not None else None
 
 
-def _parse_moment(value: Any) -> ParsedDate | None:
+def _parse_moment(value: Any, *, keep_zone: bool = True) -> ParsedDate | None:
+    """``moment.parseZone(value)``, or ``moment(value)`` (server zone, UTC) without keep_zone."""
+    parsed: ParsedDate | None = None
     if js.is_number(value):
         epoch_ms = js.truncate_to_date_ms(float(value))
-        return ParsedDate(epoch_ms, 0) if epoch_ms is not None else None
-    if isinstance(value, str):
-        return _parse_moment_string(value)
-    return None
+        parsed = ParsedDate(epoch_ms, 0) if epoch_ms is not None else None
+    elif isinstance(value, str):
+        parsed = _parse_moment_string(value)
+    if parsed is not None and not keep_zone:
+        parsed = ParsedDate(parsed.epoch_ms, 0)
+    return parsed
 
 
 def _now(settings: ServerSettings) -> ParsedDate:
@@ -125,19 +122,17 @@ def _upsert_entry(
     collection: CollectionStore, document: dict[str, Any], settings: ServerSettings
 ) -> dict[str, Any]:
     _move_uuid_id_to_identifier(document, settings)
-    sys_time: ParsedDate | _Invalid | None = None
+    # dateString keeps its zone; date is read in the server's zone; neither means now. A
+    # given but unparseable value is an invalid moment: no sysTime, no utcOffset.
+    sys_time: ParsedDate | None
     if js.is_truthy(document.get("dateString")):
-        sys_time = _parse_moment(document["dateString"]) or _INVALID
-    if sys_time is None and js.is_truthy(document.get("date")):
-        sys_time = _parse_moment(document["date"]) or _INVALID
-    if sys_time is None:
-        sys_time = _now(settings)
-    if isinstance(sys_time, ParsedDate):
-        document["utcOffset"] = sys_time.utc_offset_minutes
-        document["sysTime"] = to_iso_string(sys_time.epoch_ms)
+        sys_time = _parse_moment(document["dateString"])
+    elif js.is_truthy(document.get("date")):
+        sys_time = _parse_moment(document["date"], keep_zone=False)
     else:
-        document["utcOffset"] = None
-        document["sysTime"] = None
+        sys_time = _now(settings)
+    document["utcOffset"] = sys_time.utc_offset_minutes if sys_time else None
+    document["sysTime"] = to_iso_string(sys_time.epoch_ms) if sys_time else None
     if js.is_truthy(document.get("dateString")):
         document["dateString"] = document["sysTime"]
     if js.is_truthy(document.get("sysTime")) and js.is_truthy(document.get("type")):

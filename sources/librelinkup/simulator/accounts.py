@@ -14,8 +14,9 @@ from typing import Literal
 
 StepType = Literal["tou", "pp", "verifyEmail"]
 STEP_TYPES: tuple[StepType, ...] = ("tou", "pp", "verifyEmail")
-MMOL_L, MG_DL = 0, 1
 GlucoseUnits = Literal[0, 1]
+MMOL_L: GlucoseUnits = 0
+MG_DL: GlucoseUnits = 1
 
 _NAMESPACE = uuid.UUID("1f0e6c2e-3a5b-4f8e-9d4c-6c6c752d7369")
 _FIRST_NAMES = ("Alex", "Billie", "Charlie", "Dana", "Eli", "Frankie", "Gabi", "Hanne", "Ira")
@@ -91,7 +92,7 @@ def generate_accounts(
                 patient_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                 first_name=rng.choice(_FIRST_NAMES),
                 last_name=f"Example{number + 1}",
-                units=rng.choice((MMOL_L, MG_DL)),
+                units=MMOL_L if rng.random() < 0.5 else MG_DL,
                 time_zone=rng.choice(zones),
             )
             for number in range(patients_per_account)

@@ -288,6 +288,22 @@ async def test_malformed_json_is_500_even_without_auth(
     assert response.json() == {"status": 500, "message": "Internal Server Error"}
 
 
+async def test_numbers_follow_javascript(
+    server: NightscoutTestServer, client: httpx.AsyncClient, uploader: Caller
+) -> None:
+    raw = b'{"date": 1700000000000.0, "utcOffset": 0, "app": "a", "big": 1e400, "one": 1.0}'
+    response = await client.post(
+        "/api/v3/entries",
+        content=raw,
+        headers=uploader.headers({"Content-Type": "application/json"}),
+    )
+    identifier = response.json()["identifier"]
+    stored = (await uploader.get(f"entries/{identifier}")).json()["result"]
+    assert stored["one"] == 1
+    assert isinstance(stored["one"], int)
+    assert stored["big"] is None  # Infinity is written as null
+
+
 async def test_unknown_collection_is_404_before_authentication(
     client: httpx.AsyncClient,
 ) -> None:

@@ -116,6 +116,8 @@ async def test_hang_until_the_client_gives_up(
                 timeout=0.3,
             )
         assert len(server.store.documents("entries")) == stored
+    await asyncio.sleep(0.15)  # the server notices the hang-ups within 50 ms
+    assert server.stats.count(method="PUT", status=0) == 2  # answered to nobody
 
 
 async def test_bounded_hang_then_504_or_the_real_answer(

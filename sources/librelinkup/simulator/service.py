@@ -1,0 +1,203 @@
+"""The simulated LibreLinkUp service behind the HTTP layer: logins, tickets, lockouts, graphs.
+
+An account lives in one region. Logging in on any other region's host (or the global one)
+answers a redirect to its region, except in China, a separate world whose host answers bad
+credentials for foreign accounts and whose accounts are unknown elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+
+from sources.dexcomshare.simulator.glucose import HOUR_MS
+from sources.dexcomshare.simulator.replies import Reply
+from sources.librelinkup.protocol import (
+    ACCOUNT_ID_HEADER,
+    MISSING_CACHED_USER,
+    PRODUCT_HEADER,
+    VERSION_HEADER,
+    account_id_header,
+    version_tuple,
+)
+from sources.librelinkup.simulator import envelopes
+from sources.librelinkup.simulator.accounts import LluAccount, SimPatient, StepType
+from sources.librelinkup.simulator.counters import LluCounters
+from sources.librelinkup.simulator.feed import PatientFeed
+from sources.librelinkup.simulator.formats import connection_object, graph_data
+from sources.librelinkup.simulator.lockout import LoginThrottle
+from sources.librelinkup.simulator.options import SimOptions
+from sources.librelinkup.simulator.tickets import Ticket, TicketStore
+from sources.simclock import Clock
+
+STEP_TICKET_MS = HOUR_MS
+SEPARATE_REGIONS = frozenset({"cn"})
+MALFORMED_POINT = {"FactoryTimestamp": "not a time", "Timestamp": "", "ValueInMgPerDl": "high"}
+
+
+class LluService:
+    def __init__(
+        self, accounts: Iterable[LluAccount], *, clock: Clock, options: SimOptions | None = None
+    ) -> None:
+        self.clock = clock
+        self.options = options or SimOptions()
+        self.minimum_version = self.options.minimum_version
+        self.tickets = TicketStore()
+        self.throttle = LoginThrottle(self.options.lockout)
+        self.malformed_graphs = 0
+        self._accounts: dict[str, LluAccount] = {}
+        self._feeds: dict[str, PatientFeed] = {}
+        self._counters: dict[str, LluCounters] = {}
+        self.add_accounts(accounts)
+
+    # accounts and counters
+
+    def add_accounts(self, accounts: Iterable[LluAccount]) -> None:
+        for account in accounts:
+            if self._accounts.setdefault(account.key, account) is not account:
+                raise ValueError(f"account {account.email!r} exists already")
+
+    @property
+    def accounts(self) -> tuple[LluAccount, ...]:
+        return tuple(self._accounts.values())
+
+    def account(self, email: str) -> LluAccount:
+        return self._accounts[email.casefold()]
+
+    def feed(self, patient: SimPatient) -> PatientFeed:
+        feed = self._feeds.get(patient.patient_id)
+        if feed is None:
+            feed = PatientFeed.from_seed(
+                self.options.seed, patient.patient_id, gap_probability=patient.gap_probability
+            )
+            self._feeds[patient.patient_id] = feed
+        return feed
+
+    def counters(self, email: str) -> LluCounters:
+        return self._counters.setdefault(email.casefold(), LluCounters())
+
+    def all_counters(self) -> dict[str, LluCounters]:
+        return dict(self._counters)
+
+    # knobs
+
+    def set_step(self, email: str, step: StepType | None) -> None:
+        account = self.account(email)
+        self._accounts[account.key] = replace(account, step=step)
+
+    def lock(self, email: str) -> None:
+        self.throttle.lock(email.casefold(), self.clock.now_ms())
+
+    def reset(self) -> None:
+        self._counters.clear()
+        self.throttle.clear()
+        self.malformed_graphs = 0
+
+    # the service
+
+    def login(self, region: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        now_ms = self.clock.now_ms()
+        email, password = _credentials(body)
+        counters = self.counters(email)
+        counters.logins += 1
+        if not self._version_ok(headers):
+            counters.version_refusals += 1
+            return envelopes.version_refused(self.minimum_version)
+        key = email.casefold()
+        if self.throttle.locked(key, now_ms):
+            counters.locked_answers += 1
+            return envelopes.locked(self.throttle.policy)
+        account = self._accounts.get(key)
+        if account is not None and _redirects(region, account.region):
+            counters.redirects += 1
+            return envelopes.redirect(account.region)
+        if account is None or account.region != region or password != account.password:
+            counters.failed_logins += 1
+            self.throttle.failed(key, now_ms)
+            return envelopes.bad_credentials()
+        self.throttle.succeeded(key)
+        if account.step is not None:
+            counters.step_answers += 1
+            ticket = self.tickets.issue(key, region, now_ms + STEP_TICKET_MS, full=False)
+            return envelopes.step_required(account, account.step, ticket, now_ms)
+        counters.tickets_issued += 1
+        ticket = self.tickets.issue(key, region, now_ms + self.options.ticket_ttl_ms)
+        return envelopes.logged_in(account, ticket, now_ms)
+
+    def connections(self, region: str, headers: Mapping[str, str]) -> Reply:
+        authorized = self._authorize(region, headers)
+        if isinstance(authorized, Reply):
+            return authorized
+        account, ticket = authorized
+        self.counters(account.email).connections_calls += 1
+        now_ms = self.clock.now_ms()
+        data = [
+            connection_object(account, patient, self.feed(patient), now_ms)
+            for patient in account.patients
+        ]
+        return envelopes.data_answer(data, ticket, now_ms)
+
+    def graph(self, region: str, headers: Mapping[str, str], patient_id: str) -> Reply:
+        authorized = self._authorize(region, headers)
+        if isinstance(authorized, Reply):
+            return authorized
+        account, ticket = authorized
+        self.counters(account.email).graph_calls += 1
+        patient = account.patient(patient_id)
+        if patient is None:
+            if patient_id == account.user_id:
+                return envelopes.patient_not_found(MISSING_CACHED_USER)
+            return envelopes.patient_not_found()
+        now_ms = self.clock.now_ms()
+        step_ms = self.options.history_step_ms
+        data = graph_data(account, patient, self.feed(patient), now_ms, step_ms)
+        if self.malformed_graphs > 0:
+            self.malformed_graphs -= 1
+            points = data["graphData"]
+            assert isinstance(points, list)
+            points.insert(len(points) // 2, dict(MALFORMED_POINT))
+        return envelopes.data_answer(data, ticket, now_ms)
+
+    def _authorize(
+        self, region: str, headers: Mapping[str, str]
+    ) -> tuple[LluAccount, Ticket] | Reply:
+        scheme, _, token = headers.get("Authorization", "").partition(" ")
+        ticket = self.tickets.valid(token, region, self.clock.now_ms())
+        account = None if ticket is None else self._accounts.get(ticket.account_key)
+        if not self._version_ok(headers):
+            if account is not None:
+                self.counters(account.email).version_refusals += 1
+            return envelopes.version_refused(self.minimum_version)
+        sent_account_id = headers.get(ACCOUNT_ID_HEADER)
+        if sent_account_id is None:
+            return envelopes.header_missing()
+        if scheme != "Bearer" or ticket is None or account is None:
+            return envelopes.unauthorized()
+        if sent_account_id.lower() != account_id_header(account.user_id):
+            return envelopes.unauthorized()
+        return account, ticket
+
+    def _version_ok(self, headers: Mapping[str, str]) -> bool:
+        sent = version_tuple(headers.get(VERSION_HEADER, ""))
+        minimum = version_tuple(self.minimum_version)
+        if PRODUCT_HEADER not in headers or sent is None or minimum is None:
+            return False
+        return sent >= minimum
+
+
+def _credentials(body: bytes) -> tuple[str, str]:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return "", ""
+    if not isinstance(value, dict):
+        return "", ""
+    email, password = value.get("email"), value.get("password")
+    return (email if isinstance(email, str) else "", password if isinstance(password, str) else "")
+
+
+def _redirects(host_region: str, account_region: str) -> bool:
+    if host_region == account_region:
+        return False
+    return host_region not in SEPARATE_REGIONS and account_region not in SEPARATE_REGIONS
