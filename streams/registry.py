@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from streams.dexcomshare import transform as dexcomshare_transform
+from streams.librelinkup import transform as librelinkup_transform
 from streams.transform import Transform
 
 TRANSFORMS: dict[str, Transform] = {
     "dexcomshare": dexcomshare_transform,
+    "librelinkup": librelinkup_transform,
 }

@@ -311,14 +311,14 @@ class NightscoutClient:
         A 401 or 403 gets one fresh JWT and one more try; a second one in a row is final.
         """
         backoff = Backoff(self._config.retry)
-        stale: str | None = None
+        auth_retried = False
         while True:
             jwt: str | None = None
             try:
                 async with self._slots:
                     # Read the JWT only once a slot is ours, so that writes queued behind an
                     # expired JWT do not all try it: each 401 adds to the server's IP delay.
-                    jwt = await self._current_jwt(stale)
+                    jwt = await self._current_jwt()
                     response = await self._send(
                         method, path, content, {"Authorization": f"Bearer {jwt}"}
                     )
@@ -328,13 +328,13 @@ class NightscoutClient:
             except _RetryLater as exc:
                 if jwt is not None:
                     # The server may be redeployed meanwhile (new JWT key): the next 401 is new.
-                    stale = None
+                    auth_retried = False
                 await self._pause(backoff, what, exc)
                 continue
-            if response.status_code in (401, 403) and stale is None:
+            if response.status_code in (401, 403) and not auth_retried:
                 # Regenerated server keys, an expired JWT or a changed subject all look like
                 # this; a fresh JWT settles it. Never in a loop: each 401 costs ~5 s of IP delay.
-                stale = jwt
+                auth_retried = True
                 continue
             if response.status_code == 401:
                 raise self._fatal(
@@ -346,11 +346,10 @@ class NightscoutClient:
 
     # ------------------------------------------------------------------ JWT
 
-    async def _current_jwt(self, stale: str | None) -> str:
+    async def _current_jwt(self) -> str:
         async with self._jwt_lock:
             jwt = self._jwt
-            due = jwt is None or time.monotonic() >= jwt.refresh_at or jwt.token == stale
-            if due:
+            if jwt is None or time.monotonic() >= jwt.refresh_at:
                 jwt = self._jwt = await self._request_jwt()
             assert jwt is not None
             return jwt.token
@@ -516,7 +515,7 @@ class NightscoutClient:
         config = self._config
         lines = [f"target {config.name}: {config.base_url} (API {config.api_version})"]
         if config.api_version == "v3":
-            await self._current_jwt(None)
+            await self._current_jwt()
             jwt = self._jwt
             assert jwt is not None
             lines.append(

@@ -40,7 +40,8 @@ class LibreLinkUpPollSource:
     ) -> None:
         self.client = client
         self.link_id = client.link_id
-        self._configured_patient = patient_id.strip() if patient_id else None
+        # Patient ids are UUIDs, which compare without case; LibreLinkUp writes them lower-case.
+        self._configured_patient = patient_id.strip().lower() if patient_id else None
         self._patient_id = self._configured_patient
         self._poll_interval = max(poll_interval_seconds, MIN_POLL_SECONDS)
         self._rng = rng or random.Random()

@@ -39,7 +39,12 @@ class Pipeline:
     def config(self) -> Path:
         return self.workdir / "nightstream.toml"
 
-    def write_config(self, targets: dict[str, tuple[str, str]], links: list[LinkSpec]) -> None:
+    def write_config(
+        self,
+        targets: dict[str, tuple[str, str]],
+        links: list[LinkSpec],
+        target_timeout: float | None = None,
+    ) -> None:
         lines = [
             'log_level = "INFO"',
             "[kafka]",
@@ -49,6 +54,8 @@ class Pipeline:
         ]
         for name, (url, token) in targets.items():
             lines += [f"[targets.{name}]", f'url = "{url}"', f'token = "{token}"']
+            if target_timeout is not None:
+                lines.append(f"timeout_seconds = {target_timeout}")
         for link in links:
             lines += [
                 "[[links]]",

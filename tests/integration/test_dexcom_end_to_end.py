@@ -186,8 +186,9 @@ async def test_a_two_hour_outage_is_backfilled_from_the_next_window(
 
         await wait_until(lambda: landed(READINGS_PER_DAY), timeout=120, what="the first day")
 
-        await sim.go_down(2 * 3600 * 1000, mode="unavailable")
+        # Two hours pass while Share is down; the outage lasts until it comes back.
         clock.advance(2 * 3600 * 1000)
+        await sim.go_down(24 * 3600 * 1000, mode="unavailable")
         polling = asyncio.create_task(_poll_once(pipeline, clock))
         await asyncio.sleep(2)
         assert not polling.done(), "the poller gave up during the outage"

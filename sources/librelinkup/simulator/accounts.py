@@ -57,11 +57,13 @@ class LluAccount:
     patients: tuple[SimPatient, ...] = ()
     step: StepType | None = None
     created_s: int = 1_600_000_000
+    follows_nobody: bool = False
+    """Without patients the account follows one derived patient, unless this says nobody."""
 
     def __post_init__(self) -> None:
         if not self.user_id:
             object.__setattr__(self, "user_id", _derived_id("user", self.key))
-        if not self.patients:
+        if not self.patients and not self.follows_nobody:
             patient = SimPatient(_derived_id("patient", self.key))
             object.__setattr__(self, "patients", (patient,))
 

@@ -332,10 +332,9 @@ class CountingProxy:
         app.router.add_route("*", "/{tail:.*}", self._forward)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
 
     async def stop(self) -> None:
         await self._upstream.aclose()
@@ -442,3 +441,12 @@ async def test_secrets_never_reach_logs_or_errors(
         assert token not in text
         assert "Bearer" not in text
         assert "eyJ" not in text  # every JWT starts with the base64 of '{"'
+
+
+async def test_a_base_url_that_is_not_nightscout_is_fatal(
+    server: NightscoutTestServer, make_client: ClientFactory
+) -> None:
+    client = make_client(base_url=f"{server.url}/not-nightscout")
+    with pytest.raises(TargetFatalError, match="base_url") as caught:
+        await client.put(ENTRIES, ident(40), entry(40))
+    assert "404" in str(caught.value)

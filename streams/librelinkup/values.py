@@ -1,0 +1,52 @@
+"""Checks on single JSON values shared by the LibreLinkUp entry and treatment builders."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.errors import BadRecordError
+from streams.dexcomshare.transform import MAX_AHEAD_MS, MIN_DATE_MS_EXCLUSIVE
+from streams.librelinkup.json_text import json_kind
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The last millisecond whose ISO-8601 form still has a four-digit year.
+_LAST_ISO_MS = 253_402_300_799_999
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``value`` for a rejection reason: ASCII only, and short."""
+    text = ascii(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def required(item: dict[str, Any], name: str) -> Any:
+    if name not in item:
+        raise BadRecordError(f"{name} is missing")
+    return item[name]
+
+
+def whole_number(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRecordError(f"{name} is a JSON {json_kind(value)}, expected a number")
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise BadRecordError(f"{name} {shown(value)} is not a whole number")
+    return int(value)
+
+
+def checked_date(date_ms: int, fetched_at_ms: int, name: str) -> int:
+    """``date_ms`` when Nightscout can store it and it is not from the future."""
+    if date_ms <= MIN_DATE_MS_EXCLUSIVE:
+        raise BadRecordError(f"{name} gives {date_ms}, not after 2000-01-01T00:00:00Z")
+    if date_ms > min(fetched_at_ms + MAX_AHEAD_MS, _LAST_ISO_MS):
+        raise BadRecordError(
+            f"{name} gives {date_ms}, more than {MAX_AHEAD_MS // 60_000} min after the poll "
+            f"(fetched_at_ms {fetched_at_ms})"
+        )
+    return date_ms
+
+
+def iso_utc(date_ms: int) -> str:
+    moment = _EPOCH + timedelta(milliseconds=date_ms)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
