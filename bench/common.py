@@ -189,13 +189,13 @@ async def produce(bootstrap: str, messages: Sequence[tuple[str, bytes, bytes]]) 
 
 
 async def wait_until(
-    condition: Callable[[], Awaitable[bool]], *, timeout: float, what: str, interval: float = 0.25
+    condition: Callable[[], Awaitable[bool]], *, limit: float, what: str, interval: float = 0.25
 ) -> float:
     """Poll ``condition``; returns the monotonic time at which it first held."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit
     while not await condition():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+            raise TimeoutError(f"timed out after {limit:.0f} s waiting for {what}")
         await asyncio.sleep(interval)
     return time.monotonic()
 

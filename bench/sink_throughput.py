@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import resource
@@ -264,13 +263,22 @@ async def main(arguments: argparse.Namespace) -> None:
         await publish(bootstrap, prefix, records)
         print(f"published {len(records)} documents {by_collection} to {prefix}.ns.*")
 
-        ceilings: dict[int, float] = {}
-        for concurrency in arguments.concurrency:
+        sweep: dict[int, float] = {}
+        sample = records[: arguments.sweep_docs]
+        if not arguments.sink_only:
+            for concurrency in arguments.concurrency:
+                with TestServerProcess(workdir) as server:
+                    sweep[concurrency] = await ceiling(server, sample, concurrency)
+                print(
+                    f"sweep c={concurrency}: {sweep[concurrency]:.0f} docs/s ({len(sample)} docs)"
+                )
+        best = max(sweep, key=lambda c: sweep[c]) if sweep else arguments.concurrency[0]
+        ceiling_rate: float | None = None
+        if not arguments.sink_only:
             with TestServerProcess(workdir) as server:
-                ceilings[concurrency] = await ceiling(server, records, concurrency)
-                stored = await server.put_count()
-            print(f"ceiling c={concurrency}: {ceilings[concurrency]:.0f} docs/s ({stored} PUTs)")
-        best = max(ceilings, key=lambda c: ceilings[c])
+                ceiling_rate = await ceiling(server, records, best)
+                ceiling_puts = await server.put_count()
+            print(f"ceiling c={best}: {ceiling_rate:.0f} docs/s ({ceiling_puts} PUTs)")
 
         with TestServerProcess(workdir) as server:
             run = await asyncio.to_thread(
@@ -282,13 +290,16 @@ async def main(arguments: argparse.Namespace) -> None:
     result = run.result
     sink_rate = result["written"] / result["seconds_total"]
     sink_steady = result["written"] / result["seconds_writing"]
+    ratio = sink_rate / ceiling_rate if ceiling_rate else None
+    ratio_steady = sink_steady / ceiling_rate if ceiling_rate else None
     data = {
         "machine": machine(),
         "docs": len(records),
         "by_collection": by_collection,
-        "ceiling_docs_per_s": {str(c): round(r, 1) for c, r in ceilings.items()},
+        "sweep_docs": len(sample) if sweep else 0,
+        "sweep_docs_per_s": {str(c): round(r, 1) for c, r in sweep.items()},
         "best_concurrency": best,
-        "ceiling_best_docs_per_s": round(ceilings[best], 1),
+        "ceiling_docs_per_s": round(ceiling_rate, 1) if ceiling_rate else None,
         "sink": {
             **result,
             "max_concurrency": best,
@@ -299,36 +310,27 @@ async def main(arguments: argparse.Namespace) -> None:
             "peak_rss_mib": round(run.maxrss_kib / 1024, 1),
             "peak_rss_source": "os.wait4() rusage of the sink child process (ru_maxrss)",
         },
-        "ratio_sink_to_ceiling": round(sink_rate / ceilings[best], 3),
-        "ratio_sink_after_first_write_to_ceiling": round(sink_steady / ceilings[best], 3),
+        "ratio_sink_to_ceiling": round(ratio, 3) if ratio else None,
+        "ratio_sink_after_first_write_to_ceiling": round(ratio_steady, 3) if ratio_steady else None,
     }
     name = "sink_throughput" if arguments.docs == 20_000 else f"sink_throughput_{arguments.docs}"
     path = write_results(name, data)
-    print(
-        table(
-            [
-                ("documents", f"{len(records)} {by_collection}"),
-                *[(f"ceiling c={c}", f"{r:8.0f} docs/s") for c, r in ceilings.items()],
-                (
-                    f"sink (c={best}) total",
-                    f"{sink_rate:8.0f} docs/s  ({result['seconds_total']:.1f} s)",
-                ),
-                (
-                    "sink after 1st write",
-                    f"{sink_steady:8.0f} docs/s  (startup {result['seconds_to_first_write']:.1f} s)",
-                ),
-                (
-                    "sink / ceiling",
-                    f"{sink_rate / ceilings[best]:.2f} (steady {sink_steady / ceilings[best]:.2f})",
-                ),
-                (
-                    "sink peak RSS",
-                    f"{run.maxrss_kib / 1024:.0f} MiB (wait4 ru_maxrss of the child)",
-                ),
-                ("server PUTs / stored", f"{puts} / {stored}"),
-            ]
-        )
-    )
+    rows = [("documents", f"{len(records)} {by_collection}")]
+    rows += [(f"sweep c={c} ({len(sample)} docs)", f"{r:8.0f} docs/s") for c, r in sweep.items()]
+    if ceiling_rate:
+        rows.append((f"ceiling c={best}", f"{ceiling_rate:8.0f} docs/s"))
+    rows += [
+        (f"sink c={best} total", f"{sink_rate:8.0f} docs/s  ({result['seconds_total']:.1f} s)"),
+        ("sink after 1st write", f"{sink_steady:8.0f} docs/s"),
+        ("sink startup", f"{result['seconds_to_first_write']:.1f} s to the first write"),
+    ]
+    if ratio and ratio_steady:
+        rows.append(("sink / ceiling", f"{ratio:.2f} (after 1st write {ratio_steady:.2f})"))
+    rows += [
+        ("sink peak RSS", f"{run.maxrss_kib / 1024:.0f} MiB (wait4 ru_maxrss of the child)"),
+        ("server PUTs / stored", f"{puts} / {stored}"),
+    ]
+    print(table(rows))
     print(f"wrote {path}")
     if result["written"] != len(records) or stored != len(records):
         raise SystemExit("the sink did not store every document")
@@ -344,6 +346,17 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         type=lambda text: [int(x) for x in text.split(",")],
         default=[4, 8, 16, 32],
         help="comma-separated ceiling concurrencies (default 4,8,16,32)",
+    )
+    parser.add_argument(
+        "--sweep-docs",
+        type=int,
+        default=5000,
+        help="documents per concurrency in the sweep (the best one then PUTs all --docs)",
+    )
+    parser.add_argument(
+        "--sink-only",
+        action="store_true",
+        help="no ceiling: only the sink, at the first --concurrency (for the memory figure)",
     )
     child = sub.add_parser("_sink-child", help=argparse.SUPPRESS)
     child.add_argument("--bootstrap", required=True)

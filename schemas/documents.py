@@ -54,6 +54,11 @@ class NsRecord:
         return str(self.document["identifier"])
 
     @property
+    def address(self) -> str:
+        """``collection/identifier``: identifiers are unique only within a collection."""
+        return f"{self.collection.value}/{self.identifier}"
+
+    @property
     def content_hash(self) -> str:
         return content_hash(self.document)
 

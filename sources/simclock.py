@@ -1,7 +1,8 @@
-"""The simulator's notion of "now": the real clock, a hand-moved one, or an accelerated one.
+"""Notions of "now": the real clock, a hand-moved one, or an accelerated one.
 
-Every clock answers epoch milliseconds (UTC). Tests use :class:`ManualClock` to jump through a
-simulated day at once; the demo uses :class:`AcceleratedClock` to watch one go by in minutes.
+Every clock answers epoch milliseconds (UTC). Simulators run on one; clients that keep time
+(ticket expiry, lockouts) take one too, so a test can share a :class:`ManualClock` between both
+and jump through a simulated day at once; the demo uses :class:`AcceleratedClock`.
 """
 
 from __future__ import annotations

@@ -75,7 +75,10 @@ class Processor:
             producer_acks=-1,
         )
         self.hashes = self.app.Table(
-            "content-hashes", default=str, partitions=config.partitions, help="identifier -> hash"
+            "content-hashes",
+            default=str,
+            partitions=config.partitions,
+            help="collection/identifier -> hash",
         )
         self.raw_serdes: dict[str, Serde] = {}
         self.doc_serdes: dict[Collection, Serde] = {
@@ -136,11 +139,11 @@ class Processor:
                 link_id=raw.link_id,
             )
         stats.rejected = len(output.rejected)
-        changed = [r for r in output.records if self.hashes.get(r.identifier) != r.content_hash]
+        changed = [r for r in output.records if self.hashes.get(r.address) != r.content_hash]
         stats.unchanged = len(output.records) - len(changed)
         await self._publish(changed)
         for record in changed:
-            self.hashes[record.identifier] = record.content_hash
+            self.hashes[record.address] = record.content_hash
         stats.emitted = len(changed)
         if changed or stats.rejected:
             logger.info(

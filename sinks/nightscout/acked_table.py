@@ -1,4 +1,4 @@
-"""Per-target memory of what Nightscout acknowledged: ``identifier -> content hash``.
+"""Per-target memory of what Nightscout acknowledged: ``collection/identifier -> content hash``.
 
 Backed by a compacted Kafka topic (the changelog), read back in full at start-up, so a restarted
 or re-created sink still knows which documents the target already holds and skips them.
@@ -33,12 +33,12 @@ class AckedTable:
     def __len__(self) -> int:
         return len(self._values)
 
-    def get(self, identifier: str) -> str | None:
-        return self._values.get(identifier)
+    def get(self, address: str) -> str | None:
+        return self._values.get(address)
 
-    def is_settled(self, identifier: str, content_hash: str) -> bool:
+    def is_settled(self, address: str, content_hash: str) -> bool:
         """True when the target already answered for this exact content, or deleted the doc."""
-        known = self._values.get(identifier)
+        known = self._values.get(address)
         if known is None:
             return False
         return known in (content_hash, REJECTED + content_hash) or known.startswith(DELETED)
@@ -60,11 +60,11 @@ class AckedTable:
         """Persist entries and wait until Kafka acknowledged all of them."""
         assert self._producer is not None, "start() first"
         pending = []
-        for identifier, value in entries:
+        for address, value in entries:
             pending.append(
-                await self._producer.send(self.topic, key=identifier.encode(), value=value.encode())
+                await self._producer.send(self.topic, key=address.encode(), value=value.encode())
             )
-            self._values[identifier] = value
+            self._values[address] = value
         if pending:
             await asyncio.gather(*pending)
 

@@ -146,10 +146,10 @@ class TargetSink:
                 if self.config.links is not None and record.link_id not in self.config.links:
                     self.stats.skipped_other_links += 1
                     continue
-                latest[record.identifier] = record
+                latest[record.address] = record
         pending = []
         for record in latest.values():
-            if self.acked.is_settled(record.identifier, record.content_hash):
+            if self.acked.is_settled(record.address, record.content_hash):
                 self.stats.skipped_unchanged += 1
             else:
                 pending.append(record)
@@ -177,17 +177,17 @@ class TargetSink:
             self.stats.by_collection[collection.value] = (
                 self.stats.by_collection.get(collection.value, 0) + 1
             )
-            return record.identifier, record.content_hash
+            return record.address, record.content_hash
         if outcome.status is WriteStatus.DELETED_BY_USER:
             self.stats.deleted_by_user += 1
-            return record.identifier, DELETED + record.content_hash
+            return record.address, DELETED + record.content_hash
         self.stats.rejected += 1
         await self._dead_letter(
             self.names.ns(collection),
             f"Nightscout rejected {collection.value}/{record.identifier}: {outcome.message}",
             record,
         )
-        return record.identifier, REJECTED + record.content_hash
+        return record.address, REJECTED + record.content_hash
 
     async def _decode(self, message: ConsumerRecord) -> NsRecord | None:
         collection, serde = self._serdes[message.topic]

@@ -3,49 +3,52 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sources.librelinkup.patients import Patient
-from sources.librelinkup.protocol import GRAPH_ENDPOINT
+from sources.librelinkup.reply import LluReply
 
 
 @dataclass(frozen=True, slots=True)
 class GraphAnswer:
-    """One ``/llu/connections/<patientId>/graph`` answer, body as received but for the bearer
-    ticket's token (see ``redaction.py``).
+    """One ``/llu/connections/<patientId>/graph`` answer, for one patient, from one region.
 
-    ``patient_digest`` is ``stream_digest(patientId)``: it names the stream without the id.
+    ``reply`` is the answer as received but for the bearer ticket's token (see
+    ``redaction.py``); ``patient_digest`` is ``stream_digest(patientId)``, which names the
+    stream without the id.
     """
 
-    status: int
-    content_type: str
-    body: bytes
     patient_digest: str
     region: str
-    endpoint: str = GRAPH_ENDPOINT
+    reply: LluReply
 
-    def request_params(self) -> dict[str, str]:
-        """Non-secret request parameters, as pollers put them in ``RawPayload.request_params``."""
-        return {"stream": self.patient_digest, "region": self.region}
+    def payload_fields(self) -> dict[str, Any]:
+        """What this answer puts in a ``RawPayload``; ``request_params`` holds nothing secret."""
+        return {
+            "http_status": self.reply.http_status,
+            "body": self.reply.body,
+            "content_type": self.reply.content_type,
+            "request_params": {"stream": self.patient_digest, "region": self.region},
+        }
 
 
 VerdictOutcome = Literal["ok", "no_data", "refused", "unreachable"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LoginVerdict:
-    """The verdict of one login attempt, in words for the user.
+    """The verdict of one login attempt, in words for the user, with the patients it found.
 
     ``ok``: login works and the account follows someone; ``no_data``: login works but the
     account follows nobody; ``refused``: LibreLinkUp said no (the user must act);
     ``unreachable``: no verdict (network, lockout, LibreLinkUp down): try again later.
     """
 
-    outcome: VerdictOutcome
-    message: str
-    region: str | None = None
-    patients: tuple[Patient, ...] = ()
-
     @property
     def ok(self) -> bool:
         return self.outcome == "ok"
+
+    outcome: VerdictOutcome
+    message: str
+    patients: tuple[Patient, ...] = ()
+    region: str | None = None

@@ -33,7 +33,11 @@ def check_authorized(reply: LluReply, *, link_id: str, call: str, version: str) 
     status = reply.status()
     message = reply.message()
     if message in _PATIENT_ERRORS:
-        raise LinkFatalError(link_id, errors.patient_not_found(link_id, _PATIENT_ERRORS[message]))
+        problem = (
+            f"LibreLinkUp cannot load the configured patient ({_PATIENT_ERRORS[message]}): "
+            "patient_id must be the patientId of someone this account follows"
+        )
+        raise LinkFatalError(link_id, errors.then_list(link_id, problem))
     if not 200 <= reply.http_status <= 299:
         raise RetriableError(
             f"LibreLinkUp answered {call} with HTTP {reply.http_status}",

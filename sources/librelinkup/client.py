@@ -10,29 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 import httpx
 
 from schemas.errors import LinkFatalError, RetriableError
 from schemas.identity import stream_digest
-from sources.librelinkup import errors
+from sources.librelinkup import errors, protocol
 from sources.librelinkup.answers import GraphAnswer, LoginVerdict
 from sources.librelinkup.authorized import SessionEnded, check_authorized
 from sources.librelinkup.exchange import send
 from sources.librelinkup.hosts import GLOBAL, LluHosts, region_key, start_region
 from sources.librelinkup.login import Redirect, read_login
 from sources.librelinkup.login_gate import LoginGate
-from sources.librelinkup.patients import Patient, read_patients
-from sources.librelinkup.protocol import (
-    ACCOUNT_ID_HEADER,
-    CONNECTIONS_PATH,
-    DEFAULT_PRODUCT,
-    DEFAULT_VERSION,
-    LOGIN_PATH,
-    PRODUCT_HEADER,
-    VERSION_HEADER,
-    graph_path,
-)
+from sources.librelinkup.patients import Patient, follows_nobody, read_patients
 from sources.librelinkup.redaction import without_tokens
 from sources.librelinkup.reply import LluReply, field
 from sources.librelinkup.session import Session
@@ -66,14 +57,14 @@ class LibreLinkUpClient:
         password: Secret | str,
         region: str | None = "auto",
         hosts: LluHosts | None = None,
-        product: str = DEFAULT_PRODUCT,
-        version: str = DEFAULT_VERSION,
+        product: str = protocol.DEFAULT_PRODUCT,
+        version: str = protocol.DEFAULT_VERSION,
         http: httpx.AsyncClient | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         user_agent: str = DEFAULT_USER_AGENT,
         clock: Clock | None = None,
     ) -> None:
-        self._link_id = link_id
+        self.link_id = link_id
         self._email = _as_secret(email)
         self._password = _as_secret(password)
         self._target = start_region(region)
@@ -87,23 +78,16 @@ class LibreLinkUpClient:
         self._user_agent = user_agent
         self._clock = clock or SystemClock()
         self._session: Session | None = None
-        self._session_region: str | None = None
+        self._known_region: str | None = None
         self._stopped: LinkFatalError | None = None
         self._gate = LoginGate()
         self._lock = asyncio.Lock()
-
-    def __repr__(self) -> str:
-        return f"LibreLinkUpClient(link_id={self._link_id!r}, region={self._target!r})"
-
-    @property
-    def link_id(self) -> str:
-        return self._link_id
 
     @property
     def region(self) -> str | None:
         """The region whose host issued the current ticket (learned from redirects); None
         before the first login. Not secret: pollers keep it in the cursor state."""
-        return self._session_region
+        return self._known_region
 
     @property
     def login_not_before_ms(self) -> int:
@@ -121,7 +105,10 @@ class LibreLinkUpClient:
         try:
             self._target = region_key(region)
         except ValueError:
-            logger.warning("link %s: ignoring a remembered region that is malformed", self._link_id)
+            logger.warning("link %s: ignoring a remembered region that is malformed", self.link_id)
+
+    def __repr__(self) -> str:
+        return f"LibreLinkUpClient(link_id={self.link_id!r}, region={self._target!r})"
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -130,62 +117,65 @@ class LibreLinkUpClient:
     async def patients(self) -> list[Patient]:
         """Everyone this account follows (``GET /llu/connections``)."""
         async with self._lock:
-            reply = await self._authorized("connections", CONNECTIONS_PATH)
+            reply = await self._authorized("connections", protocol.CONNECTIONS_PATH)
         return read_patients(reply.data())
 
     async def graph(self, patient_id: str) -> GraphAnswer:
-        """The graph of ``patient_id`` (history, current reading, sensors), body untouched.
+        """The graph of ``patient_id`` (history, current reading, sensors), body as received
+        but for the bearer ticket's token.
 
         Raises LinkFatalError when the user must act, RetriableError when a later try may work.
         """
         async with self._lock:
-            reply = await self._authorized("graph", graph_path(patient_id))
-            region = self._session_region or self._target
-            tokens = self._tokens_seen(reply)
+            reply = await self._authorized("graph", protocol.graph_path(patient_id))
+            region = self._known_region or self._target
+            body = without_tokens(reply.body, self._tokens_seen(reply))
         return GraphAnswer(
-            status=reply.http_status,
-            content_type=reply.content_type,
-            body=without_tokens(reply.body, tokens),
-            patient_digest=stream_digest(patient_id.strip().lower()),
-            region=region,
+            stream_digest(patient_id.strip().lower()), region, replace(reply, body=body)
         )
 
     async def check_login(self) -> LoginVerdict:
         """Log in exactly once (unless locked out) and list the patients, in plain words."""
         async with self._lock:
-            self._session = None
+            failed_login = await self._fresh_login()
+            if failed_login is not None:
+                return failed_login
+            region = self._known_region
             try:
-                await self._login()
-            except LinkFatalError as refused:
-                return LoginVerdict("refused", refused.user_message)
-            except RetriableError as failed:
-                return LoginVerdict(
-                    "unreachable", f"no verdict, LibreLinkUp could not be asked: {failed}"
-                )
-            self._stopped = None
-            region = self._session_region
-            try:
-                reply = await self._get("connections", CONNECTIONS_PATH)
+                reply = await self._get("connections", protocol.CONNECTIONS_PATH)
                 self._check(reply, "connections")
             except LinkFatalError as refused:
-                return LoginVerdict("refused", f"login ok, but {refused.user_message}", region)
+                message = f"login ok, but {refused.user_message}"
+                return LoginVerdict(outcome="refused", message=message, region=region)
             except (RetriableError, SessionEnded) as failed:
                 message = f"login ok, but listing the patients failed: {failed}"
-                return LoginVerdict("unreachable", message, region)
+                return LoginVerdict(outcome="unreachable", message=message, region=region)
         patients = tuple(read_patients(reply.data()))
         if not patients:
-            return LoginVerdict(
-                "no_data", f"login ok, but {errors.no_patients(self._link_id)}", region
-            )
+            message = f"login ok, but {follows_nobody(self.link_id)}"
+            return LoginVerdict(outcome="no_data", message=message, region=region)
         listed = ", ".join(patient.describe() for patient in patients)
         message = f"login ok (region {region}); follows {len(patients)}: {listed}"
-        return LoginVerdict("ok", message, region, patients)
+        return LoginVerdict(outcome="ok", message=message, region=region, patients=patients)
 
     # internals (callers hold the lock)
 
+    async def _fresh_login(self) -> LoginVerdict | None:
+        """Forget the ticket and log in once (which clears a stop); the verdict if that fails."""
+        self._session = None
+        try:
+            await self._login()
+        except LinkFatalError as refused:
+            return LoginVerdict(outcome="refused", message=refused.user_message)
+        except RetriableError as failed:
+            message = f"no verdict, LibreLinkUp could not be asked: {failed}"
+            return LoginVerdict(outcome="unreachable", message=message)
+        self._stopped = None
+        return None
+
     async def _authorized(self, call: str, path: str) -> LluReply:
         if self._stopped is not None:
-            raise LinkFatalError(self._link_id, self._stopped.user_message)
+            raise LinkFatalError(self.link_id, self._stopped.user_message)
         fresh_login = await self._ensure_session()
         reply = await self._get(call, path)
         try:
@@ -194,7 +184,7 @@ class LibreLinkUpClient:
             self._session = None
             if fresh_login:
                 raise _ticket_refused_after_login(ended) from None
-            logger.info("link %s: %s; logging in again", self._link_id, ended)
+            logger.info("link %s: %s; logging in again", self.link_id, ended)
             await self._ensure_session()
             reply = await self._get(call, path)
             try:
@@ -207,7 +197,7 @@ class LibreLinkUpClient:
         return reply
 
     def _tokens_seen(self, reply: LluReply) -> list[str]:
-        """The ticket sent with ``reply`` and any it carries (usually the same)."""
+        """Every token ``reply`` may carry: the ticket it returns and the session's own."""
         carried = field(reply.envelope, "ticket", "token")
         tokens = [carried] if isinstance(carried, str) else []
         if self._session is not None:
@@ -215,7 +205,7 @@ class LibreLinkUpClient:
         return tokens
 
     def _check(self, reply: LluReply, call: str) -> None:
-        check_authorized(reply, link_id=self._link_id, call=call, version=self._version)
+        check_authorized(reply, link_id=self.link_id, call=call, version=self._version)
 
     async def _ensure_session(self) -> bool:
         """Log in unless the ticket is still good; True when a login happened."""
@@ -233,8 +223,8 @@ class LibreLinkUpClient:
             tried.append(region)
             outcome = await self._login_at(region)
             if isinstance(outcome, Session):
-                self._session, self._session_region = outcome, region
-                logger.info("link %s: logged in to LibreLinkUp (region %s)", self._link_id, region)
+                self._session, self._known_region = outcome, outcome.region
+                logger.info("link %s: logged in to LibreLinkUp (region %s)", self.link_id, region)
                 return
             self._follow(outcome, tried)
 
@@ -242,7 +232,7 @@ class LibreLinkUpClient:
         reply = await send(
             self._http,
             "POST",
-            self._hosts.base_url(region) + LOGIN_PATH,
+            self._hosts.base_url(region) + protocol.LOGIN_PATH,
             call="the login",
             headers=self._headers(None),
             timeouts=self._timeout,
@@ -250,7 +240,9 @@ class LibreLinkUpClient:
         )
         now_ms = self._now()
         try:
-            return read_login(reply, link_id=self._link_id, version=self._version, now_ms=now_ms)
+            return read_login(
+                reply, region=region, link_id=self.link_id, version=self._version, now_ms=now_ms
+            )
         except LinkFatalError as refused:
             self._stopped = refused
             raise
@@ -264,19 +256,24 @@ class LibreLinkUpClient:
         fixed = None if self._hosts.follows_redirects else self._hosts.base_url(redirect.region)
         if fixed is not None:
             self._stopped = LinkFatalError(
-                self._link_id, errors.redirect_not_followed(redirect.region, fixed)
+                self.link_id, errors.redirect_not_followed(redirect.region, fixed)
             )
             raise self._stopped
         if redirect.region in tried or len(tried) > MAX_REDIRECTS:
             self._stopped = LinkFatalError(
-                self._link_id, errors.redirect_loop([*tried, redirect.region])
+                self.link_id, errors.redirect_loop([*tried, redirect.region])
             )
             raise self._stopped
-        logger.info(
-            "link %s: LibreLinkUp redirects this account to region %s",
-            self._link_id,
-            redirect.region,
-        )
+        if self._auto:
+            logger.info("link %s: the account lives in region %s", self.link_id, redirect.region)
+        else:
+            logger.warning(
+                "link %s: LibreLinkUp redirects this account to region %s; set region = %r "
+                "for this link to save a login on every start",
+                self.link_id,
+                redirect.region,
+                redirect.region,
+            )
         self._target = redirect.region
 
     async def _get(self, call: str, path: str) -> LluReply:
@@ -284,7 +281,7 @@ class LibreLinkUpClient:
         return await send(
             self._http,
             "GET",
-            self._hosts.base_url(self._session_region or self._target) + path,
+            self._hosts.base_url(self._session.region) + path,
             call=call,
             headers=self._headers(self._session),
             timeouts=self._timeout,
@@ -292,15 +289,15 @@ class LibreLinkUpClient:
 
     def _headers(self, session: Session | None) -> dict[str, str]:
         headers = {
-            PRODUCT_HEADER: self._product,
-            VERSION_HEADER: self._version,
+            protocol.PRODUCT_HEADER: self._product,
+            protocol.VERSION_HEADER: self._version,
             "Accept": "application/json",
             "Cache-Control": "no-cache",
             "User-Agent": self._user_agent,
         }
         if session is not None:
             headers["Authorization"] = f"Bearer {session.token.reveal()}"
-            headers[ACCOUNT_ID_HEADER] = session.account_id.reveal()
+            headers[protocol.ACCOUNT_ID_HEADER] = session.account_id.reveal()
         return headers
 
     def _now(self) -> int:

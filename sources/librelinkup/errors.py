@@ -1,4 +1,8 @@
-"""What a LibreLinkUp refusal means for a link, in words the user can act on."""
+"""What a LibreLinkUp refusal means for a link, in words the user can act on.
+
+Most messages end with what to run next; ``then_check`` and ``then_list`` say it the same way
+everywhere.
+"""
 
 from __future__ import annotations
 
@@ -11,36 +15,41 @@ _STEP_ACTIONS = {
 }
 
 
-def check_login_hint(link_id: str) -> str:
-    return f"then run `nightstream check-login {link_id}`"
+def then_check(link_id: str, problem: str) -> str:
+    return f"{problem}, then run `nightstream check-login {link_id}`"
+
+
+def then_list(link_id: str, problem: str) -> str:
+    return f"{problem}; run `nightstream check-login {link_id}` to list them"
 
 
 def bad_credentials(link_id: str) -> str:
-    return (
+    why = (
         "LibreLinkUp rejected the e-mail or password (status 2): use the credentials of the "
         "LibreLinkUp app (the follower app), not those of LibreView or the LibreLink / Libre 3 "
-        "app; a patient who follows themselves must invite their own LibreLinkUp account. Fix "
-        f"the password, {check_login_hint(link_id)}"
+        "app; a patient who follows themselves must invite their own LibreLinkUp account."
     )
+    return then_check(link_id, f"{why} Fix the password")
 
 
 def step_required(link_id: str, step_type: str | None) -> str:
-    action = _STEP_ACTIONS.get(step_type or "", "complete the step it asks for")
-    shown = step_type if step_type in _STEP_ACTIONS else "unknown"
-    return (
+    known = step_type in _STEP_ACTIONS
+    action = _STEP_ACTIONS.get(step_type or "", "complete a step")
+    problem = (
         f"LibreLinkUp wants the user to {action} before it sends data (status 4, step "
-        f"{shown}): open the LibreLinkUp app, sign in with this account and accept, "
-        f"{check_login_hint(link_id)}"
+        f"{step_type if known else 'unknown'}): open the LibreLinkUp app, sign in with this "
+        "account and accept"
     )
+    return then_check(link_id, problem)
 
 
 def version_too_old(minimum: str | None, sent: str) -> str:
-    wanted = minimum or "a newer version"
-    example = minimum or "x.y.z"
+    wanted, example = (minimum, minimum) if minimum else ("a newer version", "x.y.z")
+    setting = f'{VERSION_SETTING} = "{example}" for this link'
+    environment = f"{VERSION_ENVIRONMENT}={example} for a single-link setup"
     return (
         f"LibreLinkUp refuses app version {sent} and asks for at least {wanted} (status 920): "
-        f'set {VERSION_SETTING} = "{example}" for this link (or {VERSION_ENVIRONMENT}={example} '
-        "for a single-link setup) and restart"
+        f"set {setting} (or {environment}) and restart"
     )
 
 
@@ -53,44 +62,11 @@ def header_missing(sent: str) -> str:
 
 
 def redirect_not_followed(region: str, fixed_url: str) -> str:
-    return (
-        f"this LibreLinkUp account lives in region {region!r}, but server_url is fixed to "
-        f"{fixed_url}: set region = {region!r} and remove server_url, or put {{region}} in it"
-    )
+    where = f"this LibreLinkUp account lives in region {region!r}"
+    fix = f"set region = {region!r} and remove server_url, or put {{region}} in it"
+    return f"{where}, but server_url is fixed to {fixed_url}: {fix}"
 
 
 def redirect_loop(regions: list[str]) -> str:
-    return (
-        f"LibreLinkUp kept redirecting the login ({' -> '.join(regions)}): set the region "
-        "explicitly for this link"
-    )
-
-
-def patient_not_found(link_id: str, what: str) -> str:
-    return (
-        f"LibreLinkUp cannot load the configured patient ({what}): patient_id must be the "
-        f"patientId of someone this account follows; {check_login_hint(link_id)} to list them"
-    )
-
-
-def no_patients(link_id: str) -> str:
-    return (
-        "this LibreLinkUp account follows nobody (empty connections list): accept the "
-        "patient's invitation in the LibreLinkUp app (patients following themselves invite "
-        "their own LibreLinkUp account from the LibreLink / Libre app), "
-        f"{check_login_hint(link_id)}"
-    )
-
-
-def several_patients(link_id: str, count: int) -> str:
-    return (
-        f"this LibreLinkUp account follows {count} patients: set patient_id for this link to "
-        f"the one to follow; run `nightstream check-login {link_id}` to list them"
-    )
-
-
-def configured_patient_absent(link_id: str, count: int) -> str:
-    return (
-        f"patient_id is not among the {count} patients this LibreLinkUp account follows; "
-        f"run `nightstream check-login {link_id}` to list them"
-    )
+    path = " -> ".join(regions)
+    return f"LibreLinkUp kept redirecting the login ({path}): set the region for this link"

@@ -23,22 +23,15 @@ async def send(
     payload: Mapping[str, Any] | None = None,
 ) -> LluReply:
     """``call`` names the request in errors ("login", "connections", "graph")."""
+    options: dict[str, Any] = {"headers": dict(headers), "timeout": timeouts}
+    if payload is not None:
+        options["json"] = dict(payload)
     try:
-        response = await http.request(
-            method,
-            url,
-            headers=dict(headers),
-            json=None if payload is None else dict(payload),
-            timeout=timeouts,
-        )
-    except httpx.TimeoutException:
-        raise RetriableError(f"LibreLinkUp timed out on {call}") from None
+        response = await http.request(method, url, **options)
     except httpx.TransportError as exc:
-        kind = type(exc).__name__
-        raise RetriableError(f"LibreLinkUp unreachable on {call} ({kind})") from None
-    return LluReply(
-        http_status=response.status_code,
-        content_type=response.headers.get("content-type", ""),
-        body=response.content,
-        retry_after=parse_retry_after(response.headers.get("retry-after")),
-    )
+        failure = "timed out" if isinstance(exc, httpx.TimeoutException) else "unreachable"
+        raise RetriableError(f"LibreLinkUp {failure} on {call} ({type(exc).__name__})") from None
+    answer_headers = response.headers
+    kind = answer_headers.get("content-type", "")
+    wait = parse_retry_after(answer_headers.get("retry-after"))
+    return LluReply(response.status_code, kind, response.content, wait)

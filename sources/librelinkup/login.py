@@ -32,7 +32,9 @@ class Redirect:
     region: str
 
 
-def read_login(reply: LluReply, *, link_id: str, version: str, now_ms: int) -> Session | Redirect:
+def read_login(
+    reply: LluReply, *, region: str, link_id: str, version: str, now_ms: int
+) -> Session | Redirect:
     """Raises LinkFatalError, or RetriableError whose ``retry_after`` is the time before which
     no login may be tried again."""
     raise_for_api_refusal(reply, link_id=link_id, version=version)
@@ -58,15 +60,15 @@ def read_login(reply: LluReply, *, link_id: str, version: str, now_ms: int) -> S
             f"LibreLinkUp refused the login with status {status}",
             retry_after=UNKNOWN_REFUSAL_PAUSE_S,
         )
-    return _accepted(reply, now_ms)
+    return _accepted(reply, region, now_ms)
 
 
-def _accepted(reply: LluReply, now_ms: int) -> Session | Redirect:
+def _accepted(reply: LluReply, region: str, now_ms: int) -> Session | Redirect:
     data = reply.data()
     if field(data, "redirect") is True:
-        region = field(data, "region")
+        target = field(data, "region")
         try:
-            return Redirect(region_key(region if isinstance(region, str) else ""))
+            return Redirect(region_key(target if isinstance(target, str) else ""))
         except ValueError:
             raise RetriableError("LibreLinkUp redirected the login to no usable region") from None
     ticket = read_ticket(field(data, "authTicket"), now_ms)
@@ -74,4 +76,4 @@ def _accepted(reply: LluReply, now_ms: int) -> Session | Redirect:
     if ticket is None or not isinstance(user_id, str) or not user_id:
         raise RetriableError("LibreLinkUp accepted the login but sent no ticket or user id")
     token, expires_ms = ticket
-    return Session(token, expires_ms, Secret(account_id_header(user_id)))
+    return Session(region, token, Secret(account_id_header(user_id)), expires_ms)

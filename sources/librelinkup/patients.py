@@ -40,17 +40,28 @@ def read_patients(data: Any) -> list[Patient]:
     return patients
 
 
+def follows_nobody(link_id: str) -> str:
+    return errors.then_check(
+        link_id,
+        "this LibreLinkUp account follows nobody (empty connections list): accept the patient's "
+        "invitation in the LibreLinkUp app (patients following themselves invite their own "
+        "LibreLinkUp account from the LibreLink / Libre app)",
+    )
+
+
 def choose_patient(link_id: str, patients: list[Patient], configured: str | None) -> Patient:
     """The patient this link follows; LinkFatalError when the configuration cannot tell."""
-    if configured is not None:
-        for patient in patients:
-            if patient.patient_id.lower() == configured.strip().lower():
-                return patient
-        if not patients:
-            raise LinkFatalError(link_id, errors.no_patients(link_id))
-        raise LinkFatalError(link_id, errors.configured_patient_absent(link_id, len(patients)))
     if not patients:
-        raise LinkFatalError(link_id, errors.no_patients(link_id))
-    if len(patients) > 1:
-        raise LinkFatalError(link_id, errors.several_patients(link_id, len(patients)))
-    return patients[0]
+        raise LinkFatalError(link_id, follows_nobody(link_id))
+    count = len(patients)
+    if configured is None:
+        if count == 1:
+            return patients[0]
+        problem = f"this LibreLinkUp account follows {count} patients: set patient_id for this link"
+        raise LinkFatalError(link_id, errors.then_list(link_id, problem))
+    wanted = configured.strip().lower()
+    for patient in patients:
+        if patient.patient_id.lower() == wanted:
+            return patient
+    problem = f"patient_id is not among the {count} patients this LibreLinkUp account follows"
+    raise LinkFatalError(link_id, errors.then_list(link_id, problem))

@@ -10,6 +10,7 @@ accounts that call it on every poll).
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from schemas.errors import LinkFatalError
 from schemas.records import PollCursor, RawPayload
@@ -17,6 +18,7 @@ from schemas.version import app_version
 from sources.librelinkup.answers import LoginVerdict
 from sources.librelinkup.client import LibreLinkUpClient
 from sources.librelinkup.patients import choose_patient
+from sources.librelinkup.protocol import GRAPH_ENDPOINT
 from sources.poll_source import FetchResult
 
 VENDOR = "librelinkup"
@@ -45,23 +47,26 @@ class LibreLinkUpPollSource:
         self._patient_id = self._configured_patient
         self._poll_interval = max(poll_interval_seconds, MIN_POLL_SECONDS)
         self._rng = rng or random.Random()
+        self._envelope = RawPayload(
+            link_id=self.link_id,
+            vendor=VENDOR,
+            endpoint=GRAPH_ENDPOINT,
+            fetched_at_ms=0,
+            http_status=0,
+            body=b"",
+            poller_version=app_version(),
+        )
 
     async def fetch(self, cursor: PollCursor | None, now_ms: int) -> FetchResult:
         if cursor is not None and REGION_STATE in cursor.state:
             self.client.adopt_region(cursor.state[REGION_STATE])
         answer = await self.client.graph(await self._patient())
-        payload = RawPayload(
-            link_id=self.link_id,
-            vendor=VENDOR,
-            endpoint=answer.endpoint,
+        payload = replace(
+            self._envelope,
             fetched_at_ms=now_ms,
-            http_status=answer.status,
-            body=answer.body,
-            poller_version=app_version(),
-            request_params=answer.request_params(),
             window_start_ms=now_ms - GRAPH_HISTORY_MS,
             window_end_ms=now_ms,
-            content_type=answer.content_type,
+            **answer.payload_fields(),
         )
         # The poller leaves vendor timestamps to the transform: newest_data_ms stays unset.
         return FetchResult([payload], newest_data_ms=None, state={REGION_STATE: answer.region})
@@ -78,9 +83,8 @@ class LibreLinkUpPollSource:
             chosen = choose_patient(self.link_id, list(verdict.patients), self._configured_patient)
         except LinkFatalError as refused:
             message = f"{verdict.message}; but {refused.user_message}"
-            return LoginVerdict("refused", message, verdict.region, verdict.patients)
-        message = f"{verdict.message}; this link follows {chosen.describe()}"
-        return LoginVerdict("ok", message, verdict.region, verdict.patients)
+            return replace(verdict, outcome="refused", message=message)
+        return replace(verdict, message=f"{verdict.message}; this link follows {chosen.describe()}")
 
     async def aclose(self) -> None:
         await self.client.aclose()

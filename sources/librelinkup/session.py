@@ -16,10 +16,13 @@ FALLBACK_LIFETIME_MS = 50 * 60_000
 
 @dataclass(frozen=True, slots=True)
 class Session:
+    """One login: where it happened, and what every authenticated call sends there."""
+
+    region: str
     token: Secret
-    expires_ms: int
     account_id: Secret
-    """The ``Account-Id`` header: SHA-256 hex of the user id, sent with every call."""
+    """The ``Account-Id`` header: SHA-256 hex of the login's user id."""
+    expires_ms: int
 
     def expired(self, now_ms: int) -> bool:
         return now_ms >= self.expires_ms - RENEW_MARGIN_MS

@@ -30,7 +30,6 @@ from schemas.records import RawPayload
 from streams.librelinkup.entries import entry
 from streams.librelinkup.json_text import Located, elements, json_kind, located_document, member
 from streams.librelinkup.sensors import sensor_start
-from streams.librelinkup.values import shown
 from streams.transform import Rejected, TransformOutput
 
 VENDOR = "librelinkup"
@@ -187,10 +186,11 @@ def _located_body(raw: RawPayload) -> Located | None:
 
 
 def _refusal(envelope: Any) -> str:
-    """`` with status N`` plus the vendor's code words, for a reason; never free text."""
+    """`` with status N, ...`` naming the vendor's code words for a reason; never free text."""
     if not isinstance(envelope, dict):
         return ""
-    words = [f" with status {shown(envelope.get('status'), 20)}"]
+    status = envelope.get("status")
+    parts = [f"status {status}"] if type(status) is int else []
     data, error = envelope.get("data"), envelope.get("error")
     for label, value in (
         ("minimumVersion", data.get("minimumVersion") if isinstance(data, dict) else None),
@@ -198,8 +198,8 @@ def _refusal(envelope: Any) -> str:
         ("message", envelope.get("message")),
     ):
         if isinstance(value, str) and _CODE.fullmatch(value):
-            words.append(f" {label} {value}")
-    return ",".join(words)
+            parts.append(f"{label} {value}")
+    return f" with {', '.join(parts)}" if parts else ""
 
 
 def _without_direction(document: NsDocument) -> NsDocument:

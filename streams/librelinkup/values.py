@@ -30,7 +30,9 @@ def required(item: dict[str, Any], name: str) -> Any:
 def whole_number(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadRecordError(f"{name} is a JSON {json_kind(value)}, expected a number")
-    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadRecordError(f"{name} {shown(value)} is not a finite number")
+    if isinstance(value, float) and not value.is_integer():
         raise BadRecordError(f"{name} {shown(value)} is not a whole number")
     return int(value)
 

@@ -63,8 +63,11 @@ def _documents(rng: random.Random) -> list[NsRecord]:
     return records + updates + repeats
 
 
-def _latest(records: list[NsRecord]) -> dict[str, NsRecord]:
-    return {r.identifier: r for r in records}
+Key = tuple[Collection, str]
+
+
+def _latest(records: list[NsRecord]) -> dict[Key, NsRecord]:
+    return {(r.collection, r.identifier): r for r in records}
 
 
 async def _produce(bootstrap: str, prefix: str, records: list[NsRecord]) -> None:
@@ -84,22 +87,23 @@ async def _produce(bootstrap: str, prefix: str, records: list[NsRecord]) -> None
         await producer.stop()
 
 
-def _stored(server: NightscoutTestServer, include_deleted: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _stored(server: NightscoutTestServer, include_deleted: bool = False) -> dict[Key, Any]:
+    out: dict[Key, Any] = {}
     for collection in Collection:
         for doc in server.store.documents(collection.value, include_deleted=include_deleted):
-            assert doc["identifier"] not in out, f"duplicate {doc['identifier']}"
-            out[doc["identifier"]] = doc
+            key = (collection, doc["identifier"])
+            assert key not in out, f"duplicate {key}"
+            out[key] = doc
     return out
 
 
-def _assert_holds_exactly(server: NightscoutTestServer, expected: dict[str, NsRecord]) -> None:
+def _assert_holds_exactly(server: NightscoutTestServer, expected: dict[Key, NsRecord]) -> None:
     stored = _stored(server)
     assert set(stored) == set(expected)
-    for identifier, record in expected.items():
-        doc = stored[identifier]
-        assert {k: doc.get(k) for k in record.document} == record.document, identifier
-        assert set(doc) - set(record.document) <= SERVER_FIELDS | {"created_at"}, identifier
+    for key, record in expected.items():
+        doc = stored[key]
+        assert {k: doc.get(k) for k in record.document} == record.document, (key, doc)
+        assert set(doc) - set(record.document) <= SERVER_FIELDS | {"created_at"}, key
 
 
 @pytest.fixture
@@ -135,7 +139,7 @@ async def test_sink_keeps_each_document_exactly_once_through_kills_faults_and_re
 
     # 30% of requests fail with 500/503 (half of them after the write happened), some hang.
     server.faults = Faults(
-        error_rate=0.3, hang_rate=0.03, hang_seconds=40.0, after_write_rate=0.5, seed=7
+        error_rate=0.3, hang_rate=0.03, hang_seconds=8.0, after_write_rate=0.5, seed=7
     )
     try:
         for _ in range(4):
@@ -202,8 +206,8 @@ async def test_sink_keeps_each_document_exactly_once_through_kills_faults_and_re
     )
     stop.set()
     await run
-    assert victim.identifier not in _stored(server)
-    kept = _stored(server, include_deleted=True)[victim.identifier]
+    assert (Collection.TREATMENTS, victim.identifier) not in _stored(server)
+    kept = _stored(server, include_deleted=True)[(Collection.TREATMENTS, victim.identifier)]
     assert kept["isValid"] is False
     assert kept.get("notes") != "edited at vendor"
 

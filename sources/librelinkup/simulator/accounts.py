@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Literal
 
 StepType = Literal["tou", "pp", "verifyEmail"]
@@ -52,9 +52,10 @@ class SimPatient:
 class LluAccount:
     email: str
     password: str
+    _: KW_ONLY
+    patients: tuple[SimPatient, ...] = ()
     region: str = "eu"
     user_id: str = ""
-    patients: tuple[SimPatient, ...] = ()
     step: StepType | None = None
     created_s: int = 1_600_000_000
     follows_nobody: bool = False
@@ -79,33 +80,37 @@ class LluAccount:
         return f"LluAccount(email={self.email!r}, region={self.region!r})"
 
 
+def _random_uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _patient(rng: random.Random, zones: tuple[str, ...], number: int) -> SimPatient:
+    return SimPatient(
+        patient_id=_random_uuid(rng),
+        first_name=rng.choice(_FIRST_NAMES),
+        last_name=f"Example{number}",
+        units=MMOL_L if rng.random() < 0.5 else MG_DL,
+        time_zone=rng.choice(zones),
+    )
+
+
 def generate_accounts(
     count: int, seed: int, regions: tuple[str, ...] = ("eu",), patients_per_account: int = 1
 ) -> list[LluAccount]:
-    """``count`` accounts, the same for the same seed; regions are dealt round-robin."""
+    """``count`` accounts, the same for the same seed; regions are dealt round-robin, and each
+    account follows ``patients_per_account`` patients living in its region's time zones."""
     rng = random.Random(f"librelinkup-accounts:{seed}")
-    accounts = []
-    for index in range(count):
-        region = regions[index % len(regions)]
-        email = f"follower{index + 1:03d}.{region}@example.com"
-        zones = _ZONES.get(region, ("UTC",))
-        patients = tuple(
-            SimPatient(
-                patient_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                first_name=rng.choice(_FIRST_NAMES),
-                last_name=f"Example{number + 1}",
-                units=MMOL_L if rng.random() < 0.5 else MG_DL,
-                time_zone=rng.choice(zones),
-            )
-            for number in range(patients_per_account)
+    dealt = [regions[index % len(regions)] for index in range(count)]
+    return [
+        LluAccount(
+            email=f"follower{number:03d}.{region}@example.com",
+            password=f"Sim-{rng.getrandbits(48):012x}",
+            region=region,
+            user_id=_random_uuid(rng),
+            patients=tuple(
+                _patient(rng, _ZONES.get(region, ("UTC",)), n + 1)
+                for n in range(patients_per_account)
+            ),
         )
-        accounts.append(
-            LluAccount(
-                email=email,
-                password=f"Sim-{rng.randrange(16**8):08x}-{rng.randrange(16**4):04x}",
-                region=region,
-                user_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                patients=patients,
-            )
-        )
-    return accounts
+        for number, region in enumerate(dealt, start=1)
+    ]

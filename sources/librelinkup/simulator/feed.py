@@ -12,7 +12,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from sources.dexcomshare.simulator.glucose import DAY_MS, HOUR_MS, MINUTE_MS, GlucoseTrace
+from sources.dexcomshare.simulator.glucose import (
+    DAY_MS,
+    HOUR_MS,
+    MINUTE_MS,
+    GlucoseTrace,
+    Reading,
+)
+from sources.librelinkup.simulator.accounts import SimPatient
 
 HISTORY_SPAN_MS = 12 * HOUR_MS
 DEFAULT_HISTORY_STEP_MS = 5 * MINUTE_MS
@@ -20,7 +27,7 @@ SENSOR_LIFE_MS = 14 * DAY_MS
 SENSOR_WARMUP_MINUTES = 60
 
 # TrendArrow 1..5 for the Dexcom-style trend of the curve; LibreLinkUp has no double arrows.
-_ARROWS = {
+TREND_ARROWS = {
     "DoubleDown": 1,
     "SingleDown": 1,
     "FortyFiveDown": 2,
@@ -32,13 +39,6 @@ _ARROWS = {
 
 
 @dataclass(frozen=True, slots=True)
-class Point:
-    time_ms: int
-    mgdl: int
-    arrow: int
-
-
-@dataclass(frozen=True, slots=True)
 class PatientFeed:
     trace: GlucoseTrace
     lag_ms: int
@@ -46,41 +46,36 @@ class PatientFeed:
     serial: str
 
     @classmethod
-    def from_seed(cls, seed: int, patient_id: str, *, gap_probability: float = 0.0) -> PatientFeed:
-        rng = random.Random(f"librelinkup-feed:{seed}:{patient_id}")
-        trace = GlucoseTrace.from_seed(seed, f"llu:{patient_id}", gap_probability=gap_probability)
-        return cls(
-            trace=trace,
-            lag_ms=rng.randrange(15 * MINUTE_MS, 20 * MINUTE_MS + 1, 1000),
-            sensor_phase_ms=rng.randrange(SENSOR_LIFE_MS),
-            serial=f"0M{rng.randrange(10**8):08d}",
-        )
+    def for_patient(cls, seed: int, patient: SimPatient) -> PatientFeed:
+        """The same feed for the same seed and patient, however often it is made."""
+        key = patient.patient_id
+        rng = random.Random(f"librelinkup-feed:{seed}:{key}")
+        lag_ms = rng.randrange(15 * MINUTE_MS, 20 * MINUTE_MS + 1, 1000)
+        phase_ms = rng.randrange(SENSOR_LIFE_MS // 1000) * 1000
+        gaps = patient.gap_probability
+        trace = GlucoseTrace.from_seed(seed, f"llu:{key}", gap_probability=gaps)
+        return cls(trace, lag_ms, phase_ms, serial=f"0M{rng.randrange(10**8):08d}")
 
     @property
     def grid_anchor_ms(self) -> int:
         """Where the history grid sits, in whole seconds: LLU timestamps carry no milliseconds."""
         return self.trace.grid_offset_ms - self.trace.grid_offset_ms % 1000
 
-    def current(self, now_ms: int) -> Point:
+    def current(self, now_ms: int) -> Reading:
         offset = (self.grid_anchor_ms + MINUTE_MS // 2) % MINUTE_MS
-        return self._point(now_ms - (now_ms - offset) % MINUTE_MS)
+        return self.trace.reading(now_ms - (now_ms - offset) % MINUTE_MS)
 
-    def history(self, now_ms: int, step_ms: int = DEFAULT_HISTORY_STEP_MS) -> list[Point]:
+    def history(self, now_ms: int, step_ms: int = DEFAULT_HISTORY_STEP_MS) -> list[Reading]:
         """The graph's points, oldest first: on the grid, within 12 h, lagging behind now."""
         newest = now_ms - self.lag_ms
         time_ms = newest - (newest - self.grid_anchor_ms) % step_ms
         points = []
         while time_ms > now_ms - HISTORY_SPAN_MS:
             if self.trace.has_reading(time_ms):
-                points.append(self._point(time_ms))
+                points.append(self.trace.reading(time_ms))
             time_ms -= step_ms
         return points[::-1]
 
     def sensor_start_ms(self, now_ms: int) -> int:
         """When the sensor worn at ``now_ms`` was started (whole seconds, as LLU sends it)."""
-        started = now_ms - (now_ms - self.sensor_phase_ms) % SENSOR_LIFE_MS
-        return started - started % 1000
-
-    def _point(self, time_ms: int) -> Point:
-        reading = self.trace.reading(time_ms)
-        return Point(time_ms, reading.mgdl, _ARROWS[reading.trend])
+        return now_ms - (now_ms - self.sensor_phase_ms) % SENSOR_LIFE_MS

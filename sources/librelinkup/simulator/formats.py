@@ -10,8 +10,9 @@ import uuid
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
+from sources.dexcomshare.simulator.glucose import Reading
 from sources.librelinkup.simulator.accounts import MMOL_L, LluAccount, SimPatient
-from sources.librelinkup.simulator.feed import SENSOR_WARMUP_MINUTES, PatientFeed, Point
+from sources.librelinkup.simulator.feed import SENSOR_WARMUP_MINUTES, TREND_ARROWS, PatientFeed
 
 MGDL_PER_MMOL = 18.0
 TARGET_LOW, TARGET_HIGH = 70, 180
@@ -25,7 +26,7 @@ def llu_time(epoch_ms: int, zone: tzinfo = UTC) -> str:
     return f"{moment.month}/{moment.day}/{moment.year} {hour}:{moment:%M:%S} {half}"
 
 
-def glucose_item(point: Point, patient: SimPatient, *, current: bool) -> dict[str, object]:
+def glucose_item(point: Reading, patient: SimPatient, *, current: bool) -> dict[str, object]:
     value: float = point.mgdl
     if patient.units == MMOL_L:
         value = round(point.mgdl / MGDL_PER_MMOL, 1)
@@ -36,7 +37,7 @@ def glucose_item(point: Point, patient: SimPatient, *, current: bool) -> dict[st
         "ValueInMgPerDl": point.mgdl,
     }
     if current:
-        item["TrendArrow"] = point.arrow
+        item["TrendArrow"] = TREND_ARROWS[point.trend]
     item.update(
         {
             "TrendMessage": None,

@@ -68,9 +68,7 @@ class LluService:
     def feed(self, patient: SimPatient) -> PatientFeed:
         feed = self._feeds.get(patient.patient_id)
         if feed is None:
-            feed = PatientFeed.from_seed(
-                self.options.seed, patient.patient_id, gap_probability=patient.gap_probability
-            )
+            feed = PatientFeed.for_patient(self.options.seed, patient)
             self._feeds[patient.patient_id] = feed
         return feed
 
@@ -100,28 +98,28 @@ class LluService:
         now_ms = self.clock.now_ms()
         email, password = _credentials(body)
         counters = self.counters(email)
-        counters.logins += 1
+        counters.saw("logins")
         if not self._version_ok(headers):
-            counters.version_refusals += 1
+            counters.saw("version_refusals")
             return envelopes.version_refused(self.minimum_version)
         key = email.casefold()
         if self.throttle.locked(key, now_ms):
-            counters.locked_answers += 1
+            counters.saw("locked_answers")
             return envelopes.locked(self.throttle.policy)
         account = self._accounts.get(key)
         if account is not None and _redirects(region, account.region):
-            counters.redirects += 1
+            counters.saw("redirects")
             return envelopes.redirect(account.region)
         if account is None or account.region != region or password != account.password:
-            counters.failed_logins += 1
+            counters.saw("failed_logins")
             self.throttle.failed(key, now_ms)
             return envelopes.bad_credentials()
         self.throttle.succeeded(key)
         if account.step is not None:
-            counters.step_answers += 1
+            counters.saw("step_answers")
             ticket = self.tickets.issue(key, region, now_ms + STEP_TICKET_MS, full=False)
             return envelopes.step_required(account, account.step, ticket, now_ms)
-        counters.tickets_issued += 1
+        counters.saw("tickets_issued")
         ticket = self.tickets.issue(key, region, now_ms + self.options.ticket_ttl_ms)
         return envelopes.logged_in(account, ticket, now_ms)
 
@@ -130,7 +128,7 @@ class LluService:
         if isinstance(authorized, Reply):
             return authorized
         account, ticket = authorized
-        self.counters(account.email).connections_calls += 1
+        self.counters(account.email).saw("connections_calls")
         now_ms = self.clock.now_ms()
         data = [
             connection_object(account, patient, self.feed(patient), now_ms)
@@ -143,7 +141,7 @@ class LluService:
         if isinstance(authorized, Reply):
             return authorized
         account, ticket = authorized
-        self.counters(account.email).graph_calls += 1
+        self.counters(account.email).saw("graph_calls")
         patient = account.patient(patient_id)
         if patient is None:
             if patient_id == account.user_id:
@@ -167,7 +165,7 @@ class LluService:
         account = None if ticket is None else self._accounts.get(ticket.account_key)
         if not self._version_ok(headers):
             if account is not None:
-                self.counters(account.email).version_refusals += 1
+                self.counters(account.email).saw("version_refusals")
             return envelopes.version_refused(self.minimum_version)
         sent_account_id = headers.get(ACCOUNT_ID_HEADER)
         if sent_account_id is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from sources.librelinkup.simulator import LluAccount, LluSimulator, LockoutPolic
 from sources.librelinkup.simulator.accounts import MMOL_L
 from sources.librelinkup.simulator.options import SimOptions
 from sources.simclock import ManualClock
+from tests.sources.dexcomshare.conftest import http as http
 
 START_MS = 1_750_000_000_000
 LOCKOUT_S = 300
@@ -23,16 +25,18 @@ FAMILY_EMAIL, FAMILY_PASSWORD = "parent@example.com", "family-password-3"
 NOBODY_EMAIL, NOBODY_PASSWORD = "nobody@example.com", "nobody-password-4"
 CN_EMAIL, CN_PASSWORD = "chen@example.cn", "cn-password-5"
 
-ADA = SimPatient("0b7e6f3c-2a41-4c55-9e8d-1f2a3b4c5d6e", "Ada", "Example", time_zone="Europe/Berlin")
+ADA = SimPatient(
+    "0b7e6f3c-2a41-4c55-9e8d-1f2a3b4c5d6e", "Ada", "Example", time_zone="Europe/Berlin"
+)
 KIM = SimPatient("5d1c9a20-7f3e-4b8a-a6c1-9e0d2f4b6a81", "Kim", "Example", units=MMOL_L)
 LEE = SimPatient("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "lee", "Example")
 
 ACCOUNTS = (
-    LluAccount(EU_EMAIL, EU_PASSWORD, "eu", patients=(ADA,)),
-    LluAccount(US_EMAIL, US_PASSWORD, "us"),
-    LluAccount(FAMILY_EMAIL, FAMILY_PASSWORD, "eu2", patients=(KIM, LEE)),
-    LluAccount(NOBODY_EMAIL, NOBODY_PASSWORD, "de", follows_nobody=True),
-    LluAccount(CN_EMAIL, CN_PASSWORD, "cn"),
+    LluAccount(EU_EMAIL, EU_PASSWORD, region="eu", patients=(ADA,)),
+    LluAccount(US_EMAIL, US_PASSWORD, region="us"),
+    LluAccount(FAMILY_EMAIL, FAMILY_PASSWORD, region="eu2", patients=(KIM, LEE)),
+    LluAccount(NOBODY_EMAIL, NOBODY_PASSWORD, region="de", follows_nobody=True),
+    LluAccount(CN_EMAIL, CN_PASSWORD, region="cn"),
 )
 
 
@@ -41,42 +45,36 @@ def clock() -> ManualClock:
     return ManualClock(START_MS)
 
 
+OPTIONS = SimOptions(
+    seed=7, lockout=LockoutPolicy(lockout_ms=LOCKOUT_S * 1000), ticket_ttl_ms=TICKET_TTL_MS
+)
+
+
 @pytest.fixture
 async def sim(clock: ManualClock) -> AsyncIterator[LluSimulator]:
-    options = SimOptions(
-        seed=7,
-        lockout=LockoutPolicy(lockout_ms=LOCKOUT_S * 1000),
-        ticket_ttl_ms=TICKET_TTL_MS,
-    )
-    async with LluSimulator(ACCOUNTS, clock=clock, options=options) as simulator:
+    simulator = LluSimulator(ACCOUNTS, clock=clock, options=OPTIONS)
+    async with simulator:
         yield simulator
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 def llu_client(
     sim: LluSimulator,
     email: str = EU_EMAIL,
     password: str = EU_PASSWORD,
-    *,
-    http: httpx.AsyncClient | None = None,
     region: str = "auto",
-    version: str = "4.16.0",
+    *,
     timeout: float = 5.0,
-    link_id: str = "link-1",
+    **options: Any,
 ) -> LibreLinkUpClient:
+    """A client of ``sim``'s account ``email``, on the simulator's clock; ``options`` (http,
+    version, link_id, hosts) go to the client as they are."""
+    options.setdefault("hosts", sim.hosts())
+    options.setdefault("link_id", "link-1")
     return LibreLinkUpClient(
-        link_id=link_id,
         email=email,
         password=password,
         region=region,
-        hosts=sim.hosts(),
-        version=version,
-        http=http,
-        timeout=httpx.Timeout(timeout),
         clock=sim.clock,
+        timeout=httpx.Timeout(timeout),
+        **options,
     )

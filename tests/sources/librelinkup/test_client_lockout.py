@@ -30,11 +30,11 @@ async def test_lockout_is_waited_out_with_no_login_in_between(
         assert 0 < again.value.retry_after <= LOCKOUT_S
     assert (await client.check_login()).outcome == "unreachable"
     seen = sim.counters_for(EU_EMAIL)
-    assert (seen.logins, seen.locked_answers) == (1, 1)
+    assert (seen["logins"], seen["locked_answers"]) == (1, 1)
 
     clock.advance(1_000)  # exactly the announced lockout after the locked answer
-    assert (await client.graph(ADA.patient_id)).status == 200
-    assert (seen.logins, seen.locked_answers, seen.tickets_issued) == (2, 1, 1)
+    assert (await client.graph(ADA.patient_id)).reply.http_status == 200
+    assert (seen["logins"], seen["locked_answers"], seen["tickets_issued"]) == (2, 1, 1)
 
 
 async def test_check_login_during_a_lockout_gives_no_verdict_and_sends_nothing(
@@ -47,7 +47,7 @@ async def test_check_login_during_a_lockout_gives_no_verdict_and_sends_nothing(
     assert (first.outcome, second.outcome) == ("unreachable", "unreachable")
     assert "throttled the login" in first.message
     assert "locked out for another 300 s" in second.message
-    assert sim.counters_for(EU_EMAIL).logins == 1
+    assert sim.counters_for(EU_EMAIL)["logins"] == 1
 
 
 async def test_repeated_wrong_passwords_lock_the_account(
@@ -63,7 +63,11 @@ async def test_repeated_wrong_passwords_lock_the_account(
         await right.patients()
     assert raised.value.retry_after == policy.lockout_ms / 1000
     seen = sim.counters_for(EU_EMAIL)
-    assert (seen.logins, seen.failed_logins, seen.locked_answers) == (policy.failures + 1, 3, 1)
+    assert (seen["logins"], seen["failed_logins"], seen["locked_answers"]) == (
+        policy.failures + 1,
+        3,
+        1,
+    )
 
 
 async def test_http_429_on_login_closes_the_gate_for_retry_after(
@@ -92,5 +96,5 @@ async def test_http_429_on_a_read_is_retriable_without_a_new_login(
     with pytest.raises(RetriableError) as raised:
         await client.graph(ADA.patient_id)
     assert raised.value.retry_after == 30
-    assert (await client.graph(ADA.patient_id)).status == 200
-    assert sim.counters_for(EU_EMAIL).logins == 1
+    assert (await client.graph(ADA.patient_id)).reply.http_status == 200
+    assert sim.counters_for(EU_EMAIL)["logins"] == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import traceback
 
 import httpx
 import pytest
@@ -13,16 +12,8 @@ from schemas.errors import LinkFatalError, RetriableError
 from sources.librelinkup.poll_source import LibreLinkUpPollSource
 from sources.librelinkup.redaction import REDACTED, without_tokens
 from sources.librelinkup.simulator import LluSimulator
+from tests.sources.dexcomshare.test_client_secrets import _everything_shown
 from tests.sources.librelinkup.conftest import ADA, EU_EMAIL, EU_PASSWORD, llu_client
-
-
-def _everything_shown(*things: object) -> str:
-    shown = []
-    for thing in things:
-        shown += [str(thing), repr(thing)]
-        if isinstance(thing, BaseException):
-            shown += traceback.format_exception(thing)
-    return "\n".join(shown)
 
 
 async def test_no_secret_in_answers_errors_logs_or_payloads(
@@ -54,7 +45,11 @@ async def test_no_secret_in_answers_errors_logs_or_payloads(
 def test_a_ticket_the_server_escaped_is_still_removed() -> None:
     body = b'{"status":0,"data":{},"ticket":{"token":"ab\\/cd","expires":1}}'
     cleaned = without_tokens(body, ["ab/cd"])
-    assert json.loads(cleaned) == {"status": 0, "data": {}, "ticket": {"token": REDACTED, "expires": 1}}
+    assert json.loads(cleaned) == {
+        "status": 0,
+        "data": {},
+        "ticket": {"token": REDACTED, "expires": 1},
+    }
 
 
 def test_redaction_keeps_every_other_byte() -> None:

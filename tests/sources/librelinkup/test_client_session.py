@@ -18,7 +18,7 @@ async def test_ticket_is_reused_across_calls(sim: LluSimulator, http: httpx.Asyn
         await client.graph(ADA.patient_id)
     await client.patients()
     seen = sim.counters_for(EU_EMAIL)
-    assert (seen.logins, seen.graph_calls, seen.connections_calls) == (1, 5, 1)
+    assert (seen["logins"], seen["graph_calls"], seen["connections_calls"]) == (1, 5, 1)
 
 
 async def test_ticket_is_renewed_shortly_before_it_expires(
@@ -28,20 +28,20 @@ async def test_ticket_is_renewed_shortly_before_it_expires(
     await client.graph(ADA.patient_id)
     clock.advance(TICKET_TTL_MS - 10 * 60_000)
     await client.graph(ADA.patient_id)
-    assert sim.counters_for(EU_EMAIL).logins == 1
+    assert sim.counters_for(EU_EMAIL)["logins"] == 1
     clock.advance(6 * 60_000)  # within the renewal margin: log in before it runs out
     await client.graph(ADA.patient_id)
     seen = sim.counters_for(EU_EMAIL)
-    assert (seen.logins, seen.graph_calls) == (2, 3)
+    assert (seen["logins"], seen["graph_calls"]) == (2, 3)
 
 
 async def test_ended_ticket_gets_one_new_login(sim: LluSimulator, http: httpx.AsyncClient) -> None:
     client = llu_client(sim, http=http, region="eu")
     await client.graph(ADA.patient_id)
     sim.expire_tickets()
-    assert (await client.graph(ADA.patient_id)).status == 200
+    assert (await client.graph(ADA.patient_id)).reply.http_status == 200
     seen = sim.counters_for(EU_EMAIL)
-    assert (seen.logins, seen.graph_calls) == (2, 2)
+    assert (seen["logins"], seen["graph_calls"]) == (2, 2)
 
 
 async def test_a_ticket_refused_right_after_login_is_not_retried_in_a_loop() -> None:
@@ -81,7 +81,7 @@ async def test_server_errors_and_outages_are_retriable(
     sim.knobs.fail_next(status=403, body=b"<html>Attention Required! | Cloudflare</html>")
     with pytest.raises(RetriableError, match="HTTP 403"):
         await client.graph(ADA.patient_id)
-    assert (await client.graph(ADA.patient_id)).status == 200
+    assert (await client.graph(ADA.patient_id)).reply.http_status == 200
 
 
 async def test_timeouts_are_retriable(sim: LluSimulator, http: httpx.AsyncClient) -> None:

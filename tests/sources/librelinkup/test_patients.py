@@ -45,7 +45,7 @@ async def test_the_configured_patient_is_followed(
     source = family_source(sim, http, patient_id=LEE.patient_id.upper())
     (payload,) = (await source.fetch(None, sim.clock.now_ms())).payloads
     assert LEE.patient_id in payload.body.decode()
-    assert sim.counters_for(FAMILY_EMAIL).connections_calls == 0
+    assert sim.counters_for(FAMILY_EMAIL)["connections_calls"] == 0
 
 
 async def test_check_login_lists_the_patients_by_id_and_initial(
@@ -70,7 +70,7 @@ async def test_single_patient_is_used_when_none_is_configured(
     for _ in range(3):
         (payload,) = (await source.fetch(None, sim.clock.now_ms())).payloads
         assert ADA.patient_id in payload.body.decode()
-    assert sim.counters_for(EU_EMAIL).connections_calls == 1  # read once, not per poll
+    assert sim.counters_for(EU_EMAIL)["connections_calls"] == 1  # read once, not per poll
 
 
 async def test_an_account_following_nobody(sim: LluSimulator, http: httpx.AsyncClient) -> None:
