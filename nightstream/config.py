@@ -26,7 +26,22 @@ from pydantic_settings import (
 
 VendorName = Literal["dexcomshare", "librelinkup"]
 DEXCOM_REGIONS = ("us", "ous", "jp")
-LIBRE_REGIONS = ("auto", "us", "eu", "eu2", "de", "fr", "jp", "ap", "au", "ae", "ca", "la", "ru")
+LIBRE_REGIONS = (
+    "auto",
+    "us",
+    "eu",
+    "eu2",
+    "de",
+    "fr",
+    "jp",
+    "ap",
+    "au",
+    "ae",
+    "ca",
+    "la",
+    "ru",
+    "cn",
+)
 _ENVIRONMENT: ContextVar[Mapping[str, str]] = ContextVar("nightstream_environment")
 _LINK_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
@@ -90,6 +105,7 @@ class LinkSettings(BaseModel):
     region: str | None = None
     server_url: str | None = None
     patient_id: str | None = None
+    llu_version: str | None = Field(default=None, pattern=r"^\d+\.\d+\.\d+$")
     timezone: str | None = None
     targets: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
     poll_interval_seconds: float = Field(default=300.0, ge=1, le=3600)
@@ -199,6 +215,8 @@ def connect_compat(env: Mapping[str, str]) -> dict[str, Any]:
         link["region"] = region or "auto"
         if env.get("CONNECT_LINK_UP_PATIENT_ID"):
             link["patient_id"] = env["CONNECT_LINK_UP_PATIENT_ID"]
+        if env.get("CONNECT_LINK_UP_VERSION"):
+            link["llu_version"] = env["CONNECT_LINK_UP_VERSION"]
     link["id"] = env.get("NIGHTSTREAM_LINK_ID", f"{link['vendor']}-1")
     out["links"] = [link]
     return out

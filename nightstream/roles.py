@@ -22,6 +22,10 @@ from sources.cursors import CursorStore
 from sources.dexcomshare.client import DexcomShareClient
 from sources.dexcomshare.poll_source import DexcomSharePollSource
 from sources.dexcomshare.servers import share_server
+from sources.librelinkup.client import LibreLinkUpClient
+from sources.librelinkup.hosts import llu_hosts
+from sources.librelinkup.poll_source import LibreLinkUpPollSource
+from sources.librelinkup.protocol import DEFAULT_VERSION
 from sources.poll_source import PollSource
 from sources.runner import Clock, Poller, PollerOptions, wall_clock_ms
 from streams.processor import Processor, ProcessorConfig
@@ -134,6 +138,18 @@ def build_poll_source(link: LinkSettings) -> PollSource:
             password=link.password.get_secret_value(),
         )
         return DexcomSharePollSource(client, poll_interval_seconds=link.poll_interval_seconds)
+    if link.vendor == "librelinkup":
+        llu = LibreLinkUpClient(
+            link_id=link.id,
+            email=link.username,
+            password=link.password.get_secret_value(),
+            region=link.region or "auto",
+            hosts=llu_hosts(link.server_url),
+            version=link.llu_version or DEFAULT_VERSION,
+        )
+        return LibreLinkUpPollSource(
+            llu, patient_id=link.patient_id, poll_interval_seconds=link.poll_interval_seconds
+        )
     raise NightstreamError(f"link {link.id}: vendor {link.vendor} has no poller yet")
 
 
@@ -186,6 +202,9 @@ async def check_link_login(link: LinkSettings) -> tuple[bool, str]:
         if isinstance(source, DexcomSharePollSource):
             verdict = await source.client.check_login()
             return verdict.ok, verdict.message
+        if isinstance(source, LibreLinkUpPollSource):
+            llu_verdict = await source.check_login()
+            return llu_verdict.ok, llu_verdict.message
         raise NightstreamError(f"link {link.id}: no login check for {link.vendor}")
     finally:
         await source.aclose()

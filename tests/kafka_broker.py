@@ -6,7 +6,8 @@ Where the broker comes from, first match wins:
 2. A Docker engine that answers: testcontainers' ``KafkaContainer`` (cp-kafka, KRaft).
 3. The single-node Apache Kafka that ``compose/kafka/kafka-local`` provisions from Maven
    Central, started once per test session in a temporary directory and stopped at the end.
-   Needs Java 11+ (and Maven on first use); without them the Kafka tests fail, saying what to install.
+   Needs Java 11+ (and Maven on first use); without them the Kafka tests fail and say
+   what to install.
 
 ``NIGHTSTREAM_TEST_KAFKA=local`` (or ``container``) skips the choice between 2 and 3, e.g. to run
 broker-restart fault tests on a machine that also has Docker.

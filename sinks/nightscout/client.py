@@ -27,9 +27,9 @@ from urllib.parse import quote
 
 import httpx
 
+from schemas.backoff import Backoff, RetryPolicy, parse_retry_after
 from schemas.documents import Collection
 from schemas.errors import RetriableError, TargetFatalError
-from sinks.nightscout.backoff import Backoff, RetryPolicy, parse_retry_after
 from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
 
 logger = logging.getLogger(__name__)

@@ -109,10 +109,10 @@ class Pipeline:
 
 
 async def wait_until(
-    condition: Callable[[], Awaitable[bool]], *, timeout: float, what: str, interval: float = 0.5
+    condition: Callable[[], Awaitable[bool]], *, within: float, what: str, interval: float = 0.5
 ) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while not await condition():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
         await asyncio.sleep(interval)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,9 +37,9 @@ async def nightscout() -> AsyncIterator[NightscoutTestServer]:
 
 
 @pytest.fixture
-def pipeline(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[Pipeline]:
+def pipeline(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Pipeline]:
     running = Pipeline(kafka_bootstrap, tmp_path)
-    yield running  # type: ignore[misc]
+    yield running
     running.stop_all()
 
 
@@ -113,7 +113,7 @@ async def _settled(pipeline: Pipeline) -> None:
         sink = await _lag(pipeline.bootstrap, f"{pipeline.prefix}-sink-ns", ns)
         return processor == 0 and sink == 0
 
-    await wait_until(caught_up, timeout=120, what="processor and sink to catch up", interval=1)
+    await wait_until(caught_up, within=120, what="processor and sink to catch up", interval=1)
 
 
 def _entries_by_device(server: NightscoutTestServer) -> Counter[str]:
@@ -143,11 +143,9 @@ async def test_twenty_accounts_land_once_and_restarts_with_overlapping_polls_wri
 
         async def all_landed() -> bool:
             counts = _entries_by_device(nightscout)
-            return set(counts) == expected and all(
-                n == READINGS_PER_DAY for n in counts.values()
-            )
+            return set(counts) == expected and all(n == READINGS_PER_DAY for n in counts.values())
 
-        await wait_until(all_landed, timeout=180, what="20 x 288 readings in Nightscout")
+        await wait_until(all_landed, within=180, what="20 x 288 readings in Nightscout")
         _assert_each_reading_once(nightscout)
         await _settled(pipeline)
         writes = nightscout.stats.count(method="PUT")
@@ -184,7 +182,7 @@ async def test_a_two_hour_outage_is_backfilled_from_the_next_window(
         async def landed(count: int) -> bool:
             return sum(_entries_by_device(nightscout).values()) == count
 
-        await wait_until(lambda: landed(READINGS_PER_DAY), timeout=120, what="the first day")
+        await wait_until(lambda: landed(READINGS_PER_DAY), within=120, what="the first day")
 
         # Two hours pass while Share is down; the outage lasts until it comes back.
         clock.advance(2 * 3600 * 1000)
@@ -196,6 +194,6 @@ async def test_a_two_hour_outage_is_backfilled_from_the_next_window(
         await asyncio.wait_for(polling, timeout=60)
 
         await wait_until(
-            lambda: landed(READINGS_PER_DAY + 24), timeout=120, what="the 2 h gap backfilled"
+            lambda: landed(READINGS_PER_DAY + 24), within=120, what="the 2 h gap backfilled"
         )
         _assert_each_reading_once(nightscout)

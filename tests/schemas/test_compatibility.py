@@ -56,6 +56,7 @@ def backward_problems(old: SchemaVersion, new: SchemaVersion) -> list[str]:
         read = schemaless_reader(out, old.parsed, new.parsed)
     except Exception as exc:  # any resolution failure is the finding
         return [*problems, f"cannot resolve: {exc}"]
+    assert isinstance(read, dict)
     for name in old_fields & {f["name"] for f in new.source["fields"]}:
         if read[name] != record[name]:
             problems.append(f"field {name} reads back as {read[name]!r}")

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from schemas.backoff import Backoff, RetryPolicy, parse_retry_after
 from schemas.documents import Collection
-from sinks.nightscout.backoff import Backoff, RetryPolicy, parse_retry_after
 from sinks.nightscout.client import NightscoutTargetConfig, _granted, _pack
 from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
 

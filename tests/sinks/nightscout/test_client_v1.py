@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from schemas.backoff import RetryPolicy
 from schemas.documents import Collection
 from schemas.errors import TargetFatalError
-from sinks.nightscout.backoff import RetryPolicy
 from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
 from sinks.nightscout.outcomes import WriteStatus
 from sinks.nightscout.testserver import Faults, NightscoutTestServer

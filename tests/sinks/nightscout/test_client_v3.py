@@ -14,9 +14,9 @@ import httpx
 import pytest
 from aiohttp import web
 
+from schemas.backoff import RetryPolicy
 from schemas.documents import Collection
 from schemas.errors import RetriableError, TargetFatalError
-from sinks.nightscout.backoff import RetryPolicy
 from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
 from sinks.nightscout.outcomes import WriteStatus
 from sinks.nightscout.testserver import Faults, NightscoutTestServer
