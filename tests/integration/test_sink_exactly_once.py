@@ -169,7 +169,7 @@ async def test_sink_keeps_each_document_exactly_once_through_kills_faults_and_re
         async def drained() -> bool:
             return await _lag(kafka_bootstrap, f"{pipeline.prefix}-sink-ns", ns_topics) == 0
 
-        await wait_until(drained, within=240, what="the sink to drain under faults", interval=1)
+        await wait_until(drained, within=480, what="the sink to drain under faults", interval=1)
     finally:
         pipeline.stop_all()
     assert server.stats.faults_injected, "no fault was injected: the test proves nothing"
