@@ -19,10 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-
-from schemas.compacted import partitions_of
+from aiokafka import AIOKafkaProducer
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -135,42 +132,6 @@ class TestServerProcess:
             )
             response.raise_for_status()
             return len(response.json())
-
-
-async def records_in(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
-        end = await consumer.end_offsets(partitions)
-        start = await consumer.beginning_offsets(partitions)
-    finally:
-        await consumer.stop()
-    return sum(end[tp] - start[tp] for tp in partitions)
-
-
-async def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
-    """Records in ``topics`` that ``group`` has not committed yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(t, p) for t in topics for p in await partitions_of(bootstrap, t)
-        ]
-        end = await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
-    lag = 0
-    for tp in partitions:
-        done = committed.get(tp)
-        lag += end[tp] - (done.offset if done is not None and done.offset >= 0 else 0)
-    return lag
 
 
 async def produce(bootstrap: str, messages: Sequence[tuple[str, bytes, bytes]]) -> None:

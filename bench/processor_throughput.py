@@ -27,12 +27,12 @@ from bench.common import (
     kafka_broker,
     machine,
     produce,
-    records_in,
     table,
     unique_prefix,
     wait_until,
     write_results,
 )
+from nightstream.kafka_offsets import records_in
 from nightstream.topics_admin import ensure_topics
 from schemas.identity import stream_digest
 from schemas.records import RawPayload

@@ -20,16 +20,15 @@ from pathlib import Path
 from bench.common import (
     Child,
     TestServerProcess,
-    group_lag,
     kafka_broker,
     machine,
-    records_in,
     table,
     unique_prefix,
     wait_until,
     write_results,
 )
 from nightstream.config import load_settings
+from nightstream.kafka_offsets import group_lag, records_in
 from nightstream.roles import build_poller
 from nightstream.topics_admin import ensure_topics
 from schemas.backoff import RetryPolicy

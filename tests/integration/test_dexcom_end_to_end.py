@@ -9,13 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from nightstream.config import Settings, load_settings
+from nightstream.kafka_offsets import group_lag, records_in
 from nightstream.roles import build_poller
 from schemas.backoff import RetryPolicy
-from schemas.compacted import partitions_of
 from schemas.identity import device_name, stream_digest
 from sinks.nightscout.testserver import NightscoutTestServer
 from sources.dexcomshare.simulator import ManualClock, ShareSimulator, generate_accounts
@@ -64,53 +62,14 @@ async def _poll_once(pipeline: Pipeline, clock: ManualClock | None = None) -> No
     assert {s.state for s in poller.status.values()} == {"done"}, poller.status
 
 
-async def _lag(bootstrap: str, group: str, topics: list[str]) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(t, p) for t in topics for p in await partitions_of(bootstrap, t)
-        ]
-        end = await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
-    lag = 0
-    for tp in partitions:
-        done = committed.get(tp)
-        lag += end[tp] - (done.offset if done is not None and done.offset >= 0 else 0)
-    return lag
-
-
-async def _records_in(bootstrap: str, topic: str) -> int:
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
-        end = await consumer.end_offsets(partitions)
-        start = await consumer.beginning_offsets(partitions)
-    finally:
-        await consumer.stop()
-    return sum(end[tp] - start[tp] for tp in partitions)
-
-
 async def _settled(pipeline: Pipeline) -> None:
     """Wait until the processor and the sink have committed everything there is."""
     raw = [f"{pipeline.prefix}.raw.dexcomshare"]
     ns = [f"{pipeline.prefix}.ns.{c}" for c in ("entries", "treatments", "devicestatus")]
 
     async def caught_up() -> bool:
-        processor = await _lag(pipeline.bootstrap, f"{pipeline.prefix}-processor", raw)
-        sink = await _lag(pipeline.bootstrap, f"{pipeline.prefix}-sink-ns", ns)
+        processor = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-processor", raw)
+        sink = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink-ns", ns)
         return processor == 0 and sink == 0
 
     await wait_until(caught_up, within=120, what="processor and sink to catch up", interval=1)
@@ -150,7 +109,7 @@ async def test_twenty_accounts_land_once_and_restarts_with_overlapping_polls_wri
         await _settled(pipeline)
         writes = nightscout.stats.count(method="PUT")
         assert writes == 20 * READINGS_PER_DAY
-        published = await _records_in(pipeline.bootstrap, f"{pipeline.prefix}.ns.entries")
+        published = await records_in(pipeline.bootstrap, f"{pipeline.prefix}.ns.entries")
         assert published == 20 * READINGS_PER_DAY
 
         # Every process dies without warning; a new poll asks the same 24 h windows again.
@@ -164,7 +123,7 @@ async def test_twenty_accounts_land_once_and_restarts_with_overlapping_polls_wri
         _assert_each_reading_once(nightscout)
         assert sum(_entries_by_device(nightscout).values()) == 20 * READINGS_PER_DAY
         # The processor's change filter held too: nothing new went downstream.
-        assert await _records_in(pipeline.bootstrap, f"{pipeline.prefix}.ns.entries") == published
+        assert await records_in(pipeline.bootstrap, f"{pipeline.prefix}.ns.entries") == published
 
 
 async def test_a_two_hour_outage_is_backfilled_from_the_next_window(

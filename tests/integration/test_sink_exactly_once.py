@@ -15,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from nightstream.config import load_settings
+from nightstream.kafka_offsets import group_lag
 from nightstream.roles import build_sink_role
 from schemas.documents import Collection, NsRecord, to_avro
 from schemas.identity import entry_identifier, nightscout_identifier
@@ -23,7 +24,6 @@ from schemas.topics import TopicNames
 from sinks.nightscout.sink import SinkStats
 from sinks.nightscout.testserver import Faults, NightscoutTestServer
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
-from tests.integration.test_dexcom_end_to_end import _lag
 
 pytestmark = pytest.mark.kafka
 
@@ -167,7 +167,7 @@ async def test_sink_keeps_each_document_exactly_once_through_kills_faults_and_re
         pipeline.start("sink", "sink", "--target", "ns")
 
         async def drained() -> bool:
-            return await _lag(kafka_bootstrap, f"{pipeline.prefix}-sink-ns", ns_topics) == 0
+            return await group_lag(kafka_bootstrap, f"{pipeline.prefix}-sink-ns", ns_topics) == 0
 
         await wait_until(drained, within=480, what="the sink to drain under faults", interval=1)
     finally:
@@ -197,7 +197,7 @@ async def test_sink_keeps_each_document_exactly_once_through_kills_faults_and_re
     )
 
     async def reconsumed() -> bool:
-        return await _lag(kafka_bootstrap, f"{pipeline.prefix}-again", ns_topics) == 0
+        return await group_lag(kafka_bootstrap, f"{pipeline.prefix}-again", ns_topics) == 0
 
     await wait_until(reconsumed, within=120, what="the re-consumption to finish", interval=1)
     stop.set()

@@ -1,0 +1,46 @@
+"""Offsets as an operator sees them: records on a topic, and what a consumer group still owes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.compacted import partitions_of
+
+
+async def records_in(bootstrap: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+        end = await consumer.end_offsets(partitions)
+        start = await consumer.beginning_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return sum(end[tp] - start[tp] for tp in partitions)
+
+
+async def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
+    """Records in ``topics`` that ``group`` has not committed yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in await partitions_of(bootstrap, t)
+        ]
+        end = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    lag = 0
+    for tp in partitions:
+        done = committed.get(tp)
+        lag += end[tp] - (done.offset if done is not None and done.offset >= 0 else 0)
+    return lag
