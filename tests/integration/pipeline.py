@@ -24,6 +24,9 @@ class LinkSpec:
     region: str
     server_url: str
     targets: tuple[str, ...] = ("ns",)
+    vendor: str = "dexcomshare"
+    extra: tuple[tuple[str, str], ...] = ()
+    """Further link settings written as strings, e.g. (("patient_id", "..."),)."""
 
 
 @dataclass
@@ -60,13 +63,14 @@ class Pipeline:
             lines += [
                 "[[links]]",
                 f'id = "{link.link_id}"',
-                'vendor = "dexcomshare"',
+                f'vendor = "{link.vendor}"',
                 f'username = "{link.username}"',
                 f'password = "{link.password}"',
                 f'region = "{link.region}"',
                 f'server_url = "{link.server_url}"',
                 "targets = [" + ", ".join(f'"{t}"' for t in link.targets) + "]",
             ]
+            lines += [f'{key} = "{value}"' for key, value in link.extra]
         self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     async def create_topics(self) -> None:
