@@ -1,14 +1,17 @@
 """Processor throughput against a pass-through faust agent, on the same raw topic and broker.
 
-    .venv/bin/python -m bench.processor_throughput [--payloads 500] [--bootstrap HOST:PORT]
+    .venv/bin/python -m bench.processor_throughput [--steady 6000] [--backfill 300]
 
-M raw Dexcom Share payloads (each a 288-reading 24 h window, each its own stream, so every
-reading is new) go into a fresh ``raw.dexcomshare`` topic. Then, one after the other:
+Two workloads, each in a fresh ``raw.dexcomshare`` topic, each run through (a) then (b):
 
-(a) ``nightstream process`` as a subprocess: time from launch until ``ns.entries`` holds all
-    M x 288 readings (startup, the time until the first record appears, is reported too);
+- steady: S payloads of one new reading each, what a poll returns at steady state (one reading
+  every 5 minutes per link); a raw record and a reading are the same unit here;
+- backfill: B payloads of a full 288-reading 24 h window each (a new link, or after an outage).
+
+(a) ``nightstream process`` as a subprocess: time from launch until ``ns.entries`` holds every
+    reading (startup, the time until the first record appears, is reported too);
 (b) ``bench.passthrough_app`` as a subprocess: the same raw topic re-published unchanged to
-    another topic, until it holds all M records.
+    another topic, until it holds every raw record.
 """
 
 from __future__ import annotations
@@ -45,10 +48,10 @@ FIVE_MINUTES = 300_000
 PARTITIONS = 3
 
 
-def share_body(seed: int) -> bytes:
-    """A ReadPublisherLatestGlucoseValues answer: 288 readings, newest first."""
+def share_body(seed: int, readings: int = READINGS) -> bytes:
+    """A ReadPublisherLatestGlucoseValues answer: ``readings`` readings, newest first."""
     items = []
-    for i in range(READINGS):
+    for i in range(readings):
         ms = NOW_MS - i * FIVE_MINUTES
         items.append(
             {
@@ -62,7 +65,8 @@ def share_body(seed: int) -> bytes:
     return json.dumps(items).encode()
 
 
-def raw_payloads(count: int) -> list[RawPayload]:
+def raw_payloads(count: int, readings: int = READINGS) -> list[RawPayload]:
+    """``count`` payloads of ``readings`` readings each, every payload its own stream."""
     return [
         RawPayload(
             link_id=f"bench-{n:05d}",
@@ -70,11 +74,11 @@ def raw_payloads(count: int) -> list[RawPayload]:
             endpoint="Publisher/ReadPublisherLatestGlucoseValues",
             fetched_at_ms=NOW_MS,
             http_status=200,
-            body=share_body(n),
+            body=share_body(n, readings),
             poller_version="bench",
             request_params={
                 "minutes": "1440",
-                "maxCount": str(READINGS),
+                "maxCount": str(readings),
                 "region": "us",
                 "stream": stream_digest(f"bench-account-{n}"),
             },
@@ -110,73 +114,55 @@ async def run_until(
     return {"seconds_total": total, "seconds_to_first_record": startup}
 
 
-async def main(arguments: argparse.Namespace) -> None:
-    payloads = raw_payloads(arguments.payloads)
-    readings = len(payloads) * READINGS
-    prefix = unique_prefix("proc")
+async def run_workload(
+    bootstrap: str, workdir: Path, shape: str, payloads: list[RawPayload], per_payload: int
+) -> dict[str, Any]:
+    """Processor then pass-through over one fresh raw topic; their rates and ratio."""
+    readings = len(payloads) * per_payload
+    prefix = unique_prefix(f"proc-{shape}")
     names = TopicNames(prefix)
     raw_topic = names.raw("dexcomshare")
     passthrough_topic = f"{prefix}.bench.passthrough"
     serde = make_serde("raw_payload", subject=f"{raw_topic}-value", registry=None)
-    with (
-        kafka_broker(arguments.bootstrap) as bootstrap,
-        tempfile.TemporaryDirectory(prefix="bench-proc-") as tmp,
-    ):
-        workdir = Path(tmp)
-        specs = topic_catalog(prefix, partitions=PARTITIONS)
-        specs.append(TopicSpec(passthrough_topic, "raw_payload", PARTITIONS, "delete", -1))
-        await ensure_topics(bootstrap, specs)
-        await produce(
-            bootstrap,
-            [(raw_topic, p.link_id.encode(), serde.encode(p.to_avro())) for p in payloads],
-        )
-        print(f"{len(payloads)} payloads ({readings} readings) in {raw_topic}")
-
-        config = workdir / "nightstream.toml"
-        config.write_text(
-            "\n".join(
-                [
-                    'log_level = "WARNING"',
-                    "[kafka]",
-                    f'bootstrap_servers = "{bootstrap}"',
-                    f'topic_prefix = "{prefix}"',
-                    f"partitions = {PARTITIONS}",
-                ]
-            )
-            + "\n",
-            encoding="utf-8",
-        )
-        processor = await run_until(
-            ["-m", "nightstream.cli", "process", "--config", str(config)],
-            "processor",
-            workdir,
-            bootstrap,
-            f"{prefix}.ns.entries",
-            readings,
-        )
-        print(f"processor: {processor}")
-        passthrough = await run_until(
+    specs = topic_catalog(prefix, partitions=PARTITIONS)
+    specs.append(TopicSpec(passthrough_topic, "raw_payload", PARTITIONS, "delete", -1))
+    await ensure_topics(bootstrap, specs)
+    await produce(
+        bootstrap, [(raw_topic, p.link_id.encode(), serde.encode(p.to_avro())) for p in payloads]
+    )
+    print(f"{shape}: {len(payloads)} payloads ({readings} readings) in {raw_topic}")
+    config = workdir / f"{shape}.toml"
+    config.write_text(
+        "\n".join(
             [
-                "-m",
-                "bench.passthrough_app",
-                "--bootstrap",
-                bootstrap,
-                "--app-id",
-                f"{prefix}-passthrough",
-                "--source",
-                raw_topic,
-                "--sink",
-                passthrough_topic,
-                "--partitions",
-                str(PARTITIONS),
-            ],
-            "passthrough",
-            workdir,
-            bootstrap,
-            passthrough_topic,
-            len(payloads),
+                'log_level = "WARNING"',
+                "[kafka]",
+                f'bootstrap_servers = "{bootstrap}"',
+                f'topic_prefix = "{prefix}"',
+                f"partitions = {PARTITIONS}",
+            ]
         )
-        print(f"pass-through: {passthrough}")
+        + "\n",
+        encoding="utf-8",
+    )
+    processor = await run_until(
+        ["-m", "nightstream.cli", "process", "--config", str(config)],
+        f"processor-{shape}",
+        workdir,
+        bootstrap,
+        f"{prefix}.ns.entries",
+        readings,
+    )
+    passthrough_args = ["--bootstrap", bootstrap, "--app-id", f"{prefix}-passthrough"]
+    passthrough_args += ["--source", raw_topic, "--sink", passthrough_topic]
+    passthrough = await run_until(
+        ["-m", "bench.passthrough_app", *passthrough_args, "--partitions", str(PARTITIONS)],
+        f"passthrough-{shape}",
+        workdir,
+        bootstrap,
+        passthrough_topic,
+        len(payloads),
+    )
 
     def rates(timing: dict[str, float]) -> dict[str, Any]:
         steady = timing["seconds_total"] - timing["seconds_to_first_record"]
@@ -188,55 +174,77 @@ async def main(arguments: argparse.Namespace) -> None:
         }
 
     proc, passing = rates(processor), rates(passthrough)
-    ratio = proc["readings_per_s"] / passing["readings_per_s"]
-    steady_ratio = (
-        proc["readings_per_s_after_first_record"] / passing["readings_per_s_after_first_record"]
-        if proc["readings_per_s_after_first_record"]
-        and passing["readings_per_s_after_first_record"]
-        else None
+    after = (
+        proc["readings_per_s_after_first_record"],
+        passing["readings_per_s_after_first_record"],
     )
-    data = {
-        "machine": machine(),
+    return {
         "payloads": len(payloads),
+        "readings_per_payload": per_payload,
         "readings": readings,
-        "partitions": PARTITIONS,
         "processor": proc,
         "passthrough": passing,
-        "ratio_processor_to_passthrough_readings_per_s": round(ratio, 3),
-        "ratio_after_first_record": round(steady_ratio, 3) if steady_ratio else None,
+        "ratio_processor_to_passthrough_readings_per_s": round(
+            proc["readings_per_s"] / passing["readings_per_s"], 3
+        ),
+        "ratio_after_first_record": round(after[0] / after[1], 3) if all(after) else None,
     }
-    path = write_results("processor_throughput", data)
-    print(
-        table(
-            [
-                ("input", f"{len(payloads)} payloads x {READINGS} = {readings} readings"),
-                (
-                    "processor",
-                    f"{proc['readings_per_s']:8.0f} readings/s  "
-                    f"({proc['seconds_total']:.1f} s, first record after "
-                    f"{proc['seconds_to_first_record']:.1f} s; "
-                    f"{proc['readings_per_s_after_first_record']} readings/s after it)",
-                ),
-                (
-                    "pass-through",
-                    f"{passing['readings_per_s']:8.0f} readings/s equiv. "
-                    f"({passing['payloads_per_s']} records/s, {passing['seconds_total']:.1f} s, "
-                    f"first after {passing['seconds_to_first_record']:.1f} s)",
-                ),
-                (
-                    "processor / pass-through",
-                    f"{ratio:.3f} (after the first record: "
-                    + (f"{steady_ratio:.3f})" if steady_ratio else "n/a)"),
-                ),
-            ]
-        )
-    )
+
+
+def summary_rows(shape: str, result: dict[str, Any]) -> list[tuple[str, str]]:
+    proc, passing = result["processor"], result["passthrough"]
+    after = result["ratio_after_first_record"]
+    return [
+        (
+            f"{shape}: input",
+            f"{result['payloads']} payloads x {result['readings_per_payload']} "
+            f"= {result['readings']} readings",
+        ),
+        (
+            f"{shape}: processor",
+            f"{proc['readings_per_s']:8.0f} readings/s  ({proc['seconds_total']:.1f} s, "
+            f"first record after {proc['seconds_to_first_record']:.1f} s)",
+        ),
+        (
+            f"{shape}: pass-through",
+            f"{passing['readings_per_s']:8.0f} readings/s equiv. "
+            f"({passing['payloads_per_s']} records/s, {passing['seconds_total']:.1f} s, "
+            f"first after {passing['seconds_to_first_record']:.1f} s)",
+        ),
+        (
+            f"{shape}: processor / pass-through",
+            f"{result['ratio_processor_to_passthrough_readings_per_s']:.3f} "
+            f"(after the first record: {after if after is not None else 'n/a'})",
+        ),
+    ]
+
+
+async def main(arguments: argparse.Namespace) -> None:
+    workloads = {
+        "steady": (raw_payloads(arguments.steady, 1), 1),
+        "backfill": (raw_payloads(arguments.backfill), READINGS),
+    }
+    results: dict[str, Any] = {"machine": machine(), "partitions": PARTITIONS}
+    rows: list[tuple[str, str]] = []
+    with (
+        kafka_broker(arguments.bootstrap) as bootstrap,
+        tempfile.TemporaryDirectory(prefix="bench-proc-") as tmp,
+    ):
+        for shape, (payloads, per_payload) in workloads.items():
+            if not payloads:
+                continue
+            result = await run_workload(bootstrap, Path(tmp), shape, payloads, per_payload)
+            results[shape] = result
+            rows += summary_rows(shape, result)
+    path = write_results("processor_throughput", results)
+    print(table(rows))
     print(f"wrote {path}")
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.processor_throughput")
-    parser.add_argument("--payloads", type=int, default=500, help="M (default 500)")
+    parser.add_argument("--steady", type=int, default=6000, help="one-reading payloads")
+    parser.add_argument("--backfill", type=int, default=300, help="288-reading payloads")
     parser.add_argument("--bootstrap", default=None)
     return parser.parse_args(argv)
 

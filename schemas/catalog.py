@@ -57,10 +57,11 @@ class SchemaFamily:
 def _load_version(name: str, version: int, text: str) -> SchemaVersion:
     try:
         source = json.loads(text)
-        parsed = parse_schema(source, _write_hint=False)
+        # The write hint marks the schema as parsed, so fastavro does not parse it on every call.
+        parsed = parse_schema(source)
+        canonical = to_parsing_canonical_form(parse_schema(source, _write_hint=False))
     except (ValueError, TypeError, KeyError) as exc:
         raise SchemaError(f"schema {name} v{version} is invalid: {exc}") from exc
-    canonical = to_parsing_canonical_form(parsed)
     return SchemaVersion(
         name=name,
         version=version,

@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from enum import StrEnum
 from typing import Any
 
@@ -58,7 +59,7 @@ class NsRecord:
         """``collection/identifier``: identifiers are unique only within a collection."""
         return f"{self.collection.value}/{self.identifier}"
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         return content_hash(self.document)
 

@@ -88,12 +88,6 @@ class Processor:
         self.dlq_serde = make_serde(
             "dead_letter", subject=f"{self.names.dlq}-value", registry=registry
         )
-        self.ns_topics = {
-            c: self.app.topic(
-                self.names.ns(c), key_serializer="raw", value_serializer="raw", internal=False
-            )
-            for c in Collection
-        }
         self.dlq_topic = self.app.topic(
             self.names.dlq, key_serializer="raw", value_serializer="raw"
         )
@@ -157,11 +151,22 @@ class Processor:
         return stats
 
     async def _publish(self, records: list[NsRecord]) -> None:
+        # The producer directly rather than Topic.send: a payload yields hundreds of documents and
+        # faust's per-message bookkeeping (callbacks, FutureMessage) is most of their cost.
+        producer = self.app.producer
         pending = []
         for record in records:
             value = self.doc_serdes[record.collection].encode(to_avro(record))
-            topic = self.ns_topics[record.collection]
-            pending.append(await topic.send(key=record.identifier.encode(), value=value))
+            pending.append(
+                await producer.send(
+                    self.names.ns(record.collection),
+                    record.identifier.encode(),
+                    value,
+                    partition=None,
+                    timestamp=None,
+                    headers=None,
+                )
+            )
         # Wait for Kafka's acknowledgement before the hashes are recorded (see module doc).
         await asyncio.gather(*pending)
 

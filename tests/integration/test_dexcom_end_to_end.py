@@ -90,13 +90,15 @@ def _assert_each_reading_once(server: NightscoutTestServer) -> None:
 async def test_twenty_accounts_land_once_and_restarts_with_overlapping_polls_write_nothing(
     pipeline: Pipeline, nightscout: NightscoutTestServer
 ) -> None:
-    async with ShareSimulator(generate_accounts(20, seed=11), seed=11) as sim:
+    # Time stands still between the two polls, so the second one finds no new reading.
+    clock = ManualClock(1_790_000_000_000)
+    async with ShareSimulator(generate_accounts(20, seed=11), seed=11, clock=clock) as sim:
         token = nightscout.create_access_token("sink", permissions=UPLOADER)
         pipeline.write_config({"ns": (nightscout.url, token)}, _links(sim))
         await pipeline.create_topics()
         pipeline.start("processor", "process")
         pipeline.start("sink", "sink")
-        await _poll_once(pipeline)
+        await _poll_once(pipeline, clock)
 
         expected = {device_name("dexcomshare", stream_digest(a.account_id)) for a in sim.accounts}
 
@@ -115,7 +117,7 @@ async def test_twenty_accounts_land_once_and_restarts_with_overlapping_polls_wri
         # Every process dies without warning; a new poll asks the same 24 h windows again.
         pipeline.kill("processor")
         pipeline.kill("sink")
-        await _poll_once(pipeline)
+        await _poll_once(pipeline, clock)
         pipeline.start("processor", "process")
         pipeline.start("sink", "sink")
         await _settled(pipeline)
