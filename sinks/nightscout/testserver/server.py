@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from types import TracebackType
-from typing import Self
 
 from aiohttp import web
 
+from schemas.lifecycle import StartStop
 from sinks.nightscout.testserver.admin import create_access_token
 from sinks.nightscout.testserver.app import build_application
 from sinks.nightscout.testserver.auth import sha1_hex
@@ -25,7 +24,7 @@ from sinks.nightscout.testserver.storage import DocumentStore
 _SHUTDOWN_TIMEOUT_SECONDS = 1.0
 
 
-class NightscoutTestServer:
+class NightscoutTestServer(StartStop):
     """An in-memory Nightscout 15.0.7 (API v3, a minimal v1, v2 authorization) on a real port.
 
     ``insecure_use_http`` defaults to True here (plain HTTP allowed), unlike the real default.
@@ -92,18 +91,6 @@ class NightscoutTestServer:
         self._state.stopping = True
         runner, self._runner = self._runner, None
         await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @property
     def port(self) -> int:

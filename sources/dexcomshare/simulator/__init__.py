@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sources.dexcomshare.simulator.accounts import SimAccount, generate_accounts
 from sources.dexcomshare.simulator.counters import AccountCounters
-from sources.dexcomshare.simulator.lockout import LockoutPolicy
 from sources.dexcomshare.simulator.server import ShareSimulator
+from sources.dexcomshare.simulator.service import DEXCOM_LOCKOUT
 from sources.simclock import (
     AcceleratedClock,
     AdjustableClock,
@@ -13,8 +13,10 @@ from sources.simclock import (
     ManualClock,
     SystemClock,
 )
+from sources.simulator_kit.lockout import LockoutPolicy
 
 __all__ = [
+    "DEXCOM_LOCKOUT",
     "AcceleratedClock",
     "AccountCounters",
     "AdjustableClock",

@@ -6,15 +6,20 @@ Older (before ~2021): the same wrapped as ``/Date(...)/`` and the trend as an in
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
-from sources.dexcomshare.simulator.glucose import TREND_NAMES, Reading
+from sources.simulator_kit.glucose import DIRECTIONS, Reading
+
+# Re-exported: bench/fault_run.py imports it from here.
+from sources.simulator_kit.replies import compact_json as compact_json
 
 DateStyle = Literal["current", "slashed"]
 TrendStyle = Literal["string", "integer"]
 MalformedKind = Literal["bad_date", "missing_value", "not_an_object"]
 MALFORMED_KINDS: tuple[MalformedKind, ...] = ("bad_date", "missing_value", "not_an_object")
+
+# Index = Dexcom's old integer trend.
+TREND_NAMES: tuple[str, ...] = ("None", *DIRECTIONS, "NotComputable", "RateOutOfRange")
 
 
 def utc_offset_suffix(utc_offset_minutes: int) -> str:
@@ -52,7 +57,3 @@ def malformed_object(kind: MalformedKind, near: dict[str, object]) -> object:
     if kind == "missing_value":
         return {key: value for key, value in near.items() if key != "Value"}
     return "reading"
-
-
-def compact_json(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()

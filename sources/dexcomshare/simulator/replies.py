@@ -1,27 +1,12 @@
-"""What the simulated Share answers: JSON, an empty body, or a Dexcom fault (always HTTP 500)."""
+"""Share's own answers: an empty body, or a Dexcom fault (always HTTP 500)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 
 from sources.dexcomshare.faults import FAULT_TYPE_NAME
-from sources.dexcomshare.simulator.formats import compact_json
-
-JSON_CONTENT_TYPE = "application/json; charset=utf-8"
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    status: int
-    body: bytes
-    content_type: str = JSON_CONTENT_TYPE
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def json_reply(value: object) -> Reply:
-    return Reply(200, compact_json(value))
+from sources.simulator_kit.replies import Reply, json_reply
 
 
 def empty_reply() -> Reply:
@@ -36,4 +21,4 @@ def fault_reply(code: str, message: str, now_ms: int) -> Reply:
         f'SeverityString="Minor" Message="{escape(message)}" />'
     )
     body = {"Code": code, "Message": message, "SubCode": sub_code, "TypeName": FAULT_TYPE_NAME}
-    return Reply(500, compact_json(body))
+    return json_reply(body, 500)

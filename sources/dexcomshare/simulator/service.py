@@ -24,23 +24,21 @@ from sources.dexcomshare.servers import (
 )
 from sources.dexcomshare.simulator.accounts import SimAccount
 from sources.dexcomshare.simulator.counters import AccountCounters, ReadRequest
-from sources.dexcomshare.simulator.formats import (
-    MalformedKind,
-    compact_json,
-    malformed_object,
-    reading_object,
-)
-from sources.dexcomshare.simulator.glucose import DAY_MS, GlucoseTrace
-from sources.dexcomshare.simulator.lockout import LockoutPolicy, LoginGuard
-from sources.dexcomshare.simulator.replies import Reply, empty_reply, fault_reply, json_reply
+from sources.dexcomshare.simulator.formats import MalformedKind, malformed_object, reading_object
+from sources.dexcomshare.simulator.replies import empty_reply, fault_reply
 from sources.dexcomshare.simulator.sessions import SessionState, SessionStore
 from sources.simclock import Clock
+from sources.simulator_kit.glucose import DAY_MS, MINUTE_MS, GlucoseTrace
+from sources.simulator_kit.lockout import LockoutPolicy, LoginLockout
+from sources.simulator_kit.replies import Reply, compact_json, json_reply
 
 APPLICATION_IDS: dict[Region, str] = {
     "us": US_APPLICATION_ID,
     "ous": US_APPLICATION_ID,
     "jp": JP_APPLICATION_ID,
 }
+# Consecutive failed logins; a success starts the count over.
+DEXCOM_LOCKOUT = LockoutPolicy(failures=5, lockout_ms=10 * MINUTE_MS)
 
 
 @dataclass(slots=True)
@@ -67,7 +65,7 @@ class ShareService:
         self.sessions = SessionStore(session_ttl_ms)
         self.read_log: deque[ReadRequest] = deque(maxlen=10_000)
         self.last_read_body: dict[str, bytes] = {}
-        self._guard = LoginGuard(lockout or LockoutPolicy())
+        self._guard = LoginLockout(lockout or DEXCOM_LOCKOUT)
         self._accounts: dict[str, SimAccount] = {}
         self._traces: dict[str, GlucoseTrace] = {}
         self._counters: dict[str, AccountCounters] = {}
@@ -200,16 +198,16 @@ class ShareService:
         counters: AccountCounters,
     ) -> Reply | None:
         now_ms = self.clock.now_ms()
-        if self._guard.is_locked(guard_key, now_ms):
+        if self._guard.locked(guard_key, now_ms):
             counters.failed_logins += 1
             return self._fault(
                 faults.MAX_ATTEMPTS_EXCEEDED, "Maximum authentication attempts exceeded"
             )
         if account is None or password != account.password:
             counters.failed_logins += 1
-            self._guard.record_failure(guard_key, now_ms)
+            self._guard.failed(guard_key, now_ms)
             return self._fault(faults.ACCOUNT_PASSWORD_INVALID, "Publisher account password failed")
-        self._guard.record_success(guard_key)
+        self._guard.succeeded(guard_key)
         return None
 
     def _read(self, region: Region, query: Mapping[str, str]) -> Reply:

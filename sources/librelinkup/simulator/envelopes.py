@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sources.dexcomshare.simulator.formats import compact_json
-from sources.dexcomshare.simulator.replies import Reply
 from sources.librelinkup.protocol import (
     COULD_NOT_LOAD_PATIENT,
     REQUIRED_HEADER_MISSING,
@@ -14,8 +12,9 @@ from sources.librelinkup.protocol import (
     STATUS_VERSION_TOO_OLD,
 )
 from sources.librelinkup.simulator.accounts import LluAccount, StepType
-from sources.librelinkup.simulator.lockout import LockoutPolicy
 from sources.librelinkup.simulator.tickets import Ticket
+from sources.simulator_kit.lockout import LockoutPolicy
+from sources.simulator_kit.replies import Reply, json_reply
 
 _STEP_COMPONENTS: dict[StepType, str] = {
     "tou": "AcceptDocument",
@@ -23,10 +22,6 @@ _STEP_COMPONENTS: dict[StepType, str] = {
     "verifyEmail": "VerifyEmail",
 }
 LOCKED_CODE = 60
-
-
-def answer(value: dict[str, object], http_status: int = 200) -> Reply:
-    return Reply(http_status, compact_json(value))
 
 
 def ticket_object(ticket: Ticket, now_ms: int) -> dict[str, object]:
@@ -38,7 +33,7 @@ def ticket_object(ticket: Ticket, now_ms: int) -> dict[str, object]:
 
 
 def data_answer(data: object, ticket: Ticket, now_ms: int) -> Reply:
-    return answer({"status": STATUS_OK, "data": data, "ticket": ticket_object(ticket, now_ms)})
+    return json_reply({"status": STATUS_OK, "data": data, "ticket": ticket_object(ticket, now_ms)})
 
 
 def logged_in(account: LluAccount, ticket: Ticket, now_ms: int) -> Reply:
@@ -65,7 +60,7 @@ def logged_in(account: LluAccount, ticket: Ticket, now_ms: int) -> Reply:
         "invitations": None,
         "trustedDeviceToken": "",
     }
-    return answer({"status": STATUS_OK, "data": data})
+    return json_reply({"status": STATUS_OK, "data": data})
 
 
 def step_required(account: LluAccount, step: StepType, ticket: Ticket, now_ms: int) -> Reply:
@@ -82,38 +77,38 @@ def step_required(account: LluAccount, step: StepType, ticket: Ticket, now_ms: i
         },
         "authTicket": ticket_object(ticket, now_ms),
     }
-    return answer({"status": STATUS_STEP_REQUIRED, "data": data})
+    return json_reply({"status": STATUS_STEP_REQUIRED, "data": data})
 
 
 def redirect(region: str) -> Reply:
-    return answer({"status": STATUS_OK, "data": {"redirect": True, "region": region}})
+    return json_reply({"status": STATUS_OK, "data": {"redirect": True, "region": region}})
 
 
 def bad_credentials() -> Reply:
-    return answer({"status": STATUS_BAD_CREDENTIALS, "error": {"message": "notAuthenticated"}})
+    return json_reply({"status": STATUS_BAD_CREDENTIALS, "error": {"message": "notAuthenticated"}})
 
 
 def locked(policy: LockoutPolicy) -> Reply:
     numbers = {
         "failures": policy.failures,
-        "interval": policy.interval_ms // 1000,
+        "interval": (policy.interval_ms or 0) // 1000,
         "lockout": policy.lockout_ms // 1000,
     }
     data = {"code": LOCKED_CODE, "data": numbers, "message": "locked"}
-    return answer({"status": STATUS_LOCKED, "data": data})
+    return json_reply({"status": STATUS_LOCKED, "data": data})
 
 
 def version_refused(minimum: str) -> Reply:
-    return answer({"data": {"minimumVersion": minimum}, "status": STATUS_VERSION_TOO_OLD}, 403)
+    return json_reply({"data": {"minimumVersion": minimum}, "status": STATUS_VERSION_TOO_OLD}, 403)
 
 
 def header_missing() -> Reply:
-    return answer({"message": REQUIRED_HEADER_MISSING}, 403)
+    return json_reply({"message": REQUIRED_HEADER_MISSING}, 403)
 
 
 def unauthorized() -> Reply:
-    return answer({"message": "Unauthorized"}, 401)
+    return json_reply({"message": "Unauthorized"}, 401)
 
 
 def patient_not_found(message: str = COULD_NOT_LOAD_PATIENT) -> Reply:
-    return answer({"status": STATUS_STEP_REQUIRED, "error": {"message": message}})
+    return json_reply({"status": STATUS_STEP_REQUIRED, "error": {"message": message}})

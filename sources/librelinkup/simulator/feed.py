@@ -1,7 +1,7 @@
 """What one simulated patient's sensor shows: the per-minute current reading, the lagging
 history, and the sensor's activation time.
 
-The glucose curve is the Dexcom simulator's (deterministic per seed and patient). History
+The glucose curve is the simulator kit's (deterministic per seed and patient). History
 points sit on a fixed grid (5 min, as the graph fixtures show) and stop 15-20 min before now;
 the current reading moves every minute, half a minute off that grid, so the two never share a
 timestamp, as on the real service.
@@ -12,21 +12,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from sources.dexcomshare.simulator.glucose import (
-    DAY_MS,
-    HOUR_MS,
-    MINUTE_MS,
-    GlucoseTrace,
-    Reading,
-)
 from sources.librelinkup.simulator.accounts import SimPatient
+from sources.simulator_kit.glucose import DAY_MS, HOUR_MS, MINUTE_MS, GlucoseTrace, Reading
 
 HISTORY_SPAN_MS = 12 * HOUR_MS
 DEFAULT_HISTORY_STEP_MS = 5 * MINUTE_MS
 SENSOR_LIFE_MS = 14 * DAY_MS
 SENSOR_WARMUP_MINUTES = 60
 
-# TrendArrow 1..5 for the Dexcom-style trend of the curve; LibreLinkUp has no double arrows.
+# TrendArrow 1..5 for the trend of the curve; LibreLinkUp has no double arrows.
 TREND_ARROWS = {
     "DoubleDown": 1,
     "SingleDown": 1,

@@ -10,9 +10,9 @@ import uuid
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from sources.dexcomshare.simulator.glucose import Reading
 from sources.librelinkup.simulator.accounts import MMOL_L, LluAccount, SimPatient
 from sources.librelinkup.simulator.feed import SENSOR_WARMUP_MINUTES, TREND_ARROWS, PatientFeed
+from sources.simulator_kit.glucose import Reading
 
 MGDL_PER_MMOL = 18.0
 TARGET_LOW, TARGET_HIGH = 70, 180

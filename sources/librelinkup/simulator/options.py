@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sources.dexcomshare.simulator.glucose import DAY_MS
 from sources.librelinkup.protocol import DEFAULT_VERSION
 from sources.librelinkup.simulator.feed import DEFAULT_HISTORY_STEP_MS
-from sources.librelinkup.simulator.lockout import LockoutPolicy
+from sources.simulator_kit.glucose import DAY_MS, MINUTE_MS
+from sources.simulator_kit.lockout import LockoutPolicy
+
+# The one lockout answer seen in the wild announces 3 failures within 60 s -> 300 s locked, and
+# reports exactly those numbers back, which is what this simulator does too.
+ABBOTT_LOCKOUT = LockoutPolicy(failures=3, lockout_ms=5 * MINUTE_MS, interval_ms=MINUTE_MS)
 
 
 @dataclass(frozen=True, slots=True)
 class SimOptions:
     seed: int = 0
     """Same seed, same glucose curves and sensors."""
-    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    lockout: LockoutPolicy = ABBOTT_LOCKOUT
     ticket_ttl_ms: int = 180 * DAY_MS
     """Lifetime of a full login's ticket (180 days in the fixtures)."""
     history_step_ms: int = DEFAULT_HISTORY_STEP_MS

@@ -2,29 +2,29 @@
 
 Start it with ``async with LluSimulator(accounts, clock=...) as sim:`` and point a client at
 ``sim.hosts()``: every region is served under ``/<region>/``, the global host under
-``/global/``. Transport trouble is ``sim.knobs`` (the Dexcom simulator's knobs: failures,
-latency, outages); LibreLinkUp's own knobs are methods here. Every knob is also an admin route
-(see ``admin.py``).
+``/global/``. Transport trouble (failures, latency, outages) comes from ``SimulatorServer``;
+LibreLinkUp's own knobs are methods here. Every knob is also an admin route (see ``admin.py``).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from aiohttp import web
 
-from sources.dexcomshare.simulator.knobs import DownMode, Outage, TransportKnobs
 from sources.librelinkup.hosts import REGION_PLACEHOLDER, LluHosts
 from sources.librelinkup.simulator.accounts import LluAccount, StepType
-from sources.librelinkup.simulator.admin import admin_routes
+from sources.librelinkup.simulator.admin import llu_admin_routes
 from sources.librelinkup.simulator.counters import LluCounters
-from sources.librelinkup.simulator.http_app import build_app
+from sources.librelinkup.simulator.http_app import llu_routes
 from sources.librelinkup.simulator.options import SimOptions
 from sources.librelinkup.simulator.service import LluService
-from sources.simclock import Clock, SystemClock
+from sources.simclock import Clock
+from sources.simulator_kit.server import SimulatorServer
 
 
-class LluSimulator:
+class LluSimulator(SimulatorServer):
     def __init__(
         self,
         accounts: Iterable[LluAccount] = (),
@@ -34,43 +34,11 @@ class LluSimulator:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.clock: Clock = clock or SystemClock()
+        super().__init__(clock=clock, host=host, port=port)
         self.service = LluService(accounts, clock=self.clock, options=options)
-        self.knobs = TransportKnobs()
-        self._address = (host, port)
-        self._runner: web.AppRunner | None = None
 
-    # lifecycle
-
-    async def start(self) -> None:
-        app = build_app(self.service, self.knobs, admin_routes(self))
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.25)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, *self._address)
-        await site.start()
-        self._address = (self._address[0], site.port)
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> LluSimulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        host, port = self._address
-        if self._runner is None:
-            raise RuntimeError("the simulator is not running")
-        return f"http://{host}:{port}"
-
-    def base_url(self, region: str) -> str:
-        return f"{self.url}/{region}"
+    def routes(self) -> list[web.RouteDef]:
+        return llu_routes(self.service) + llu_admin_routes(self)
 
     def hosts(self) -> LluHosts:
         """Client-side host settings that reach every region of this simulator."""
@@ -82,16 +50,16 @@ class LluSimulator:
         """What the simulator saw of ``email``'s account (logins, redirects, graph calls...)."""
         return self.service.counters(email)
 
+    def logins_by_host(self, email: str) -> Counter[str]:
+        """How many logins naming ``email`` each host got (region keys, ``global``)."""
+        return self.service.logins_by_host(email)
+
     def reset(self) -> None:
         """Forget counters, lockouts and pending knobs (accounts and tickets stay)."""
         self.service.reset()
-        self.knobs.reset()
+        super().reset()
 
-    # knobs
-
-    def go_down(self, duration_ms: int, *, mode: DownMode = "refuse") -> None:
-        """Be down for ``duration_ms`` of simulated time: drop connections, or answer 503."""
-        self.knobs.outage = Outage(self.clock.now_ms() + duration_ms, mode)
+    # LibreLinkUp's knobs
 
     def expire_tickets(self) -> None:
         """Forget every ticket: the next authenticated call answers HTTP 401."""

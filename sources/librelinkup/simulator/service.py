@@ -8,11 +8,10 @@ credentials for foreign accounts and whose accounts are unknown elsewhere.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from sources.dexcomshare.simulator.glucose import HOUR_MS
-from sources.dexcomshare.simulator.replies import Reply
 from sources.librelinkup.protocol import (
     ACCOUNT_ID_HEADER,
     MISSING_CACHED_USER,
@@ -26,10 +25,12 @@ from sources.librelinkup.simulator.accounts import LluAccount, SimPatient, StepT
 from sources.librelinkup.simulator.counters import LluCounters
 from sources.librelinkup.simulator.feed import PatientFeed
 from sources.librelinkup.simulator.formats import connection_object, graph_data
-from sources.librelinkup.simulator.lockout import LoginThrottle
 from sources.librelinkup.simulator.options import SimOptions
 from sources.librelinkup.simulator.tickets import Ticket, TicketStore
 from sources.simclock import Clock
+from sources.simulator_kit.glucose import HOUR_MS
+from sources.simulator_kit.lockout import LoginLockout
+from sources.simulator_kit.replies import Reply
 
 STEP_TICKET_MS = HOUR_MS
 SEPARATE_REGIONS = frozenset({"cn"})
@@ -44,11 +45,12 @@ class LluService:
         self.options = options or SimOptions()
         self.minimum_version = self.options.minimum_version
         self.tickets = TicketStore()
-        self.throttle = LoginThrottle(self.options.lockout)
+        self.throttle = LoginLockout(self.options.lockout)
         self.malformed_graphs = 0
         self._accounts: dict[str, LluAccount] = {}
         self._feeds: dict[str, PatientFeed] = {}
         self._counters: dict[str, LluCounters] = {}
+        self._login_hosts: dict[str, Counter[str]] = {}
         self.add_accounts(accounts)
 
     # accounts and counters
@@ -78,6 +80,13 @@ class LluService:
     def all_counters(self) -> dict[str, LluCounters]:
         return dict(self._counters)
 
+    def logins_by_host(self, email: str) -> Counter[str]:
+        """Logins naming ``email`` per host they were sent to (a region key, or ``global``)."""
+        return Counter(self._login_hosts.get(email.casefold(), {}))
+
+    def all_logins_by_host(self) -> dict[str, dict[str, int]]:
+        return {key: dict(hosts) for key, hosts in self._login_hosts.items()}
+
     # knobs
 
     def set_step(self, email: str, step: StepType | None) -> None:
@@ -89,6 +98,7 @@ class LluService:
 
     def reset(self) -> None:
         self._counters.clear()
+        self._login_hosts.clear()
         self.throttle.clear()
         self.malformed_graphs = 0
 
@@ -99,6 +109,7 @@ class LluService:
         email, password = _credentials(body)
         counters = self.counters(email)
         counters.saw("logins")
+        self._login_hosts.setdefault(email.casefold(), Counter())[region] += 1
         if not self._version_ok(headers):
             counters.saw("version_refusals")
             return envelopes.version_refused(self.minimum_version)

@@ -10,7 +10,7 @@ import pytest
 from sources.dexcomshare.client import DexcomShareClient
 from sources.dexcomshare.servers import ShareServer
 from sources.dexcomshare.simulator import LockoutPolicy, ManualClock, ShareSimulator, SimAccount
-from sources.dexcomshare.simulator.glucose import MINUTE_MS
+from sources.simulator_kit.glucose import MINUTE_MS
 
 START_MS = 1_750_000_000_000
 LOCK_MS = 10 * MINUTE_MS
@@ -47,7 +47,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def sim(clock: ManualClock) -> AsyncIterator[ShareSimulator]:
-    lockout = LockoutPolicy(max_failures=MAX_FAILURES, lock_ms=LOCK_MS)
+    lockout = LockoutPolicy(failures=MAX_FAILURES, lockout_ms=LOCK_MS)
     async with ShareSimulator(ACCOUNTS, clock=clock, seed=7, lockout=lockout) as simulator:
         yield simulator
 

@@ -11,7 +11,7 @@ from schemas.errors import RetriableError
 from schemas.identity import stream_digest
 from sources.dexcomshare.client import DexcomShareClient
 from sources.dexcomshare.simulator import ManualClock, ShareSimulator
-from sources.dexcomshare.simulator.glucose import DAY_MS, MINUTE_MS
+from sources.simulator_kit.glucose import DAY_MS, MINUTE_MS
 from tests.sources.dexcomshare.conftest import US_PASSWORD, US_USER, share_client
 
 

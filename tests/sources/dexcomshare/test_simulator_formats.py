@@ -11,8 +11,7 @@ import pytest
 from sources.dexcomshare.faults import ZERO_UUID
 from sources.dexcomshare.servers import LOGIN_BY_NAME_RETIRED, READ_GLUCOSE, US_APPLICATION_ID
 from sources.dexcomshare.simulator import ShareSimulator
-from sources.dexcomshare.simulator.formats import MALFORMED_KINDS, MalformedKind
-from sources.dexcomshare.simulator.glucose import TREND_NAMES
+from sources.dexcomshare.simulator.formats import MALFORMED_KINDS, TREND_NAMES, MalformedKind
 from tests.sources.dexcomshare.conftest import (
     JP_PASSWORD,
     JP_USER,

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sources.dexcomshare.simulator import AcceleratedClock, ManualClock, ShareSimulator
-from sources.dexcomshare.simulator.glucose import (
+from sources.simulator_kit.glucose import (
     DAY_MS,
     READING_INTERVAL_MS,
     GlucoseTrace,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 
 from sources.librelinkup.client import LibreLinkUpClient
-from sources.librelinkup.simulator import LluAccount, LluSimulator, LockoutPolicy, SimPatient
+from sources.librelinkup.simulator import ABBOTT_LOCKOUT, LluAccount, LluSimulator, SimPatient
 from sources.librelinkup.simulator.accounts import MMOL_L
 from sources.librelinkup.simulator.options import SimOptions
 from sources.simclock import ManualClock
@@ -46,7 +47,9 @@ def clock() -> ManualClock:
 
 
 OPTIONS = SimOptions(
-    seed=7, lockout=LockoutPolicy(lockout_ms=LOCKOUT_S * 1000), ticket_ttl_ms=TICKET_TTL_MS
+    seed=7,
+    lockout=replace(ABBOTT_LOCKOUT, lockout_ms=LOCKOUT_S * 1000),
+    ticket_ttl_ms=TICKET_TTL_MS,
 )
 
 

@@ -73,7 +73,7 @@ async def test_repeated_wrong_passwords_lock_the_account(
 async def test_http_429_on_login_closes_the_gate_for_retry_after(
     sim: LluSimulator, clock: ManualClock, http: httpx.AsyncClient
 ) -> None:
-    sim.knobs.fail_next(status=429, retry_after=42)
+    sim.fail_next(status=429, retry_after=42)
     client = llu_client(sim, http=http, region="eu")
     with pytest.raises(RetriableError) as raised:
         await client.patients()
@@ -92,7 +92,7 @@ async def test_http_429_on_a_read_is_retriable_without_a_new_login(
 ) -> None:
     client = llu_client(sim, http=http, region="eu")
     await client.graph(ADA.patient_id)
-    sim.knobs.fail_next(status=429, retry_after=30)
+    sim.fail_next(status=429, retry_after=30)
     with pytest.raises(RetriableError) as raised:
         await client.graph(ADA.patient_id)
     assert raised.value.retry_after == 30

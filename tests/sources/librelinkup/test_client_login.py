@@ -36,6 +36,7 @@ async def test_auto_region_follows_the_redirect_and_remembers_it(
     assert (client.region, answer.region) == ("eu", "eu")
     seen = sim.counters_for(EU_EMAIL)
     assert (seen["logins"], seen["redirects"], seen["tickets_issued"]) == (2, 1, 1)
+    assert sim.logins_by_host(EU_EMAIL) == {"global": 1, "eu": 1}
 
     # A later run that remembered the region logs in there at once.
     again = llu_client(sim, http=http)
@@ -43,6 +44,7 @@ async def test_auto_region_follows_the_redirect_and_remembers_it(
     again.adopt_region("eu")
     await again.graph(ADA.patient_id)
     assert (seen["logins"], seen["redirects"]) == (3, 1)
+    assert sim.logins_by_host(EU_EMAIL) == {"global": 1, "eu": 2}
 
 
 async def test_redirect_from_a_wrong_configured_region(

@@ -68,17 +68,17 @@ async def test_server_errors_and_outages_are_retriable(
     sim: LluSimulator, clock: ManualClock, http: httpx.AsyncClient
 ) -> None:
     client = llu_client(sim, http=http, region="eu")
-    sim.knobs.fail_next(status=503, retry_after=12)
+    sim.fail_next(status=503, retry_after=12)
     with pytest.raises(RetriableError, match="HTTP 503") as raised:
         await client.patients()
     assert raised.value.retry_after == 12
     clock.advance(12_000)  # the login answered Retry-After: no login before that
-    sim.go_down(60_000, mode="refuse")
+    await sim.go_down(60_000, mode="refuse")
     with pytest.raises(RetriableError, match="unreachable on the login"):
         await client.patients()
-    sim.knobs.outage = None
+    await sim.come_back()
     await client.patients()
-    sim.knobs.fail_next(status=403, body=b"<html>Attention Required! | Cloudflare</html>")
+    sim.fail_next(status=403, body=b"<html>Attention Required! | Cloudflare</html>")
     with pytest.raises(RetriableError, match="HTTP 403"):
         await client.graph(ADA.patient_id)
     assert (await client.graph(ADA.patient_id)).reply.http_status == 200

@@ -131,6 +131,7 @@ async def test_admin_routes_turn_the_knobs(sim: LluSimulator, http: httpx.AsyncC
     await client.graph(ADA.patient_id)
     state = (await http.get(f"{sim.url}/__sim/state")).json()
     assert state["counters"][EU_EMAIL]["graph_calls"] == 1
+    assert state["logins_by_host"][EU_EMAIL] == {"eu": 1}
     assert "password" not in json.dumps(state)
 
     await admin("fail", count=1, status=503, retry_after=3)

@@ -1,7 +1,8 @@
-"""LibreLinkUp's login lockout: too many failures within an interval lock the account a while.
+"""Login lockouts: enough failed logins lock an account for a while.
 
-The one lockout answer seen in the wild announces 3 failures within 60 s -> 300 s locked, and
-reports exactly those numbers back, which is what this simulator does too.
+Vendors count differently: Dexcom counts consecutive failures (a success starts over), Abbott
+counts failures within a sliding interval. One policy says both: ``interval_ms`` None means the
+failures never age.
 """
 
 from __future__ import annotations
@@ -9,18 +10,16 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from sources.dexcomshare.simulator.glucose import MINUTE_MS
-
 
 @dataclass(frozen=True, slots=True)
 class LockoutPolicy:
-    failures: int = 3
-    interval_ms: int = MINUTE_MS
-    lockout_ms: int = 5 * MINUTE_MS
+    failures: int
+    lockout_ms: int
+    interval_ms: int | None = None
 
 
-class LoginThrottle:
-    """Failure times per account within the policy's interval, and the locks they caused."""
+class LoginLockout:
+    """Failure times per account key, and the locks they caused."""
 
     def __init__(self, policy: LockoutPolicy) -> None:
         self.policy = policy
@@ -33,7 +32,8 @@ class LoginThrottle:
     def failed(self, key: str, now_ms: int) -> None:
         recent = self._recent.setdefault(key, deque())
         recent.append(now_ms)
-        while recent and recent[0] <= now_ms - self.policy.interval_ms:
+        interval = self.policy.interval_ms
+        while interval is not None and recent and recent[0] <= now_ms - interval:
             recent.popleft()
         if len(recent) >= self.policy.failures:
             self.lock(key, now_ms)
