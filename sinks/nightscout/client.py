@@ -201,10 +201,13 @@ class NightscoutClient:
         _hide_tokens_from_http_library_logs()
         self._config = config
         pool_size = config.max_concurrency + 1  # the JWT exchange runs beside a slot's write
-        self._http = httpx.AsyncClient(
-            base_url=config.base_url,
+        self._transport = httpx.AsyncHTTPTransport(
             verify=config.verify_tls,
             limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
+        )
+        self._http = httpx.AsyncClient(
+            base_url=config.base_url,
+            transport=self._transport,
             timeout=httpx.Timeout(config.request_timeout, connect=config.connect_timeout),
             headers={"Accept": "application/json"},
             follow_redirects=False,
@@ -574,11 +577,19 @@ class NightscoutClient:
             headers = {**headers, "Content-Type": "application/json"}
         request = self._http.build_request(method, path, content=content, headers=headers)
         try:
-            return await self._http.send(request)
+            # Straight to the transport: the client's auth, redirect and cookie layers do nothing
+            # here (no cookies, redirects are not followed) but cost about a tenth of the CPU.
+            response = await self._transport.handle_async_request(request)
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
         except httpx.TimeoutException as exc:
             raise _RetryLater(f"timed out ({type(exc).__name__})") from None
         except httpx.RequestError as exc:
             raise _RetryLater(f"request failed: {self._describe(exc)}") from None
+        response.request = request
+        return response
 
     def _raise_if_retriable(self, response: httpx.Response) -> None:
         status = response.status_code
