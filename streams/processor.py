@@ -73,6 +73,10 @@ class Processor:
             table_standby_replicas=0,
             datadir=config.datadir,
             producer_acks=-1,
+            # A killed worker's partitions stay blocked until its session times out; faust's
+            # default 60 s would stall the pipeline for a minute after every crash.
+            broker_session_timeout=15.0,
+            broker_heartbeat_interval=3.0,
         )
         self.hashes = self.app.Table(
             "content-hashes",
