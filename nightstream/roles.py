@@ -28,6 +28,7 @@ from sources.librelinkup.poll_source import LibreLinkUpPollSource
 from sources.librelinkup.protocol import DEFAULT_VERSION
 from sources.poll_source import PollSource
 from sources.runner import Clock, Poller, PollerOptions, wall_clock_ms
+from sources.simclock import FunctionClock
 from streams.processor import Processor, ProcessorConfig
 from streams.registry import TRANSFORMS
 
@@ -129,7 +130,7 @@ def build_sink_role(
     return run
 
 
-def build_poll_source(link: LinkSettings) -> PollSource:
+def build_poll_source(link: LinkSettings, clock: Clock = wall_clock_ms) -> PollSource:
     if link.vendor == "dexcomshare":
         client = DexcomShareClient(
             link_id=link.id,
@@ -146,6 +147,7 @@ def build_poll_source(link: LinkSettings) -> PollSource:
             region=link.region or "auto",
             hosts=llu_hosts(link.server_url),
             version=link.llu_version or DEFAULT_VERSION,
+            clock=FunctionClock(clock),
         )
         return LibreLinkUpPollSource(
             llu, patient_id=link.patient_id, poll_interval_seconds=link.poll_interval_seconds
@@ -177,7 +179,7 @@ def build_poller(
             names.cursors,
             make_serde("poll_cursor", subject=f"{names.cursors}-value", registry=registry),
         ),
-        sources=[build_poll_source(link) for link in links],
+        sources=[build_poll_source(link, clock) for link in links],
         options=options,
         clock=clock,
     )

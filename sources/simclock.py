@@ -34,6 +34,16 @@ class SystemClock:
         return "SystemClock()"
 
 
+class FunctionClock:
+    """A :class:`Clock` over a function answering epoch ms, the form the poller is given."""
+
+    def __init__(self, now_ms: Callable[[], int]) -> None:
+        self._now_ms = now_ms
+
+    def now_ms(self) -> int:
+        return self._now_ms()
+
+
 class ManualClock:
     """Stands still until told to move."""
 

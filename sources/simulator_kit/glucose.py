@@ -14,6 +14,8 @@ import math
 import random
 from dataclasses import dataclass
 
+from schemas.glucose_values import ARROWS
+
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
@@ -21,15 +23,7 @@ READING_INTERVAL_MS = 5 * MINUTE_MS
 LOWEST_MGDL = 40
 HIGHEST_MGDL = 400
 # What ``trend_for_rate`` answers, steepest rise first (Dexcom numbers them 1..7 so).
-DIRECTIONS: tuple[str, ...] = (
-    "DoubleUp",
-    "SingleUp",
-    "FortyFiveUp",
-    "Flat",
-    "FortyFiveDown",
-    "SingleDown",
-    "DoubleDown",
-)
+DIRECTIONS = ARROWS
 
 
 def trend_for_rate(mgdl_per_minute: float) -> str:

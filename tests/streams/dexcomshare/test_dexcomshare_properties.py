@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.documents import Collection, NsDocument, from_avro, to_avro
+from schemas.glucose_values import ARROWS, DIRECTIONS
 from schemas.identity import device_name, entry_identifier
 from schemas.records import RawPayload
 from schemas.serde import make_serde
@@ -23,19 +24,13 @@ JsonValue = Any
 
 AFTER_2000_MS = 946_684_800_001
 BEFORE_2100_MS = 4_102_444_800_000
+# Dexcom's own spellings, Nightscout's, odd variants and ones that are no trend at all.
 TREND_SPELLINGS = [
     "None",
-    "DoubleUp",
-    "SingleUp",
-    "FortyFiveUp",
-    "Flat",
-    "FortyFiveDown",
-    "SingleDown",
-    "DoubleDown",
+    *ARROWS,
     "NotComputable",
     "RateOutOfRange",
-    "NOT COMPUTABLE",
-    "RATE OUT OF RANGE",
+    *DIRECTIONS[8:],
     "Forty Five Down",
     "flat",
     "TripleUp",
