@@ -53,16 +53,22 @@ def _read_body(writer: SchemaVersion, reader: SchemaVersion, body: io.BytesIO) -
     return value
 
 
-class SingleObjectSerde:
-    def __init__(self, family: SchemaFamily) -> None:
-        self.family = family
+class _FramedSerde:
+    """Avro bodies behind a header naming the writer schema; subclasses define the header."""
+
+    family: SchemaFamily
+
+    def _header(self) -> bytes:
+        raise NotImplementedError
+
+    def _writer_of(self, data: bytes) -> tuple[SchemaVersion, int]:
+        """The writer schema and where the body starts; ValueError says why there is none."""
+        raise NotImplementedError
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
-        current = self.family.current
         out = io.BytesIO()
-        out.write(SINGLE_OBJECT_MAGIC)
-        out.write(current.fingerprint)
-        _write_body(current, record, out)
+        out.write(self._header())
+        _write_body(self.family.current, record, out)
         return out.getvalue()
 
     def decode(
@@ -76,18 +82,33 @@ class SingleObjectSerde:
         def fail(reason: str) -> RecordDecodeError:
             return RecordDecodeError(reason, topic=topic, partition=partition, offset=offset)
 
-        if data is None or len(data) < 10 or data[:2] != SINGLE_OBJECT_MAGIC:
-            raise fail(f"not Avro single-object encoded {self.family.name}")
-        writer = self.family.by_fingerprint(bytes(data[2:10]))
-        if writer is None:
-            raise fail(f"unknown {self.family.name} schema fingerprint {data[2:10].hex()}")
         try:
-            return _read_body(writer, self.family.current, io.BytesIO(data[10:]))
+            writer, body_start = self._writer_of(data)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        try:
+            return _read_body(writer, self.family.current, io.BytesIO(data[body_start:]))
         except (ValueError, TypeError, EOFError, IndexError, UnicodeDecodeError) as exc:
             raise fail(f"corrupt {self.family.name} body: {exc}") from exc
 
 
-class ConfluentSerde:
+class SingleObjectSerde(_FramedSerde):
+    def __init__(self, family: SchemaFamily) -> None:
+        self.family = family
+
+    def _header(self) -> bytes:
+        return SINGLE_OBJECT_MAGIC + self.family.current.fingerprint
+
+    def _writer_of(self, data: bytes) -> tuple[SchemaVersion, int]:
+        if data is None or len(data) < 10 or data[:2] != SINGLE_OBJECT_MAGIC:
+            raise ValueError(f"not Avro single-object encoded {self.family.name}")
+        writer = self.family.by_fingerprint(bytes(data[2:10]))
+        if writer is None:
+            raise ValueError(f"unknown {self.family.name} schema fingerprint {data[2:10].hex()}")
+        return writer, 10
+
+
+class ConfluentSerde(_FramedSerde):
     def __init__(self, family: SchemaFamily, subject: str, registry: SchemaRegistryClient) -> None:
         self.family = family
         self.subject = subject
@@ -102,14 +123,19 @@ class ConfluentSerde:
             self._own_id = self._registry.register(self.subject, current.canonical_form)
             self._writers[self._own_id] = current
 
-    def encode(self, record: Mapping[str, Any]) -> bytes:
+    def _header(self) -> bytes:
         self.prepare()
         assert self._own_id is not None
-        out = io.BytesIO()
-        out.write(CONFLUENT_MAGIC)
-        out.write(struct.pack(">I", self._own_id))
-        _write_body(self.family.current, record, out)
-        return out.getvalue()
+        return CONFLUENT_MAGIC + struct.pack(">I", self._own_id)
+
+    def _writer_of(self, data: bytes) -> tuple[SchemaVersion, int]:
+        if data is None or len(data) < 5 or data[:1] != CONFLUENT_MAGIC:
+            raise ValueError(f"not Confluent-framed {self.family.name}")
+        (schema_id,) = struct.unpack(">I", data[1:5])
+        writer = self._writer_for(schema_id)
+        if writer is None:
+            raise ValueError(f"schema id {schema_id} is not a known {self.family.name} version")
+        return writer, 5
 
     def _writer_for(self, schema_id: int) -> SchemaVersion | None:
         known = self._writers.get(schema_id)
@@ -121,28 +147,6 @@ class ConfluentSerde:
                 self._writers[schema_id] = version
                 return version
         return None
-
-    def decode(
-        self,
-        data: bytes,
-        *,
-        topic: str | None = None,
-        partition: int | None = None,
-        offset: int | None = None,
-    ) -> dict[str, Any]:
-        def fail(reason: str) -> RecordDecodeError:
-            return RecordDecodeError(reason, topic=topic, partition=partition, offset=offset)
-
-        if data is None or len(data) < 5 or data[:1] != CONFLUENT_MAGIC:
-            raise fail(f"not Confluent-framed {self.family.name}")
-        (schema_id,) = struct.unpack(">I", data[1:5])
-        writer = self._writer_for(schema_id)
-        if writer is None:
-            raise fail(f"schema id {schema_id} is not a known {self.family.name} version")
-        try:
-            return _read_body(writer, self.family.current, io.BytesIO(data[5:]))
-        except (ValueError, TypeError, EOFError, IndexError, UnicodeDecodeError) as exc:
-            raise fail(f"corrupt {self.family.name} body: {exc}") from exc
 
 
 def make_serde(
