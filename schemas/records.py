@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Self
+
+
+class AvroRecord:
+    """A dataclass whose fields are exactly its Avro schema's fields."""
+
+    def to_avro(self) -> dict[str, Any]:
+        fields: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
+        return fields
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> Self:
+        return cls(**value)
 
 
 @dataclass(frozen=True)
-class RawPayload:
+class RawPayload(AvroRecord):
     link_id: str
     vendor: str
     endpoint: str
@@ -22,16 +34,9 @@ class RawPayload:
     content_type: str = "application/json"
     source_tz: str | None = None
 
-    def to_avro(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> RawPayload:
-        return cls(**value)
-
 
 @dataclass(frozen=True)
-class DeadLetter:
+class DeadLetter(AvroRecord):
     stage: str
     reason: str
     source_topic: str
@@ -45,26 +50,12 @@ class DeadLetter:
     target: str | None = None
     original_key: bytes | None = None
 
-    def to_avro(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> DeadLetter:
-        return cls(**value)
-
 
 @dataclass(frozen=True)
-class PollCursor:
+class PollCursor(AvroRecord):
     link_id: str
     vendor: str
     updated_at_ms: int
     newest_data_ms: int | None = None
     last_success_ms: int | None = None
     state: dict[str, str] = field(default_factory=dict)
-
-    def to_avro(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> PollCursor:
-        return cls(**value)
