@@ -26,3 +26,21 @@ class StartStop(ABC):
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+class Closing(ABC):
+    """Clients used as ``async with client:``, closed by ``aclose()`` at the end of the block."""
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()

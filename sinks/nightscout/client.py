@@ -21,8 +21,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
@@ -30,6 +29,7 @@ import httpx
 from schemas.backoff import Backoff, RetryPolicy, parse_retry_after
 from schemas.documents import Collection
 from schemas.errors import RetriableError, TargetFatalError
+from schemas.lifecycle import Closing
 from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
 
 logger = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ class _KeyedLocks:
             yield
 
 
-class NightscoutClient:
+class NightscoutClient(Closing):
     """Writes documents to one Nightscout target; use as ``async with NightscoutClient(cfg)``."""
 
     def __init__(self, config: NightscoutTargetConfig) -> None:
@@ -232,17 +232,6 @@ class NightscoutClient:
     def busy_identifiers(self) -> int:
         """Identifiers with a write in flight or waiting; 0 when idle (the lock map is pruned)."""
         return len(self._identifier_locks)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -12,13 +12,13 @@ import asyncio
 import json
 import logging
 import uuid
-from types import TracebackType
 from typing import Any
 
 import httpx
 
 from schemas.errors import LinkFatalError, NightstreamError, RetriableError
 from schemas.identity import stream_digest
+from schemas.lifecycle import Closing
 from sources.dexcomshare import errors
 from sources.dexcomshare.answers import LoginCheck, ShareAnswer
 from sources.dexcomshare.errors import SessionRejected
@@ -50,7 +50,7 @@ def _as_secret(value: Secret | str) -> Secret:
     return value if isinstance(value, Secret) else Secret(value)
 
 
-class DexcomShareClient:
+class DexcomShareClient(Closing):
     """One Dexcom Share publisher account.
 
     ``http`` may be injected (the caller then closes it); otherwise the client owns one and
@@ -93,17 +93,6 @@ class DexcomShareClient:
     @property
     def server(self) -> ShareServer:
         return self._server
-
-    async def __aenter__(self) -> DexcomShareClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         if self._owns_http:
