@@ -62,6 +62,17 @@ async def _poll_once(pipeline: Pipeline, clock: ManualClock | None = None) -> No
     assert {s.state for s in poller.status.values()} == {"done"}, poller.status
 
 
+async def _start_roles(
+    pipeline: Pipeline, nightscout: NightscoutTestServer, sim: ShareSimulator
+) -> None:
+    """One link per simulated account, all to one target; processor and sink running."""
+    token = nightscout.create_access_token("sink", permissions=UPLOADER)
+    pipeline.write_config({"ns": (nightscout.url, token)}, _links(sim))
+    await pipeline.create_topics()
+    pipeline.start("processor", "process")
+    pipeline.start("sink", "sink")
+
+
 async def _settled(pipeline: Pipeline) -> None:
     """Wait until the processor and the sink have committed everything there is."""
     raw = [f"{pipeline.prefix}.raw.dexcomshare"]
@@ -93,11 +104,7 @@ async def test_twenty_accounts_land_once_and_restarts_with_overlapping_polls_wri
     # Time stands still between the two polls, so the second one finds no new reading.
     clock = ManualClock(1_790_000_000_000)
     async with ShareSimulator(generate_accounts(20, seed=11), seed=11, clock=clock) as sim:
-        token = nightscout.create_access_token("sink", permissions=UPLOADER)
-        pipeline.write_config({"ns": (nightscout.url, token)}, _links(sim))
-        await pipeline.create_topics()
-        pipeline.start("processor", "process")
-        pipeline.start("sink", "sink")
+        await _start_roles(pipeline, nightscout, sim)
         await _poll_once(pipeline, clock)
 
         expected = {device_name("dexcomshare", stream_digest(a.account_id)) for a in sim.accounts}
@@ -133,11 +140,7 @@ async def test_a_two_hour_outage_is_backfilled_from_the_next_window(
 ) -> None:
     clock = ManualClock(1_790_000_000_000)
     async with ShareSimulator(generate_accounts(1, seed=5), seed=5, clock=clock) as sim:
-        token = nightscout.create_access_token("sink", permissions=UPLOADER)
-        pipeline.write_config({"ns": (nightscout.url, token)}, _links(sim))
-        await pipeline.create_topics()
-        pipeline.start("processor", "process")
-        pipeline.start("sink", "sink")
+        await _start_roles(pipeline, nightscout, sim)
         await _poll_once(pipeline, clock)
 
         async def landed(count: int) -> bool:
