@@ -15,7 +15,7 @@ import click
 from pydantic import ValidationError
 
 from nightstream.config import Settings, load_settings
-from nightstream.config_errors import explain
+from nightstream.config_errors import ConfigError, explain
 from schemas.errors import LinkFatalError, NightstreamError, TargetFatalError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,7 +38,7 @@ class UserError(click.ClickException):
 def _settings(config_file: Path | None) -> Settings:
     try:
         return load_settings(os.environ, config_file)
-    except FileNotFoundError as exc:
+    except ConfigError as exc:
         raise UserError(str(exc)) from None
     except ValidationError as exc:
         problems = "\n".join(f"  - {line}" for line in explain(exc))
@@ -110,6 +110,7 @@ def topics_create(config_file: Path | None) -> None:
     from schemas.topics import topic_catalog
 
     settings = _settings(config_file)
+    _require_broker(settings)
     kafka = settings.kafka
     specs = topic_catalog(kafka.topic_prefix, kafka.partitions)
     report = asyncio.run(
@@ -137,6 +138,7 @@ def topics_tail(config_file: Path | None, topic: str, limit: int) -> None:
     from nightstream.topic_tail import tail
 
     settings = _settings(config_file)
+    _require_broker(settings)
     kafka = settings.kafka
     try:
         lines = asyncio.run(
@@ -157,6 +159,23 @@ def topics_tail(config_file: Path | None, topic: str, limit: int) -> None:
         click.echo(line)
 
 
+def _unreachable(bootstrap: str, reason: str) -> UserError:
+    return UserError(
+        f"cannot reach Kafka at {bootstrap} ({reason}): check that the broker runs and "
+        "kafka.bootstrap_servers (NIGHTSTREAM_KAFKA__BOOTSTRAP_SERVERS)"
+    )
+
+
+def _require_broker(settings: Settings) -> None:
+    """Fail with one message, not a hang or a traceback, when no broker answers."""
+    from nightstream.broker_probe import unreachable_reason
+
+    bootstrap = settings.kafka.bootstrap_servers
+    reason = asyncio.run(unreachable_reason(bootstrap))
+    if reason is not None:
+        raise _unreachable(bootstrap, reason)
+
+
 async def _with_broker_errors(bootstrap: str, work: Any) -> Any:
     from aiokafka.errors import KafkaConnectionError, KafkaError
 
@@ -164,10 +183,7 @@ async def _with_broker_errors(bootstrap: str, work: Any) -> Any:
         return await asyncio.wait_for(work, timeout=60)
     except (KafkaConnectionError, TimeoutError, OSError) as exc:
         work.close() if hasattr(work, "close") else None
-        raise UserError(
-            f"cannot reach Kafka at {bootstrap} ({type(exc).__name__}): check that the broker "
-            "runs and kafka.bootstrap_servers (NIGHTSTREAM_KAFKA__BOOTSTRAP_SERVERS)"
-        ) from None
+        raise _unreachable(bootstrap, type(exc).__name__) from None
     except KafkaError as exc:
         raise UserError(f"Kafka at {bootstrap} answered an error: {exc}") from None
 
@@ -180,6 +196,7 @@ def process(config_file: Path | None) -> None:
     from nightstream.roles import build_processor, run_worker
 
     settings = _settings(config_file)
+    _require_broker(settings)
     _setup_logging(settings.log_level)
     run_worker(build_processor(settings), {}, settings.log_level)
 
@@ -196,8 +213,10 @@ def poll(config_file: Path | None, link_ids: tuple[str, ...], once: bool, dry_ru
     from sources.runner import PollerOptions
 
     settings = _settings(config_file)
-    _setup_logging(settings.log_level)
     _known_links(settings, link_ids)
+    if not dry_run:
+        _require_broker(settings)
+    _setup_logging(settings.log_level)
     poller = build_poller(
         settings, PollerOptions(once=once, dry_run=dry_run), list(link_ids) or None
     )
@@ -219,6 +238,7 @@ def sink(config_file: Path | None, targets: tuple[str, ...]) -> None:
     unknown = [t for t in names if t not in settings.targets]
     if unknown:
         raise UserError(f"unknown target(s): {', '.join(unknown)}")
+    _require_broker(settings)
     run_roles({f"sink-{name}": build_sink_role(settings, name) for name in names})
 
 
@@ -238,6 +258,7 @@ def run(config_file: Path | None, dry_run: bool) -> None:
     from sources.runner import PollerOptions
 
     settings = _settings(config_file)
+    _require_broker(settings)
     _setup_logging(settings.log_level)
     poller = build_poller(settings, PollerOptions(dry_run=dry_run))
     roles: dict[str, Role] = {"poller": poller.run}

@@ -9,11 +9,13 @@ one target, so existing setups work as they are), the TOML file named by ``--con
 from __future__ import annotations
 
 import re
+import tomllib
 import zoneinfo
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -21,8 +23,9 @@ from pydantic_settings import (
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
+
+from nightstream.config_errors import ConfigError, KeyedValueError
 
 VendorName = Literal["dexcomshare", "librelinkup"]
 DEXCOM_REGIONS = ("us", "ous", "jp")
@@ -44,6 +47,8 @@ LIBRE_REGIONS = (
 )
 _ENVIRONMENT: ContextVar[Mapping[str, str]] = ContextVar("nightstream_environment")
 _LINK_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+# nightscout-connect's names for the vendors nightstream can poll.
+_CONNECT_SOURCES = ("dexcomshare", "linkup")
 
 
 class KafkaSettings(BaseModel):
@@ -87,9 +92,11 @@ class TargetSettings(BaseModel):
     @model_validator(mode="after")
     def _credentials(self) -> TargetSettings:
         if self.api_version == "v3" and self.token is None:
-            raise ValueError("API v3 needs an access token (token); the API secret does not work")
+            raise KeyedValueError(
+                ("token",), "API v3 needs an access token; the API secret does not work for v3"
+            )
         if self.api_version == "v1" and self.api_secret is None:
-            raise ValueError("api_version v1 needs api_secret")
+            raise KeyedValueError(("api_secret",), 'api_version "v1" needs the API secret')
         return self
 
 
@@ -124,14 +131,26 @@ class LinkSettings(BaseModel):
             try:
                 zoneinfo.ZoneInfo(value)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValueError("not an IANA time zone") from exc
+                raise ValueError(f"{value!r} is not an IANA time zone name") from exc
+        return value
+
+    @field_validator("server_url")
+    @classmethod
+    def _server_url(cls, value: str | None) -> str | None:
+        # LibreLinkUp URLs may hold a {region} placeholder (one host per region).
+        parts = None if value is None else urlsplit(value.replace("{region}", "region"))
+        if parts is not None and (parts.scheme not in ("http", "https") or not parts.netloc):
+            raise ValueError("must be an http(s) URL")
         return value
 
     @model_validator(mode="after")
     def _region(self) -> LinkSettings:
         regions = DEXCOM_REGIONS if self.vendor == "dexcomshare" else LIBRE_REGIONS
         if self.region is not None and self.region not in regions:
-            raise ValueError(f"region must be one of {', '.join(regions)}")
+            raise KeyedValueError(
+                ("region",),
+                f"{self.region!r} is not a {self.vendor} region: use one of {', '.join(regions)}",
+            )
         return self
 
 
@@ -158,17 +177,20 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _references(self) -> Settings:
         seen: set[str] = set()
-        for link in self.links:
+        for index, link in enumerate(self.links):
             if link.id in seen:
-                raise ValueError(f"link id {link.id!r} is used twice")
+                raise KeyedValueError(
+                    ("links", index, "id"), f"link id {link.id!r} is used by an earlier link"
+                )
             seen.add(link.id)
-            for target in link.targets:
-                if target not in self.targets:
-                    known = ", ".join(sorted(self.targets)) or "none"
-                    raise ValueError(
-                        f"link {link.id!r} names target {target!r}, which is not defined "
-                        f"(defined: {known})"
-                    )
+            unknown = [target for target in link.targets if target not in self.targets]
+            if unknown:
+                known = ", ".join(sorted(self.targets)) or "none"
+                raise KeyedValueError(
+                    ("links", index, "targets"),
+                    f"link {link.id!r} names target(s) {', '.join(map(repr, unknown))}, not "
+                    f"defined under [targets.<name>] (defined: {known})",
+                )
         return self
 
     def link(self, link_id: str) -> LinkSettings:
@@ -194,6 +216,11 @@ def connect_compat(env: Mapping[str, str]) -> dict[str, Any]:
     source = env.get("CONNECT_SOURCE", "").strip().lower()
     if not source:
         return {}
+    if source not in _CONNECT_SOURCES:
+        raise ConfigError(
+            f"CONNECT_SOURCE={source!r} is not supported: set it to "
+            f"{' or '.join(_CONNECT_SOURCES)}, or unset it and configure links in the TOML file"
+        )
     out: dict[str, Any] = {}
     endpoint = env.get("CONNECT_NIGHTSCOUT_ENDPOINT") or env.get("NIGHTSCOUT_URL")
     token = env.get("NIGHTSCOUT_TOKEN") or env.get("CONNECT_NIGHTSCOUT_TOKEN")
@@ -223,10 +250,22 @@ def connect_compat(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    class _FromFile(BaseSettings):
-        model_config = SettingsConfigDict(toml_file=path, extra="allow")
-
-    return TomlConfigSettingsSource(_FromFile, toml_file=path).toml_data
+    where = "check --config or NIGHTSTREAM_CONFIG"
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist: {where}")
+    if not path.is_file():
+        raise ConfigError(f"config file {path} is not a file: {where}")
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text: save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not valid TOML: {exc}; fix that line (syntax: toml.io)"
+        ) from None
 
 
 def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,14 +279,13 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
 
 
 def load_settings(env: Mapping[str, str], config_file: Path | None = None) -> Settings:
-    """Build the settings from a TOML file and ``env``; raises pydantic's ValidationError."""
+    """Build the settings from a TOML file and ``env``; raises ConfigError for an unusable file
+    or environment, pydantic's ValidationError for wrong settings."""
     path = config_file or (
         Path(env["NIGHTSTREAM_CONFIG"]) if env.get("NIGHTSTREAM_CONFIG") else None
     )
     data: dict[str, Any] = {}
     if path is not None:
-        if not path.is_file():
-            raise FileNotFoundError(f"config file {path} does not exist")
         data = _read_toml(path)
     data = _deep_merge(data, connect_compat(env))
     token = _ENVIRONMENT.set(env)

@@ -6,13 +6,29 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+
+class ConfigError(Exception):
+    """A problem found before validation: the config file or the environment; the message says
+    what is wrong and what to do."""
+
+
+class KeyedValueError(ValueError):
+    """A validator's complaint about one key below the model it validates (``("token",)``,
+    ``("links", 2, "targets")``), so the explanation names that key rather than the model."""
+
+    def __init__(self, key: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 _EXAMPLES = {
     "bootstrap_servers": 'bootstrap_servers = "127.0.0.1:9092"',
     "topic_prefix": 'topic_prefix = "nightstream"',
     "partitions": "partitions = 6",
-    "url": 'url = "https://my-site.example.org"',
+    "url": 'url = "https://my-site.example.org" (CONNECT_NIGHTSCOUT_ENDPOINT)',
     "token": (
-        'token = "nightstream-0123456789abcdef" (Admin Tools: a subject with an uploader role)'
+        'token = "nightstream-0123456789abcdef" (NIGHTSCOUT_TOKEN; Nightscout Admin Tools: '
+        "a subject whose role has api:*:create, api:*:update and api:*:read)"
     ),
     "api_secret": 'api_secret = "your-12+-char-API_SECRET" (only for api_version = "v1")',
     "api_version": 'api_version = "v3"',
@@ -21,6 +37,16 @@ _EXAMPLES = {
     "username": 'username = "name@example.org" (CONNECT_SHARE_ACCOUNT_NAME)',
     "password": 'password = "..." (CONNECT_SHARE_PASSWORD)',
     "region": 'region = "us" (Dexcom: us, ous, jp; LibreLinkUp: auto, eu, us, ...)',
+    "server_url": (
+        'server_url = "http://127.0.0.1:8080/us" (only to use another server than the '
+        "vendor's, e.g. a simulator)"
+    ),
+    "patient_id": 'patient_id = "..." (LibreLinkUp: the followed patient, from check-login)',
+    "llu_version": 'llu_version = "4.16.0"',
+    "replication_factor": "replication_factor = 3",
+    "schema_registry_url": 'schema_registry_url = "http://registry:8081"',
+    "max_concurrency": "max_concurrency = 8",
+    "timeout_seconds": "timeout_seconds = 30",
     "timezone": 'timezone = "Europe/Paris"',
     "targets": 'targets = ["home"] (names defined under [targets.<name>])',
     "poll_interval_seconds": "poll_interval_seconds = 300",
@@ -40,12 +66,23 @@ def _where(location: Sequence[int | str]) -> str:
     return "".join(parts) or "(top level)"
 
 
+_MESSAGES = {
+    "extra_forbidden": "is not a known setting: check its spelling and section",
+    "missing": "is required but not set",
+}
+
+
 def explain(error: ValidationError) -> list[str]:
     lines = []
     for problem in error.errors(include_url=False, include_input=False):
-        location = problem["loc"]
+        location = tuple(problem["loc"])
+        cause = problem.get("ctx", {}).get("error")
+        if isinstance(cause, KeyedValueError):
+            location += cause.key
         key = _where(location)
-        message = str(problem["msg"]).removeprefix("Value error, ")
+        message = _MESSAGES.get(problem["type"]) or str(problem["msg"]).removeprefix(
+            "Value error, "
+        )
         field = next((str(p) for p in reversed(location) if isinstance(p, str)), "")
         example = _EXAMPLES.get(field)
         hint = f"; for example: {example}" if example else ""

@@ -6,6 +6,7 @@ same output, forever. A bad item inside a payload is rejected on its own; the re
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,3 +29,13 @@ class TransformOutput:
 
 
 Transform = Callable[[RawPayload], TransformOutput]
+
+
+def json_int(text: str) -> int | float:
+    """``parse_int`` for JSON decoders: a number too long for Python's ``int`` (more than 4300
+    digits) becomes infinite, so that it rejects the one item holding it (not a finite number)
+    instead of making the whole body unreadable."""
+    try:
+        return int(text)
+    except ValueError:
+        return -math.inf if text.startswith("-") else math.inf

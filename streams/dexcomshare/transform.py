@@ -33,33 +33,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.documents import Collection, NsDocument, NsRecord
+from schemas.glucose_values import DIRECTIONS, MAX_AHEAD_MS, MIN_DATE_MS_EXCLUSIVE
 from schemas.identity import device_name, entry_identifier
 from schemas.records import RawPayload
-from streams.transform import APP_NAME, Rejected, TransformOutput
+from streams.transform import APP_NAME, Rejected, TransformOutput, json_int
 
 VENDOR = "dexcomshare"
 
 MIN_SGV = 39
 MAX_SGV = 401
-# Nightscout v3 requires date > 946684800000 (2000-01-01T00:00:00Z).
-MIN_DATE_MS_EXCLUSIVE = 946_684_800_000
-MAX_AHEAD_MS = 60 * 60 * 1000
 # Last millisecond that still has a four-digit year in an ISO-8601 dateString.
 _MAX_DATE_MS = 253_402_300_799_999
 MAX_OFFSET_MINUTES = 14 * 60
 
-DIRECTIONS = (
-    "NONE",
-    "DoubleUp",
-    "SingleUp",
-    "FortyFiveUp",
-    "Flat",
-    "FortyFiveDown",
-    "SingleDown",
-    "DoubleDown",
-    "NOT COMPUTABLE",
-    "RATE OUT OF RANGE",
-)
 # Dexcom spells them "NotComputable", Nightscout "NOT COMPUTABLE": compare without case/spaces.
 _TREND_BY_KEY = {"".join(name.split()).lower(): trend for trend, name in enumerate(DIRECTIONS)}
 _UNKNOWN_TREND = 0
@@ -131,7 +117,7 @@ def _body_items(raw: RawPayload) -> list[tuple[Any, bytes]]:
     if not raw.body.strip():
         raise _Invalid("empty body (what Dexcom answers for an unusable session): no readings")
     text = _decode_text(raw.body)
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_int=json_int)
     try:
         value = decoder.decode(text)
     except (ValueError, RecursionError) as exc:

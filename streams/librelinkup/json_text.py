@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-_DECODER = json.JSONDecoder()
+from streams.transform import json_int
+
+_DECODER = json.JSONDecoder(parse_int=json_int)
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
     (bool, "boolean"),
@@ -33,7 +35,7 @@ class Located:
 
 def located_document(text: str) -> Located:
     """The whole body; raises ValueError or RecursionError when it is not one JSON value."""
-    value = json.loads(text)
+    value = _DECODER.decode(text)
     return Located(value, text.strip(" \t\n\r"))
 
 

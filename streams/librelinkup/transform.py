@@ -30,6 +30,7 @@ from schemas.records import RawPayload
 from streams.librelinkup.entries import entry
 from streams.librelinkup.json_text import Located, elements, json_kind, located_document, member
 from streams.librelinkup.sensors import sensor_start
+from streams.librelinkup.values import shown
 from streams.transform import Rejected, TransformOutput
 
 VENDOR = "librelinkup"
@@ -190,7 +191,7 @@ def _refusal(envelope: Any) -> str:
     if not isinstance(envelope, dict):
         return ""
     status = envelope.get("status")
-    parts = [f"status {status}"] if type(status) is int else []
+    parts = [f"status {shown(status)}"] if type(status) is int else []
     data, error = envelope.get("data"), envelope.get("error")
     for label, value in (
         ("minimumVersion", data.get("minimumVersion") if isinstance(data, dict) else None),

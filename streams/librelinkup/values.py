@@ -7,16 +7,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.errors import BadRecordError
-from streams.dexcomshare.transform import MAX_AHEAD_MS, MIN_DATE_MS_EXCLUSIVE
+from schemas.glucose_values import MAX_AHEAD_MS, MIN_DATE_MS_EXCLUSIVE
 from streams.librelinkup.json_text import json_kind
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The last millisecond whose ISO-8601 form still has a four-digit year.
 _LAST_ISO_MS = 253_402_300_799_999
+_LONGEST_SHOWN_INT_BITS = 256
 
 
 def shown(value: Any, limit: int = 60) -> str:
     """``value`` for a rejection reason: ASCII only, and short."""
+    if isinstance(value, int) and value.bit_length() > _LONGEST_SHOWN_INT_BITS:
+        # Python refuses to write out integers of more than 4300 digits (ValueError), and
+        # JSON numbers scaled here (seconds -> ms) can get there.
+        sign = "-" if value < 0 else ""
+        digits = math.floor(value.bit_length() * math.log10(2)) + 1
+        return f"<{sign}number of about {digits} digits>"
     text = ascii(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -40,10 +47,10 @@ def whole_number(value: Any, name: str) -> int:
 def checked_date(date_ms: int, fetched_at_ms: int, name: str) -> int:
     """``date_ms`` when Nightscout can store it and it is not from the future."""
     if date_ms <= MIN_DATE_MS_EXCLUSIVE:
-        raise BadRecordError(f"{name} gives {date_ms}, not after 2000-01-01T00:00:00Z")
+        raise BadRecordError(f"{name} gives {shown(date_ms)}, not after 2000-01-01T00:00:00Z")
     if date_ms > min(fetched_at_ms + MAX_AHEAD_MS, _LAST_ISO_MS):
         raise BadRecordError(
-            f"{name} gives {date_ms}, more than {MAX_AHEAD_MS // 60_000} min after the poll "
+            f"{name} gives {shown(date_ms)}, more than {MAX_AHEAD_MS // 60_000} min after the poll "
             f"(fetched_at_ms {fetched_at_ms})"
         )
     return date_ms
