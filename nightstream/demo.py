@@ -1,11 +1,11 @@
 """The demo: the whole pipeline on this machine, with simulated patients.
 
-    python -m nightstream.demo [--patients 3] [--exit-when-landed]
+    python -m nightstream.demo [--patients 3] [--libre-patients 1] [--exit-when-landed]
 
-Starts a local Kafka broker (or uses KAFKA_BOOTSTRAP_SERVERS), a Dexcom Share simulator and the
-Nightscout v3 test server (or uses NIGHTSCOUT_URL and NIGHTSCOUT_TOKEN), writes a config file,
-runs ``nightstream run`` on it, and reports what landed in Nightscout per patient. Ctrl-C stops
-everything cleanly.
+Starts a local Kafka broker (or uses KAFKA_BOOTSTRAP_SERVERS), a Dexcom Share simulator, a
+LibreLinkUp simulator and the Nightscout v3 test server (or uses NIGHTSCOUT_URL and
+NIGHTSCOUT_TOKEN), writes a config file, runs ``nightstream run`` on it, and reports what landed
+in Nightscout per patient. Ctrl-C stops everything cleanly.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -27,6 +28,9 @@ import httpx
 from schemas.identity import device_name, stream_digest
 from sinks.nightscout.testserver import NightscoutTestServer
 from sources.dexcomshare.simulator import ShareSimulator, generate_accounts
+from sources.librelinkup.hosts import REGION_PLACEHOLDER
+from sources.librelinkup.simulator import LluAccount, LluSimulator, SimOptions
+from sources.librelinkup.simulator import generate_accounts as generate_libre_accounts
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_LOCAL = REPO / "compose" / "kafka" / "kafka-local"
@@ -62,9 +66,46 @@ def local_kafka(data_dir: Path) -> Iterator[str]:
         subprocess.run([str(KAFKA_LOCAL), "stop", "--dir", str(data_dir)], check=False)
 
 
+@dataclass(frozen=True)
+class DemoPatient:
+    link_id: str
+    device: str
+    expected_readings: int
+    """What the first poll brings: Share's 24 h window, or LibreLinkUp's 12 h graph + current."""
+
+
+def dexcom_patients(sim: ShareSimulator) -> list[DemoPatient]:
+    return [
+        DemoPatient(f"patient-{n}", device_name("dexcomshare", stream_digest(a.account_id)), 288)
+        for n, a in enumerate(sim.accounts, start=1)
+    ]
+
+
+def libre_patients(sim: LluSimulator, accounts: Sequence[LluAccount]) -> list[DemoPatient]:
+    now_ms = sim.clock.now_ms()
+    patients = []
+    for number, account in enumerate(accounts, start=1):
+        patient = account.patients[0]
+        feed = sim.service.feed(patient)
+        patients.append(
+            DemoPatient(
+                f"libre-{number}",
+                device_name("librelinkup", stream_digest(patient.patient_id)),
+                len(feed.history(now_ms, sim.service.options.history_step_ms)) + 1,
+            )
+        )
+    return patients
+
+
 def write_config(
-    path: Path, bootstrap: str, prefix: str, ns_url: str, token: str, sim: ShareSimulator
-) -> list[str]:
+    path: Path,
+    bootstrap: str,
+    prefix: str,
+    ns_url: str,
+    token: str,
+    sim: ShareSimulator,
+    libre: tuple[LluSimulator, Sequence[LluAccount]],
+) -> None:
     lines = [
         "# Written by the demo: the simulator's accounts feeding one Nightscout.",
         'log_level = "INFO"',
@@ -79,13 +120,10 @@ def write_config(
         f'token = "{token}"',
         "",
     ]
-    link_ids = []
     for number, account in enumerate(sim.accounts, start=1):
-        link_id = f"patient-{number}"
-        link_ids.append(link_id)
         lines += [
             "[[links]]",
-            f'id = "{link_id}"',
+            f'id = "patient-{number}"',
             'vendor = "dexcomshare"',
             f'username = "{account.username}"',
             f'password = "{account.password}"',
@@ -94,9 +132,22 @@ def write_config(
             'targets = ["demo"]',
             "",
         ]
+    libre_sim, libre_accounts = libre
+    for number, libre_account in enumerate(libre_accounts, start=1):
+        lines += [
+            "[[links]]",
+            f'id = "libre-{number}"',
+            'vendor = "librelinkup"',
+            f'username = "{libre_account.email}"',
+            f'password = "{libre_account.password}"',
+            f'region = "{libre_account.region}"',
+            f'patient_id = "{libre_account.patients[0].patient_id}"',
+            f'server_url = "{libre_sim.base_url(REGION_PLACEHOLDER)}"',
+            'targets = ["demo"]',
+            "",
+        ]
     path.write_text("\n".join(lines), encoding="utf-8")
     path.chmod(0o600)
-    return link_ids
 
 
 async def count_landed(ns_url: str, token: str) -> dict[str, tuple[int, int]]:
@@ -105,8 +156,7 @@ async def count_landed(ns_url: str, token: str) -> dict[str, tuple[int, int]]:
     async with httpx.AsyncClient(base_url=ns_url, timeout=30) as http:
         jwt = (await http.get(f"/api/v2/authorization/request/{token}")).json()["token"]
         headers = {"Authorization": f"Bearer {jwt}"}
-        seen: dict[str, set[int]] = {}
-        totals: dict[str, int] = {}
+        documents: dict[str, dict[str, object]] = {}
         last_modified = 946_684_800_000  # the server refuses dates before 2000
         while True:
             page = await http.get(
@@ -115,15 +165,21 @@ async def count_landed(ns_url: str, token: str) -> dict[str, tuple[int, int]]:
                 headers=headers,
             )
             docs = page.json()["result"]
-            for doc in docs:
-                if doc.get("isValid") is False:
-                    continue
-                device = str(doc.get("device"))
-                totals[device] = totals.get(device, 0) + 1
-                seen.setdefault(device, set()).add(int(doc["date"]))
-            if len(docs) < 1000:
+            new = [d for d in docs if d["identifier"] not in documents]
+            documents.update((d["identifier"], d) for d in docs)
+            if len(docs) < 1000 or not new:
                 break
-            last_modified = max(int(d["srvModified"]) for d in docs)
+            # History pages with "srvModified > ms": documents sharing the last page's final
+            # millisecond may not all be on it, so the next page starts one ms earlier.
+            last_modified = max(int(d["srvModified"]) for d in docs) - 1
+        seen: dict[str, set[int]] = {}
+        totals: dict[str, int] = {}
+        for doc in documents.values():
+            if doc.get("isValid") is False:
+                continue
+            device = str(doc.get("device"))
+            totals[device] = totals.get(device, 0) + 1
+            seen.setdefault(device, set()).add(int(str(doc["date"])))
         return {d: (len(seen[d]), totals[d] - len(seen[d])) for d in totals}
 
 
@@ -132,6 +188,13 @@ async def serve(args: argparse.Namespace) -> int:
     sim = ShareSimulator(generate_accounts(args.patients, seed=args.seed), seed=args.seed)
     await sim.start()
     _say(f"Dexcom Share simulator: {sim.url} ({args.patients} patients, 24 h of history each)")
+    libre_accounts = generate_libre_accounts(args.libre_patients, seed=args.seed)
+    libre_sim = LluSimulator(libre_accounts, options=SimOptions(seed=args.seed))
+    await libre_sim.start()
+    _say(
+        f"LibreLinkUp simulator: {libre_sim.url} ({args.libre_patients} patients, "
+        "12 h graph + current reading each)"
+    )
     ns_server: NightscoutTestServer | None = None
     ns_url = os.environ.get("NIGHTSCOUT_URL")
     token = os.environ.get("NIGHTSCOUT_TOKEN")
@@ -145,10 +208,9 @@ async def serve(args: argparse.Namespace) -> int:
         _say(f"Nightscout: {ns_url}")
     prefix = f"demo{int(time.time())}"
     config = DEMO_DIR / "nightstream.toml"
-    link_ids = write_config(config, args.bootstrap, prefix, ns_url, token, sim)
+    write_config(config, args.bootstrap, prefix, ns_url, token, sim, (libre_sim, libre_accounts))
     patients = {
-        device_name("dexcomshare", stream_digest(account.account_id)): link_id
-        for link_id, account in zip(link_ids, sim.accounts, strict=True)
+        p.device: p for p in [*dexcom_patients(sim), *libre_patients(libre_sim, libre_accounts)]
     }
     _say(f"config written to {config}; starting `nightstream run --config {config}`")
     run = await asyncio.create_subprocess_exec(
@@ -179,7 +241,6 @@ async def serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    expected = 288
     landed: dict[str, tuple[int, int]] = {}
     started = time.monotonic()
     try:
@@ -192,7 +253,7 @@ async def serve(args: argparse.Namespace) -> int:
             landed = await count_landed(ns_url, token)
             total = sum(n for n, _ in landed.values())
             _say(f"  {time.monotonic() - started:5.0f} s: {total} readings in Nightscout")
-            if len(landed) == args.patients and all(n >= expected for n, _ in landed.values()):
+            if all(landed.get(d, (0, 0))[0] >= p.expected_readings for d, p in patients.items()):
                 _report(landed, patients, prefix, config)
                 if args.exit_when_landed:
                     return 0 if all(d == 0 for _, d in landed.values()) else 1
@@ -213,29 +274,32 @@ async def serve(args: argparse.Namespace) -> int:
                 pipeline.kill()
         if ns_server is not None:
             await ns_server.stop()
+        await libre_sim.stop()
         await sim.stop()
 
 
 def _report(
-    landed: dict[str, tuple[int, int]], patients: dict[str, str], prefix: str, config: Path
+    landed: dict[str, tuple[int, int]], patients: dict[str, DemoPatient], prefix: str, config: Path
 ) -> None:
     _say("")
     _say("What landed in Nightscout, per patient:")
     for device, (readings, duplicates) in sorted(landed.items()):
-        who = patients.get(device, "?")
+        who = patients[device].link_id if device in patients else "?"
         _say(f"  {who:<10} {readings} readings, duplicates {duplicates}   (device {device})")
     _say("")
     _say("Read the topics (Avro, decoded to JSON):")
     _say(f"  .venv/bin/nightstream topics tail {prefix}.ns.entries --config {config} --limit 3")
-    _say(
-        f"  .venv/bin/nightstream topics tail {prefix}.raw.dexcomshare --config {config} --limit 1"
-    )
+    for vendor in ("dexcomshare", "librelinkup"):
+        _say(
+            f"  .venv/bin/nightstream topics tail {prefix}.raw.{vendor} --config {config} --limit 1"
+        )
     _say("")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m nightstream.demo")
-    parser.add_argument("--patients", type=int, default=3)
+    parser.add_argument("--patients", type=int, default=3, help="Dexcom Share patients")
+    parser.add_argument("--libre-patients", type=int, default=1, help="LibreLinkUp patients")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--exit-when-landed", action="store_true")
