@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
 
@@ -21,21 +21,6 @@ from schemas.registry import SchemaRegistryClient
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"
-
-
-class Serde(Protocol):
-    family: SchemaFamily
-
-    def encode(self, record: Mapping[str, Any]) -> bytes: ...
-
-    def decode(
-        self,
-        data: bytes,
-        *,
-        topic: str | None = None,
-        partition: int | None = None,
-        offset: int | None = None,
-    ) -> dict[str, Any]: ...
 
 
 def _write_body(version: SchemaVersion, record: Mapping[str, Any], out: io.BytesIO) -> None:
@@ -53,7 +38,7 @@ def _read_body(writer: SchemaVersion, reader: SchemaVersion, body: io.BytesIO) -
     return value
 
 
-class _FramedSerde:
+class Serde:
     """Avro bodies behind a header naming the writer schema; subclasses define the header."""
 
     family: SchemaFamily
@@ -92,7 +77,7 @@ class _FramedSerde:
             raise fail(f"corrupt {self.family.name} body: {exc}") from exc
 
 
-class SingleObjectSerde(_FramedSerde):
+class SingleObjectSerde(Serde):
     def __init__(self, family: SchemaFamily) -> None:
         self.family = family
 
@@ -108,7 +93,7 @@ class SingleObjectSerde(_FramedSerde):
         return writer, 10
 
 
-class ConfluentSerde(_FramedSerde):
+class ConfluentSerde(Serde):
     def __init__(self, family: SchemaFamily, subject: str, registry: SchemaRegistryClient) -> None:
         self.family = family
         self.subject = subject

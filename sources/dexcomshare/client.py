@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from typing import Any
 
 import httpx
@@ -33,6 +32,7 @@ from sources.dexcomshare.servers import (
     READ_GLUCOSE,
     ShareServer,
 )
+from sources.dexcomshare.wire import is_uuid
 from sources.secret import Secret
 
 logger = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ class DexcomShareClient(Closing):
         if fault is not None:
             raise errors.login_refused(self._link_id, self._server.region, fault)
         value = _json_of(answer, endpoint)
-        if not isinstance(value, str) or not _is_uuid(value):
+        if not isinstance(value, str) or not is_uuid(value):
             raise RetriableError(f"Dexcom Share answered {endpoint} without an id")
         if value == ZERO_UUID:
             raise LinkFatalError(self._link_id, errors.NO_USABLE_ID)
@@ -247,14 +247,6 @@ def _json_of(answer: HttpAnswer, endpoint: str) -> object:
     except ValueError:
         raise RetriableError(f"Dexcom Share answered {endpoint} with invalid JSON") from None
     return value
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _session_refused_after_login(rejected: NightstreamError) -> RetriableError:

@@ -6,8 +6,9 @@ Share reports every failure as HTTP 500 with ``{Code, Message, SubCode, TypeName
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+from sources.dexcomshare.wire import json_object
 
 FAULT_TYPE_NAME = "FaultException"
 
@@ -41,11 +42,8 @@ class DexcomFault:
 
 def parse_fault(body: bytes) -> DexcomFault | None:
     """The fault in ``body``, or None when the body is not a Dexcom fault."""
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(value, dict):
+    value = json_object(body)
+    if value is None:
         return None
     code = value.get("Code")
     if not isinstance(code, str) or not code:

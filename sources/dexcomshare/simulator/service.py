@@ -6,8 +6,6 @@ its login fails with the same AccountPasswordInvalid as a wrong password.
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from sources.dexcomshare.simulator.counters import AccountCounters, ReadRequest
 from sources.dexcomshare.simulator.formats import MalformedKind, malformed_object, reading_object
 from sources.dexcomshare.simulator.replies import empty_reply, fault_reply
 from sources.dexcomshare.simulator.sessions import SessionState, SessionStore
+from sources.dexcomshare.wire import is_uuid, json_object
 from sources.simclock import Clock
 from sources.simulator_kit.glucose import DAY_MS, MINUTE_MS, GlucoseTrace
 from sources.simulator_kit.lockout import LockoutPolicy, LoginLockout
@@ -164,7 +163,7 @@ class ShareService:
 
     def _login_by_id(self, region: Region, body: bytes) -> Reply:
         fields = _login_fields(body, "accountId")
-        if fields is None or not _is_uuid(fields[0]):
+        if fields is None or not is_uuid(fields[0]):
             return self._fault(faults.INVALID_ARGUMENT, "accountId, password and applicationId")
         account_id, password, application_id = fields
         account = next(
@@ -288,24 +287,13 @@ def _guard_key(region: str, name_key: str) -> str:
 
 
 def _login_fields(body: bytes, id_field: str) -> tuple[str, str, str] | None:
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(value, dict):
+    value = json_object(body)
+    if value is None:
         return None
     fields = (value.get(id_field), value.get("password"), value.get("applicationId"))
     if not all(isinstance(field, str) and field for field in fields):
         return None
     return str(fields[0]), str(fields[1]), str(fields[2])
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _positive_int(text: str | None) -> int | None:
