@@ -283,6 +283,117 @@ def check_login(config_file: Path | None, link_id: str) -> None:
         raise SystemExit(1)
 
 
+@main.command()
+@config_option
+@click.option("--link", "link_id", required=True, help="The link whose history to replay.")
+@click.option("--to", "url", required=True, help="Base URL of the Nightscout site to fill.")
+@click.option(
+    "--token",
+    envvar="NIGHTSTREAM_REPLAY_TOKEN",
+    show_envvar=True,
+    required=True,
+    help="The site's API v3 access token; prefer the env var, which `ps` does not show.",
+)
+@click.option("--since", help="Only documents dated from then (YYYY-MM-DD or ISO 8601; UTC).")
+@click.option("--until", help="Only documents dated before then (YYYY-MM-DD or ISO 8601; UTC).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Writes in flight (default: a target's default max_concurrency).",
+)
+@user_errors
+def replay(
+    config_file: Path | None,
+    link_id: str,
+    url: str,
+    token: str,
+    since: str | None,
+    until: str | None,
+    concurrency: int | None,
+) -> None:
+    """Fill a Nightscout site with one link's history from the ns.* topics.
+
+    Stops by itself once it has caught up with what the topics held when it started; run the
+    same command again to continue an interrupted replay.
+    """
+    from nightstream.config import TargetSettings
+    from nightstream.interruptible import Cancelled, run_interruptibly
+    from nightstream.replay import plan_replay
+    from nightstream.replay import replay as run_replay
+    from sinks.nightscout.client import NightscoutTargetConfig
+    from sinks.nightscout.date_window import DateWindow, parse_instant
+
+    settings = _settings(config_file)
+    if link_id not in {link.id for link in settings.links}:
+        click.echo(f"note: link {link_id} is not configured; replaying its history", err=True)
+    defaults = TargetSettings.model_fields
+    try:
+        window = DateWindow(
+            parse_instant(since) if since else None, parse_instant(until) if until else None
+        )
+        target = NightscoutTargetConfig(
+            name="replay",
+            base_url=url,
+            access_token=token,
+            max_concurrency=concurrency or defaults["max_concurrency"].default,
+            request_timeout=defaults["timeout_seconds"].default,
+        )
+        plan = plan_replay(settings.kafka.topic_prefix, link_id, target, window)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    _require_broker(settings)
+    # INFO lines would tear the progress line apart.
+    _setup_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+    try:
+        report = run_interruptibly(lambda stop: run_replay(settings.kafka, plan, stop, sys.stderr))
+    except Cancelled:
+        click.echo("replay stopped at once; the next run repeats the unanswered batch", err=True)
+        raise SystemExit(130) from None
+    for line in report.lines():
+        click.echo(line)
+    if not report.complete:
+        raise SystemExit(130)
+
+
+@main.command()
+@config_option
+@click.option("--vendor", required=True, help="Whose raw topic, e.g. dexcomshare.")
+@click.option("--link", "link_id", default=None, help="Only this link's payloads.")
+@user_errors
+def reprocess(config_file: Path | None, vendor: str, link_id: str | None) -> None:
+    """Run the transforms again over a vendor's raw topic, from its start.
+
+    Emits only documents whose content changed (after a fix in a transform), then stops. Run it
+    while `nightstream process` is stopped, or accept that both may emit the same change once.
+    """
+    from nightstream.interruptible import Cancelled, run_interruptibly
+    from nightstream.reprocess import reprocess as run_reprocess
+    from streams.registry import TRANSFORMS
+
+    settings = _settings(config_file)
+    if vendor not in TRANSFORMS:
+        raise UserError(f"unknown vendor {vendor!r}: use one of {', '.join(sorted(TRANSFORMS))}")
+    configured = {link.id: link.vendor for link in settings.links}
+    if link_id is not None and configured.get(link_id, vendor) != vendor:
+        raise UserError(f"link {link_id} is a {configured[link_id]} link, not {vendor}")
+    _require_broker(settings)
+    _setup_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+    try:
+        report = run_interruptibly(
+            lambda stop: run_reprocess(
+                settings.kafka, vendor, TRANSFORMS, stop, sys.stderr, link=link_id
+            )
+        )
+    except Cancelled:
+        click.echo("reprocess stopped at once", err=True)
+        raise SystemExit(130) from None
+    for line in report.lines():
+        click.echo(line)
+    if not report.complete:
+        raise SystemExit(130)
+
+
 def _known_links(settings: Settings, link_ids: tuple[str, ...]) -> None:
     known = {link.id for link in settings.links}
     unknown = [link for link in link_ids if link not in known]

@@ -9,6 +9,8 @@ from schemas.documents import Collection
 DEFAULT_PREFIX = "nightstream"
 VENDORS = ("dexcomshare", "librelinkup", "carelink", "glooko", "tandem")
 _DAY_MS = 24 * 3600 * 1000
+CONTENT_HASHES_FORMAT = "faust-json"
+"""``schema_name`` of the processor's table changelog: faust writes it as JSON, not Avro."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,15 @@ class TopicNames:
     def cursors(self) -> str:
         return f"{self.prefix}.cursors"
 
+    @property
+    def content_hashes(self) -> str:
+        """The processor's ``collection/identifier -> content hash`` table changelog.
+
+        Named independently of the faust app id, so a processor under another app id (a
+        reprocess run's fresh consumer group) recovers the same table.
+        """
+        return f"{self.prefix}.processor.content-hashes-changelog"
+
 
 def topic_catalog(prefix: str = DEFAULT_PREFIX, partitions: int = 6) -> list[TopicSpec]:
     names = TopicNames(prefix)
@@ -55,4 +66,8 @@ def topic_catalog(prefix: str = DEFAULT_PREFIX, partitions: int = 6) -> list[Top
     ]
     specs.append(TopicSpec(names.dlq, "dead_letter", 1, "delete", 365 * _DAY_MS))
     specs.append(TopicSpec(names.cursors, "poll_cursor", 1, "compact", forever))
+    # faust's JSON key/value, not Avro; co-partitioned with the raw topics (faust requires it).
+    specs.append(
+        TopicSpec(names.content_hashes, CONTENT_HASHES_FORMAT, partitions, "compact", forever)
+    )
     return specs

@@ -4,6 +4,9 @@ One consumer group per target. Each batch: decode, keep the documents of the lin
 this target, drop those whose content the target already acknowledged (``AckedTable``), keep the
 last version of each identifier, write them, record the answers in the changelog, and only
 then commit the offsets. A crash anywhere repeats at most some idempotent PUTs.
+
+``run`` goes on until asked to stop or, given ``OffsetBounds``, until it has consumed every
+partition up to the end offsets captured before it started (a finite replay).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 
 from schemas.documents import Collection, NsRecord, from_avro, to_avro
 from schemas.errors import RecordDecodeError
+from schemas.offset_bounds import OffsetBounds
 from schemas.records import DeadLetter
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
@@ -30,6 +34,7 @@ from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
 logger = logging.getLogger(__name__)
 
 Writer = Callable[[Collection, Sequence[NsRecord]], Awaitable[list[WriteOutcome]]]
+RecordFilter = Callable[[NsRecord], bool]
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,20 @@ class SinkStats:
     rejected: int = 0
     batches: int = 0
     by_collection: dict[str, int] = field(default_factory=dict)
+    read: int = 0
+    """Records consumed from the ``ns.*`` topics."""
+    undecodable: int = 0
+    """Records that could not be decoded (to the DLQ)."""
+    superseded: int = 0
+    """Older versions of a document followed by a newer one in the same batch."""
+    outside_window: int = 0
+    """Documents the ``accept`` filter left out (a replay's ``--since``/``--until``)."""
+    skipped_deleted: int = 0
+    """Documents the target answered 410 for earlier (deleted by the user): not sent again."""
+
+    @property
+    def dead_lettered(self) -> int:
+        return self.rejected + self.undecodable
 
 
 def client_writer(client: NightscoutClient) -> Writer:
@@ -76,10 +95,18 @@ def client_writer(client: NightscoutClient) -> Writer:
 
 class TargetSink:
     def __init__(
-        self, config: SinkConfig, writer: Writer, registry: SchemaRegistryClient | None = None
+        self,
+        config: SinkConfig,
+        writer: Writer,
+        registry: SchemaRegistryClient | None = None,
+        *,
+        accept: RecordFilter | None = None,
     ) -> None:
         self.config = config
         self._write = writer
+        self._accept = accept
+        self.positions: dict[TopicPartition, int] = {}
+        """Next offset to read per partition, as committed after each batch."""
         self.names = TopicNames(config.topic_prefix)
         self.stats = SinkStats()
         self.acked = AckedTable(
@@ -128,17 +155,44 @@ class TargetSink:
             await self._producer.stop()
         await self.acked.stop()
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, until: OffsetBounds | None = None) -> bool:
+        """Consume until ``stop`` is set, or until ``until`` is reached (then True)."""
         assert self._consumer is not None, "start() first"
         while not stop.is_set():
+            if until is not None and await self._reached(until):
+                return True
             batch = await self._consumer.getmany(timeout_ms=500, max_records=self.config.max_batch)
             if batch:
                 await self.process_batch(batch)
+        return False
+
+    async def _reached(self, bounds: OffsetBounds) -> bool:
+        """Every bounded partition consumed to its end; commits positions that skipped a gap."""
+        assert self._consumer is not None
+        if bounds.reached(self.positions):
+            return True
+        assigned = self._consumer.assignment()
+        gaps: dict[TopicPartition, int] = {}
+        for tp, end in bounds.end.items():
+            done = self.positions.get(tp, bounds.start[tp])
+            if done >= end or tp not in assigned:
+                continue
+            # Compaction can leave no record at the end of a partition: the consumer's position
+            # then moves past the last record it returned.
+            position = await self._consumer.position(tp)
+            if position > done:
+                gaps[tp] = position
+        if gaps and bounds.reached({**self.positions, **gaps}):
+            await self._consumer.commit(gaps)
+            self.positions.update(gaps)
+            return True
+        return False
 
     async def process_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         assert self._consumer is not None
         latest: dict[str, NsRecord] = {}
         for messages in batch.values():
+            self.stats.read += len(messages)
             for message in messages:
                 record = await self._decode(message)
                 if record is None:
@@ -146,16 +200,25 @@ class TargetSink:
                 if self.config.links is not None and record.link_id not in self.config.links:
                     self.stats.skipped_other_links += 1
                     continue
+                if self._accept is not None and not self._accept(record):
+                    self.stats.outside_window += 1
+                    continue
+                if record.address in latest:
+                    self.stats.superseded += 1
                 latest[record.address] = record
         pending = []
         for record in latest.values():
             if self.acked.is_settled(record.address, record.content_hash):
-                self.stats.skipped_unchanged += 1
+                if (self.acked.get(record.address) or "").startswith(DELETED):
+                    self.stats.skipped_deleted += 1
+                else:
+                    self.stats.skipped_unchanged += 1
             else:
                 pending.append(record)
         await self._write_all(pending)
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items() if messages}
         await self._consumer.commit(offsets)
+        self.positions.update(offsets)
         self.stats.batches += 1
 
     async def _write_all(self, records: list[NsRecord]) -> None:
@@ -200,6 +263,7 @@ class TargetSink:
             )
             return from_avro(collection, value)
         except (RecordDecodeError, KeyError, ValueError) as exc:
+            self.stats.undecodable += 1
             await self._send_dead_letter(
                 DeadLetter(
                     stage="decode",

@@ -1,0 +1,14 @@
+"""The processor's content-hash changelog is a catalog topic, independent of any app id."""
+
+from __future__ import annotations
+
+from schemas.topics import CONTENT_HASHES_FORMAT, TopicNames, topic_catalog
+
+
+def test_the_content_hash_changelog_is_compacted_and_partitioned_like_the_raw_topics() -> None:
+    specs = {s.name: s for s in topic_catalog("p", partitions=4)}
+    changelog = specs[TopicNames("p").content_hashes]
+    assert changelog.name == "p.processor.content-hashes-changelog"
+    assert changelog.cleanup_policy == "compact"
+    assert changelog.partitions == specs["p.raw.dexcomshare"].partitions
+    assert changelog.schema_name == CONTENT_HASHES_FORMAT
