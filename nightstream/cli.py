@@ -193,12 +193,12 @@ async def _with_broker_errors(bootstrap: str, work: Any) -> Any:
 @user_errors
 def process(config_file: Path | None) -> None:
     """Run the stream processor: raw topics -> Nightscout document topics."""
-    from nightstream.roles import build_processor, run_worker
+    from nightstream.roles import build_processor_role, run_roles
 
     settings = _settings(config_file)
     _require_broker(settings)
     _setup_logging(settings.log_level)
-    run_worker(build_processor(settings), {}, settings.log_level)
+    run_roles({"processor": build_processor_role(settings)})
 
 
 @main.command()
@@ -251,9 +251,9 @@ def run(config_file: Path | None, dry_run: bool) -> None:
     from nightstream.roles import (
         Role,
         build_poller,
-        build_processor,
+        build_processor_role,
         build_sink_role,
-        run_worker,
+        run_roles,
     )
     from sources.runner import PollerOptions
 
@@ -261,10 +261,10 @@ def run(config_file: Path | None, dry_run: bool) -> None:
     _require_broker(settings)
     _setup_logging(settings.log_level)
     poller = build_poller(settings, PollerOptions(dry_run=dry_run))
-    roles: dict[str, Role] = {"poller": poller.run}
+    roles: dict[str, Role] = {"poller": poller.run, "processor": build_processor_role(settings)}
     if not dry_run:
         roles |= {f"sink-{name}": build_sink_role(settings, name) for name in settings.targets}
-    run_worker(build_processor(settings), roles, settings.log_level)
+    run_roles(roles)
 
 
 @main.command("check-login")

@@ -81,6 +81,8 @@ class TargetSettings(BaseModel):
     api_secret: SecretStr | None = None
     max_concurrency: int = Field(default=8, ge=1, le=64)
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    max_retry_delay_seconds: float = Field(default=300.0, ge=1, le=3600)
+    """Longest wait between two tries of one write (unless the site asks for more)."""
 
     @field_validator("url")
     @classmethod

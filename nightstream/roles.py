@@ -8,10 +8,8 @@ import signal
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-import faust
-from mode import Service
-
 from nightstream.config import LinkSettings, Settings, TargetSettings
+from schemas.backoff import RetryPolicy
 from schemas.errors import NightstreamError, TargetFatalError
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import make_serde
@@ -29,7 +27,7 @@ from sources.librelinkup.protocol import DEFAULT_VERSION
 from sources.poll_source import PollSource
 from sources.runner import Clock, Poller, PollerOptions, wall_clock_ms
 from sources.simclock import FunctionClock
-from streams.processor import Processor, ProcessorConfig
+from streams.processor import Processor, ProcessorConfig, processor_role
 from streams.registry import TRANSFORMS
 
 logger = logging.getLogger(__name__)
@@ -43,6 +41,7 @@ def schema_registry(settings: Settings) -> SchemaRegistryClient | None:
 
 
 def build_processor(settings: Settings, *, app_id: str | None = None) -> Processor:
+    """The processor over the configured vendors' raw topics (every vendor without links)."""
     kafka = settings.kafka
     config = ProcessorConfig(
         bootstrap_servers=kafka.bootstrap_servers,
@@ -56,33 +55,8 @@ def build_processor(settings: Settings, *, app_id: str | None = None) -> Process
     return Processor(config, {v: TRANSFORMS[v] for v in sorted(vendors) if v in TRANSFORMS})
 
 
-class RoleService(Service):
-    """Runs an asyncio role (poller, sink) beside the faust app in one worker."""
-
-    def __init__(self, name: str, role: Role) -> None:
-        super().__init__()
-        self._name = name
-        self._role = role
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def label(self) -> str:
-        return self._name
-
-    async def on_start(self) -> None:
-        self._task = asyncio.create_task(self._role(self._stop), name=self._name)
-
-    async def on_stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await asyncio.wait({self._task}, timeout=30)
-
-
-def run_worker(processor: Processor, roles: dict[str, Role], loglevel: str) -> None:
-    services = [RoleService(name, role) for name, role in roles.items()]
-    worker = faust.Worker(processor.app, *services, loglevel=loglevel.lower(), quiet=True)
-    worker.execute_from_commandline()
+def build_processor_role(settings: Settings) -> Role:
+    return processor_role(build_processor(settings))
 
 
 def _target_config(name: str, target: TargetSettings) -> NightscoutTargetConfig:
@@ -94,6 +68,7 @@ def _target_config(name: str, target: TargetSettings) -> NightscoutTargetConfig:
         api_secret=target.api_secret.get_secret_value() if target.api_secret else None,
         max_concurrency=target.max_concurrency,
         request_timeout=target.timeout_seconds,
+        retry=RetryPolicy(cap=target.max_retry_delay_seconds),
     )
 
 

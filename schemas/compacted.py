@@ -5,6 +5,8 @@ Used to restore small state at start-up (poll cursors, a sink's acknowledged has
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -23,9 +25,14 @@ async def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
     return []
 
 
-async def read_latest(bootstrap_servers: str, topic: str) -> dict[bytes, bytes]:
-    """Latest value per key (keys whose latest value is a tombstone are left out)."""
-    partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap_servers, topic)]
+async def read_latest(
+    bootstrap_servers: str, topic: str, only_partitions: Iterable[int] | None = None
+) -> dict[bytes, bytes]:
+    """Latest value per key (keys whose latest value is a tombstone are left out), over all the
+    topic's partitions or ``only_partitions``."""
+    existing = await partitions_of(bootstrap_servers, topic)
+    wanted = existing if only_partitions is None else sorted(set(only_partitions) & set(existing))
+    partitions = [TopicPartition(topic, p) for p in wanted]
     latest: dict[bytes, bytes] = {}
     if not partitions:
         return latest

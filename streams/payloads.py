@@ -3,7 +3,7 @@
 Decode the envelope, run the vendor's pure transform, send rejected fragments to the DLQ, and
 publish only the documents whose content hash differs from the recorded one. The new hashes are
 recorded only after Kafka acknowledged the documents, so a crash can repeat a document but never
-lose one. The same code runs in the faust processor and in a reprocess pass; they differ only
+lose one. The same code runs in the processor and in a reprocess pass; they differ only
 in how they send records and where the hashes live.
 """
 

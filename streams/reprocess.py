@@ -14,56 +14,17 @@ skipped raw payloads (a pass read 11 of 32).
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from schemas.compacted import read_latest
 from schemas.offset_bounds import OffsetBounds
 from schemas.registry import SchemaRegistryClient
 from schemas.topics import TopicNames
+from streams.hash_changelog import ChangelogHashes
 from streams.payloads import PayloadHandler, PayloadTotals
 from streams.transform import Transform
 
 BATCH = 20
-
-
-def changelog_record(address: str, content_hash: str) -> tuple[bytes, bytes]:
-    """Key and value as faust's ``json`` codec writes the table's changelog."""
-    return json.dumps(address).encode(), json.dumps(content_hash).encode()
-
-
-class ChangelogHashes:
-    """The processor's table, read from its changelog; new hashes are written back to it."""
-
-    def __init__(self, producer: AIOKafkaProducer, topic: str, hashes: dict[str, str]) -> None:
-        self._producer = producer
-        self._topic = topic
-        self._hashes = hashes
-
-    @classmethod
-    async def load(
-        cls, bootstrap_servers: str, topic: str, producer: AIOKafkaProducer
-    ) -> ChangelogHashes:
-        latest = await read_latest(bootstrap_servers, topic)
-        return cls(producer, topic, {json.loads(k): json.loads(v) for k, v in latest.items()})
-
-    def __len__(self) -> int:
-        return len(self._hashes)
-
-    def get(self, address: str) -> str | None:
-        return self._hashes.get(address)
-
-    async def record(self, entries: Sequence[tuple[str, str]], partition: int) -> None:
-        pending = []
-        for address, content_hash in entries:
-            key, value = changelog_record(address, content_hash)
-            pending.append(
-                await self._producer.send(self._topic, value, key=key, partition=partition)
-            )
-            self._hashes[address] = content_hash
-        await asyncio.gather(*pending)
 
 
 class Reprocessor:
@@ -97,9 +58,8 @@ class Reprocessor:
         )
         await producer.start()
         try:
-            hashes = await ChangelogHashes.load(
-                self._bootstrap, self._names.content_hashes, producer
-            )
+            hashes = ChangelogHashes(self._bootstrap, self._names.content_hashes, producer)
+            await hashes.load()
 
             async def send(topic: str, key: bytes | None, value: bytes) -> asyncio.Future[object]:
                 sent: asyncio.Future[object] = await producer.send(topic, value, key=key)

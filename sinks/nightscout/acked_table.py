@@ -4,13 +4,17 @@ Backed by a compacted Kafka topic (the changelog), read back in full at start-up
 or re-created sink still knows which documents the target already holds and skips them.
 Markers other than a hash record a final answer from the server for that exact content:
 ``deleted:`` (410, the user deleted it; never resurrect) and ``rejected:`` (400/422, in the DLQ).
+
+Each entry also remembers where the acknowledged version was read (``@partition:offset``), so a
+sink that reads the topics again from the start (a new consumer group, a replay) skips the older
+versions still waiting for compaction instead of writing them over the newer one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -28,6 +32,7 @@ class AckedTable:
         self.topic = topic
         self._replication_factor = replication_factor
         self._values: dict[str, str] = {}
+        self._positions: dict[str, tuple[int, int]] = {}
         self._producer: AIOKafkaProducer | None = None
 
     def __len__(self) -> int:
@@ -43,6 +48,11 @@ class AckedTable:
             return False
         return known in (content_hash, REJECTED + content_hash) or known.startswith(DELETED)
 
+    def is_superseded(self, address: str, partition: int, offset: int) -> bool:
+        """True when the target acknowledged a version read later from the same partition."""
+        known = self._positions.get(address)
+        return known is not None and known[0] == partition and known[1] > offset
+
     async def start(self) -> None:
         await self._ensure_topic()
         await self._restore()
@@ -56,15 +66,22 @@ class AckedTable:
             await self._producer.stop()
             self._producer = None
 
-    async def record(self, entries: Iterable[tuple[str, str]]) -> None:
-        """Persist entries and wait until Kafka acknowledged all of them."""
+    async def record(
+        self,
+        entries: Iterable[tuple[str, str]],
+        positions: Mapping[str, tuple[int, int]] | None = None,
+    ) -> None:
+        """Persist entries (with where each version was read, when known) and wait until Kafka
+        acknowledged all of them."""
         assert self._producer is not None, "start() first"
         pending = []
         for address, value in entries:
+            position = (positions or {}).get(address)
+            stored = value if position is None else f"{value}@{position[0]}:{position[1]}"
             pending.append(
-                await self._producer.send(self.topic, key=address.encode(), value=value.encode())
+                await self._producer.send(self.topic, key=address.encode(), value=stored.encode())
             )
-            self._values[address] = value
+            self._remember(address, stored)
         if pending:
             await asyncio.gather(*pending)
 
@@ -83,4 +100,13 @@ class AckedTable:
 
     async def _restore(self) -> None:
         for key, value in (await read_latest(self._bootstrap, self.topic)).items():
-            self._values[key.decode()] = value.decode()
+            self._remember(key.decode(), value.decode())
+
+    def _remember(self, address: str, stored: str) -> None:
+        value, _, where = stored.partition("@")
+        self._values[address] = value
+        partition, _, offset = where.partition(":")
+        if partition.isdigit() and offset.isdigit():
+            self._positions[address] = (int(partition), int(offset))
+        else:
+            self._positions.pop(address, None)

@@ -70,7 +70,7 @@ class SinkStats:
     undecodable: int = 0
     """Records that could not be decoded (to the DLQ)."""
     superseded: int = 0
-    """Older versions of a document followed by a newer one in the same batch."""
+    """Older versions: followed by a newer one in the batch, or older than the acknowledged one."""
     outside_window: int = 0
     """Documents the ``accept`` filter left out (a replay's ``--since``/``--until``)."""
     skipped_deleted: int = 0
@@ -191,6 +191,7 @@ class TargetSink:
     async def process_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         assert self._consumer is not None
         latest: dict[str, NsRecord] = {}
+        read_at: dict[str, tuple[int, int]] = {}
         for messages in batch.values():
             self.stats.read += len(messages)
             for message in messages:
@@ -206,22 +207,27 @@ class TargetSink:
                 if record.address in latest:
                     self.stats.superseded += 1
                 latest[record.address] = record
+                read_at[record.address] = (message.partition, message.offset)
         pending = []
         for record in latest.values():
-            if self.acked.is_settled(record.address, record.content_hash):
+            if self.acked.is_superseded(record.address, *read_at[record.address]):
+                self.stats.superseded += 1
+            elif self.acked.is_settled(record.address, record.content_hash):
                 if (self.acked.get(record.address) or "").startswith(DELETED):
                     self.stats.skipped_deleted += 1
                 else:
                     self.stats.skipped_unchanged += 1
             else:
                 pending.append(record)
-        await self._write_all(pending)
+        await self._write_all(pending, read_at)
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items() if messages}
         await self._consumer.commit(offsets)
         self.positions.update(offsets)
         self.stats.batches += 1
 
-    async def _write_all(self, records: list[NsRecord]) -> None:
+    async def _write_all(
+        self, records: list[NsRecord], read_at: dict[str, tuple[int, int]]
+    ) -> None:
         by_collection: dict[Collection, list[NsRecord]] = {}
         for record in records:
             by_collection.setdefault(record.collection, []).append(record)
@@ -230,7 +236,7 @@ class TargetSink:
         for (collection, docs), outcomes in zip(by_collection.items(), results, strict=True):
             for record, outcome in zip(docs, outcomes, strict=True):
                 answered.append(await self._settle(collection, record, outcome))
-        await self.acked.record(answered)
+        await self.acked.record(answered, read_at)
 
     async def _settle(
         self, collection: Collection, record: NsRecord, outcome: WriteOutcome

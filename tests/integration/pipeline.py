@@ -59,6 +59,8 @@ class Pipeline:
             lines += [f"[targets.{name}]", f'url = "{url}"', f'token = "{token}"']
             if target_timeout is not None:
                 lines.append(f"timeout_seconds = {target_timeout}")
+                # Faults are frequent here; a production-length backoff would outlast the test.
+                lines.append("max_retry_delay_seconds = 5")
         for link in links:
             lines += [
                 "[[links]]",
