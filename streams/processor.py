@@ -99,7 +99,9 @@ class Processor:
             bootstrap_servers=config.bootstrap_servers,
             acks="all",
             enable_idempotence=True,
-            linger_ms=5,
+            # Each payload waits for its acknowledgements (documents, then hashes): lingering
+            # would add to every payload's latency, and batches form anyway under load.
+            linger_ms=0,
         )
         await self._producer.start()
         await self._require_changelog()

@@ -51,7 +51,7 @@ class Reprocessor:
     async def run(self, bounds: OffsetBounds, stop: asyncio.Event) -> bool:
         """Process every raw record inside ``bounds`` (then True), unless ``stop`` comes first."""
         producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, linger_ms=0
         )
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap, enable_auto_commit=False, max_poll_records=BATCH

@@ -1,0 +1,1172 @@
+"""Fault run (issue #6): the whole pipeline through a simulated day of crashes and faults.
+
+    .venv/bin/python -m bench.fault_run [--links 20] [--hours 24] [--speed 144] [--kills 10]
+                                        [--broker-restarts 1] [--seed 1] [--keep]
+                                        [--settle-timeout 900] [--results fault_run]
+
+N simulated Dexcom Share links (one ``ShareSimulator`` in this process) feed Kafka through the
+poller (``bench/fault_poller.py``), the processor (``nightstream process``) and the sink
+(``nightstream sink``), each its own process, into the Nightscout test server (its own process).
+Simulated time runs ``--speed`` times faster than real time on a clock the simulator and the
+poller share. While the simulated day runs:
+
+- the poller, the processor and the sink are each SIGKILLed ``--kills`` times at random moments
+  (one in each of ``--kills`` equal slices of the day) and started again 0.2-1.5 s later; a role
+  that exits on its own is counted and started again too;
+- the broker is restarted (``kafka-local restart``) ``--broker-restarts`` times;
+- Nightscout fails 15 % of requests (500/503, half of the writes after storing them) and hangs
+  5 % (longer than the sink's 2 s timeout, half after storing);
+- the simulator answers HTTP errors (500/502/503/429), expires or forgets every session, and
+  rejects reads with session faults, in turn at random moments (one per ~30 simulated minutes);
+- bad records are made on purpose: the simulator slips a malformed reading (bad date, no value,
+  not an object) into some answers, and garbled records (not Avro; an envelope whose body is not
+  JSON) go straight onto the raw topic.
+
+Then the faults stop, every link is read twice more without faults, the poller is stopped, and
+once the processor and the sink have committed everything the figures compare what Nightscout
+holds with what the simulator served (each link's readings from its first window to its last
+read, values regenerated from the simulator's traces), and the DLQ with the bad records found on
+the raw topic (each raw element checked against the simulator's own rendering of that reading).
+
+``fault_run()`` is the reusable part; ``tests/integration/test_fault_run.py`` runs a short form.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from bench.common import (
+    KAFKA_LOCAL,
+    TestServerProcess,
+    child_env,
+    machine,
+    table,
+    unique_prefix,
+    write_results,
+)
+from bench.fault_poller import WallAnchoredClock
+from nightstream.kafka_offsets import group_lag
+from nightstream.topics_admin import ensure_topics
+from schemas.compacted import partitions_of, read_latest
+from schemas.errors import RecordDecodeError
+from schemas.identity import device_name, entry_identifier, stream_digest
+from schemas.records import DeadLetter, RawPayload
+from schemas.serde import make_serde
+from schemas.topics import TopicNames, topic_catalog
+from schemas.version import app_version
+from sources.dexcomshare.servers import READ_GLUCOSE
+from sources.dexcomshare.simulator import ShareSimulator, SimAccount, generate_accounts
+from sources.dexcomshare.simulator.counters import ReadRequest
+from sources.dexcomshare.simulator.formats import MALFORMED_KINDS, compact_json, reading_object
+from sources.dexcomshare.simulator.glucose import DAY_MS, HOUR_MS, READING_INTERVAL_MS
+from sources.simclock import wall_clock_ms
+
+PARTITIONS = 3
+ROLES = ("poller", "processor", "sink")
+VENDOR = "dexcomshare"
+_CURRENT_DATE = re.compile(r"Date\(([0-9]+)\)")
+
+Say = Callable[[str], None]
+BrokerRestart = Callable[[], Awaitable[None]]
+
+
+def _quiet(_message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class FaultRunConfig:
+    links: int = 20
+    simulated_hours: float = 24.0
+    speed: float = 144.0
+    """Simulated seconds per real second (144: one simulated day in 10 minutes)."""
+    kills_per_role: int = 10
+    broker_restarts: int = 1
+    seed: int = 1
+    malformed_readings: int = 6
+    """Malformed readings the simulator slips into answers (one answer each)."""
+    garbled_raw_records: int = 4
+    """Records produced straight onto the raw topic: half not Avro, half a body that is not JSON."""
+    vendor_every_s: float = 1800.0
+    """Simulated seconds per vendor fault (at least six in all: see ``VENDOR_FAULTS``)."""
+    ns_error_rate: float = 0.15
+    ns_hang_rate: float = 0.05
+    ns_hang_seconds: float = 5.0
+    ns_after_write_rate: float = 0.5
+    sink_timeout_seconds: float = 2.0
+    restart_delay_s: tuple[float, float] = (0.2, 1.5)
+    settle_timeout_s: float = 900.0
+
+
+@dataclass
+class VendorFaults:
+    transport_failures_requested: int = 0
+    transport_failures_served: int = 0
+    session_expiries: int = 0
+    sessions_forgotten: int = 0
+    rejected_reads: int = 0
+    malformed_requested: int = 0
+    logins: int = 0
+    reads: int = 0
+
+
+@dataclass
+class FaultRunReport:
+    config: FaultRunConfig
+    prefix: str = ""
+    expected_entries: int = 0
+    held_entries: int = 0
+    missing: int = 0
+    duplicate_identifiers: int = 0
+    duplicate_readings: int = 0
+    unexpected_entries: int = 0
+    wrong_content: int = 0
+    other_documents: int = 0
+    dlq_expected: int = 0
+    dlq_expected_by_kind: dict[str, int] = field(default_factory=dict)
+    dlq_found: int = 0
+    dlq_letters: int = 0
+    dlq_missing: int = 0
+    dlq_unexpected: int = 0
+    garbled_produced: int = 0
+    garbled_in_dlq: int = 0
+    kills: dict[str, int] = field(default_factory=dict)
+    unplanned_exits: dict[str, list[int]] = field(default_factory=dict)
+    broker_restarts: int = 0
+    broker_restart_s: list[float] = field(default_factory=list)
+    ns_faults: dict[str, int] = field(default_factory=dict)
+    ns_puts: int = 0
+    vendor: VendorFaults = field(default_factory=VendorFaults)
+    poller_exit_code: int | None = None
+    wall_s: float = 0.0
+    fault_window_s: float = 0.0
+    settle_s: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    """Examples of what went wrong (missing readings, duplicates, unexpected letters...)."""
+
+    @property
+    def duplicates(self) -> int:
+        return self.duplicate_identifiers + self.duplicate_readings
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.missing == 0
+            and self.duplicates == 0
+            and self.unexpected_entries == 0
+            and self.wrong_content == 0
+            and self.other_documents == 0
+            and self.dlq_missing == 0
+            and self.dlq_unexpected == 0
+            and self.garbled_in_dlq == self.garbled_produced
+        )
+
+    def rows(self) -> list[tuple[str, str]]:
+        c = self.config
+        vendor = self.vendor
+        faults = ", ".join(f"{k} {v}" for k, v in sorted(self.ns_faults.items())) or "none"
+        by_kind = ", ".join(f"{k} {v}" for k, v in sorted(self.dlq_expected_by_kind.items()))
+        exits = {r: len(codes) for r, codes in self.unplanned_exits.items()}
+        return [
+            ("links x simulated time", f"{c.links} x {c.simulated_hours:g} h at {c.speed:g}x"),
+            ("expected entries", str(self.expected_entries)),
+            ("held in Nightscout", str(self.held_entries)),
+            ("missing", str(self.missing)),
+            (
+                "duplicates",
+                f"{self.duplicates} (same identifier {self.duplicate_identifiers}, "
+                f"same device+date {self.duplicate_readings})",
+            ),
+            ("unexpected / wrong content", f"{self.unexpected_entries} / {self.wrong_content}"),
+            ("DLQ expected (bad on purpose)", f"{self.dlq_expected} ({by_kind})"),
+            (
+                "DLQ found",
+                f"{self.dlq_found} distinct in {self.dlq_letters} letters; "
+                f"missing {self.dlq_missing}, unexpected {self.dlq_unexpected}",
+            ),
+            ("kills (SIGKILL)", ", ".join(f"{r} {self.kills.get(r, 0)}" for r in ROLES)),
+            ("unplanned exits", ", ".join(f"{r} {exits.get(r, 0)}" for r in ROLES)),
+            (
+                "broker restarts",
+                f"{self.broker_restarts} ("
+                + ", ".join(f"{s:.1f} s" for s in self.broker_restart_s)
+                + ")",
+            ),
+            ("Nightscout faults injected", faults),
+            ("Nightscout PUTs", str(self.ns_puts)),
+            (
+                "vendor errors",
+                f"{vendor.transport_failures_served} HTTP errors served "
+                f"({vendor.transport_failures_requested} asked), "
+                f"{vendor.rejected_reads} reads rejected with session faults",
+            ),
+            (
+                "vendor session expiries",
+                f"{vendor.session_expiries} (all sessions ended), "
+                f"{vendor.sessions_forgotten} (all sessions forgotten)",
+            ),
+            (
+                "vendor logins / reads",
+                f"{vendor.logins} / {vendor.reads} (malformed readings asked: "
+                f"{vendor.malformed_requested})",
+            ),
+            (
+                "wall time",
+                f"{self.wall_s:.0f} s (faults {self.fault_window_s:.0f} s, "
+                f"settling {self.settle_s:.0f} s)",
+            ),
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["duplicates"] = self.duplicates
+        data["ok"] = self.ok
+        return data
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+
+class RoleProcess:
+    """One role as a child process that the run kills, restarts and watches."""
+
+    def __init__(self, name: str, argv: Sequence[str], workdir: Path, env: dict[str, str]):
+        self.name = name
+        self._argv = list(argv)
+        self._workdir = workdir
+        self._env = env
+        self.log = workdir / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.lock = asyncio.Lock()
+        self.wanted = False
+        self.kills = 0
+        self.unplanned_exits: list[int] = []
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            log.write(f"\n==== start {time.strftime('%H:%M:%S')} ====\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                self._argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self._workdir,
+                env=self._env,
+            )
+        self.wanted = True
+
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    async def _wait(self, within: float) -> bool:
+        deadline = time.monotonic() + within
+        while self.exit_code() is None:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+    async def kill(self) -> None:
+        """SIGKILL. A role found dead (it exited on its own) is counted, started and killed."""
+        if self.process is None:
+            return
+        code = self.process.poll()
+        if code is not None:
+            self.unplanned_exits.append(code)
+            self.start()
+            await asyncio.sleep(1.0)
+        self.process.send_signal(signal.SIGKILL)
+        await self._wait(30)
+        self.kills += 1
+
+    async def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL after 30 s; the exit code."""
+        self.wanted = False
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.terminate()
+            if not await self._wait(30):
+                self.process.kill()
+                await self._wait(30)
+        return self.process.poll()
+
+    def tail(self, lines: int = 15) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+async def _watch(roles: Sequence[RoleProcess], say: Say) -> None:
+    """Start again a role that exited on its own (as a supervisor would), and count it."""
+    while True:
+        await asyncio.sleep(0.5)
+        for role in roles:
+            if not role.wanted or role.lock.locked() or role.exit_code() is None:
+                continue
+            async with role.lock:
+                code = role.exit_code()
+                if not role.wanted or code is None:
+                    continue
+                role.unplanned_exits.append(code)
+                say(f"  {role.name} exited on its own (code {code}); starting it again")
+                await asyncio.sleep(1.0)
+                role.start()
+
+
+# -- Kafka helpers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TopicRecord:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[TopicRecord]:
+    """Every record of ``topic`` from its beginning to its current end."""
+    partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+    records: list[TopicRecord] = []
+    if not partitions:
+        return records
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        pending = {tp for tp in partitions if end[tp] > 0}
+        while pending:
+            batch = await consumer.getmany(*pending, timeout_ms=1000)
+            for tp, messages in batch.items():
+                records += [
+                    TopicRecord(tp.partition, m.offset, m.key, m.value or b"")
+                    for m in messages
+                    if m.offset < end[tp]
+                ]
+            for tp in list(pending):
+                if await consumer.position(tp) >= end[tp]:
+                    pending.discard(tp)
+    finally:
+        await consumer.stop()
+    return records
+
+
+class LocalKafka:
+    """A ``compose/kafka/kafka-local`` broker of the run's own, which it can restart."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.bootstrap = ""
+
+    async def _run(self, *args: str) -> str:
+        process = await asyncio.create_subprocess_exec(
+            str(KAFKA_LOCAL),
+            *args,
+            "--dir",
+            str(self.data_dir),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"kafka-local {args[0]} failed: {err.decode(errors='replace')}")
+        match = re.search(r"KAFKA_BOOTSTRAP_SERVERS=(\S+)", out.decode())
+        return match.group(1) if match else ""
+
+    async def start(self) -> str:
+        self.bootstrap = await self._run("start", "--owner-pid", str(os.getpid()))
+        return self.bootstrap
+
+    async def restart(self) -> None:
+        bootstrap = await self._run("restart")
+        if bootstrap != self.bootstrap:
+            raise RuntimeError(f"the broker came back on {bootstrap}, not {self.bootstrap}")
+
+    async def stop(self) -> None:
+        await self._run("stop")
+
+
+# -- Nightscout test server (its own process) ---------------------------------------------------
+
+
+class NightscoutAdmin:
+    def __init__(self, server: TestServerProcess) -> None:
+        self.url = server.url
+        secret = hashlib.sha1(server.api_secret.encode()).hexdigest()  # noqa: S324 (API)
+        self._headers = {"api-secret": secret}
+
+    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+        async with httpx.AsyncClient(base_url=self.url, timeout=120) as http:
+            response = await http.request(method, path, json=body, headers=self._headers)
+            response.raise_for_status()
+            return response.json()
+
+    async def set_faults(self, faults: dict[str, Any]) -> None:
+        await self._call("POST", "/__testserver/faults", faults)
+
+    async def clear_faults(self) -> None:
+        await self._call("DELETE", "/__testserver/faults")
+
+    async def documents(self, collection: str) -> list[dict[str, Any]]:
+        docs = await self._call("GET", f"/__testserver/documents/{collection}?include_deleted=true")
+        assert isinstance(docs, list)
+        return docs
+
+    async def stats(self) -> dict[str, Any]:
+        stats = await self._call("GET", "/__testserver/stats")
+        assert isinstance(stats, dict)
+        return stats
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Link:
+    link_id: str
+    account: SimAccount
+    device: str
+
+
+@dataclass(frozen=True)
+class _Garbled:
+    """A record produced straight onto the raw topic, and the dead letter it must become."""
+
+    kind: str
+    stage: str
+    partition: int
+    offset: int
+    original: bytes
+
+
+@dataclass
+class _Chaos:
+    """What the fault window did."""
+
+    garbled: list[_Garbled] = field(default_factory=list)
+    broker_restart_s: list[float] = field(default_factory=list)
+    vendor: VendorFaults = field(default_factory=VendorFaults)
+
+
+def _write_config(
+    path: Path,
+    *,
+    bootstrap: str,
+    prefix: str,
+    ns_url: str,
+    ns_token: str,
+    sink_timeout: float,
+    links: Sequence[_Link],
+    sim: ShareSimulator,
+) -> None:
+    lines = [
+        'log_level = "INFO"',
+        "[kafka]",
+        f'bootstrap_servers = "{bootstrap}"',
+        f'topic_prefix = "{prefix}"',
+        f"partitions = {PARTITIONS}",
+        "[targets.ns]",
+        f'url = "{ns_url}"',
+        f'token = "{ns_token}"',
+        f"timeout_seconds = {sink_timeout}",
+    ]
+    for link in links:
+        account = link.account
+        lines += [
+            "[[links]]",
+            f'id = "{link.link_id}"',
+            f'vendor = "{VENDOR}"',
+            f'username = "{account.username}"',
+            f'password = "{account.password}"',
+            f'region = "{account.region}"',
+            f'server_url = "{sim.base_url(account.region)}"',
+            'targets = ["ns"]',
+        ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _slots(rng: random.Random, start: float, end: float, count: int) -> list[float]:
+    """``count`` random moments, one inside each of ``count`` equal slices of [start, end]."""
+    width = (end - start) / max(count, 1)
+    return [start + width * (i + rng.uniform(0.1, 0.9)) for i in range(count)]
+
+
+async def _sleep_until(moment: float) -> None:
+    delay = moment - asyncio.get_running_loop().time()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+async def _kill_role(
+    role: RoleProcess, moments: Sequence[float], rng: random.Random, config: FaultRunConfig
+) -> None:
+    for moment in moments:
+        await _sleep_until(moment)
+        async with role.lock:
+            await role.kill()
+            await asyncio.sleep(rng.uniform(*config.restart_delay_s))
+            role.start()
+
+
+async def _restart_broker(
+    moments: Sequence[float], restart: BrokerRestart, lock: asyncio.Lock, chaos: _Chaos, say: Say
+) -> None:
+    for moment in moments:
+        await _sleep_until(moment)
+        async with lock:
+            say("  restarting the broker")
+            began = time.monotonic()
+            await restart()
+            chaos.broker_restart_s.append(time.monotonic() - began)
+            say(f"  broker back after {chaos.broker_restart_s[-1]:.1f} s")
+
+
+VENDOR_FAULTS = ("errors", "expire", "errors", "reject", "errors", "forget")
+
+
+async def _vendor_faults(
+    sim: ShareSimulator, rng: random.Random, moments: Sequence[float], vendor: VendorFaults
+) -> None:
+    """In turn: HTTP errors, all sessions ended, errors, reads rejected, errors, all forgotten."""
+    for index, moment in enumerate(moments):
+        await _sleep_until(moment)
+        action = VENDOR_FAULTS[index % len(VENDOR_FAULTS)]
+        if action == "errors":
+            count = rng.randint(1, 4)
+            status = rng.choice((500, 502, 503, 429))
+            sim.fail_next(count, status=status, retry_after=1.0 if status == 429 else None)
+            vendor.transport_failures_requested += count
+        elif action == "expire":
+            sim.expire_sessions()
+            vendor.session_expiries += 1
+        elif action == "forget":
+            sim.expire_sessions(forget=True)
+            vendor.sessions_forgotten += 1
+        else:
+            count = rng.randint(1, 3)
+            sim.reject_next_reads(count, rng.choice(("SessionNotValid", "SessionIdNotFound")))
+            vendor.rejected_reads += count
+
+
+async def _malformed(
+    sim: ShareSimulator,
+    links: Sequence[_Link],
+    moments: Sequence[float],
+    rng: random.Random,
+    vendor: VendorFaults,
+) -> None:
+    for index, moment in enumerate(sorted(moments)):
+        await _sleep_until(moment)
+        link = rng.choice(links)
+        kind = MALFORMED_KINDS[index % len(MALFORMED_KINDS)]
+        sim.inject_malformed_reading(link.account.username, kind=kind, count=1)
+        vendor.malformed_requested += 1
+
+
+async def _garbled(
+    bootstrap: str,
+    topic: str,
+    links: Sequence[_Link],
+    moments: Sequence[float],
+    rng: random.Random,
+    clock: WallAnchoredClock,
+    lock: asyncio.Lock,
+    chaos: _Chaos,
+) -> None:
+    serde = make_serde("raw_payload", subject=f"{topic}-value")
+    for index, moment in enumerate(sorted(moments)):
+        await _sleep_until(moment)
+        link = rng.choice(links)
+        if index % 2 == 0:
+            value = b"garbled:" + rng.randbytes(24)
+            kind, dead_letter = "not Avro", ("decode", value)
+        else:
+            now = clock.now_ms()
+            payload = RawPayload(
+                link_id=link.link_id,
+                vendor=VENDOR,
+                endpoint=READ_GLUCOSE,
+                fetched_at_ms=now,
+                http_status=200,
+                body=b'[{"WT":"Date(' + str(now).encode() + b")",  # cut off: not JSON
+                poller_version=app_version(),
+                request_params={"stream": stream_digest(link.account.account_id)},
+                window_start_ms=now - DAY_MS,
+                window_end_ms=now,
+            )
+            value = serde.encode(payload.to_avro())
+            kind, dead_letter = "body not JSON", ("transform", payload.body)
+        async with lock:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
+            )
+            await producer.start()
+            try:
+                sent = await producer.send_and_wait(topic, value, key=link.link_id.encode())
+            finally:
+                await producer.stop()
+        stage, original = dead_letter
+        chaos.garbled.append(_Garbled(kind, stage, sent.partition, sent.offset, original))
+
+
+async def _progress(
+    clock: WallAnchoredClock, start_ms: int, roles: Sequence[RoleProcess], say: Say
+) -> None:
+    began = time.monotonic()
+    while True:
+        await asyncio.sleep(30)
+        kills = ", ".join(f"{r.name} {r.kills}" for r in roles)
+        hours = (clock.now_ms() - start_ms) / HOUR_MS
+        say(f"  {time.monotonic() - began:4.0f} s: simulated {hours:4.1f} h; kills {kills}")
+
+
+async def _wait_for(
+    condition: Callable[[], Awaitable[bool]], *, within: float, what: str, interval: float = 0.5
+) -> None:
+    deadline = time.monotonic() + within
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {within:.0f} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def _background(*coroutines: Awaitable[None]) -> AsyncIterator[list[asyncio.Task[None]]]:
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        yield tasks
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+class _Run:
+    """One fault run's state, from the first polls to the figures."""
+
+    def __init__(
+        self,
+        config: FaultRunConfig,
+        report: FaultRunReport,
+        *,
+        bootstrap: str,
+        restart_broker: BrokerRestart,
+        sim: ShareSimulator,
+        ns: NightscoutAdmin,
+        roles: dict[str, RoleProcess],
+        links: list[_Link],
+        clock: WallAnchoredClock,
+        say: Say,
+    ) -> None:
+        self.config = config
+        self.report = report
+        self.bootstrap = bootstrap
+        self.restart_broker = restart_broker
+        self.sim = sim
+        self.ns = ns
+        self.roles = roles
+        self.links = links
+        self.clock = clock
+        self.say = say
+        self.names = TopicNames(report.prefix)
+        self.raw_topic = self.names.raw(VENDOR)
+        self.chaos = _Chaos()
+        self.first_reads: dict[str, ReadRequest] = {}
+        self.last_reads: dict[str, ReadRequest] = {}
+
+    def _rng(self, purpose: str) -> random.Random:
+        return random.Random(f"{self.config.seed}:{purpose}")
+
+    async def execute(self) -> None:
+        await self._first_polls()
+        config = self.config
+        await self.ns.set_faults(
+            {
+                "error_rate": config.ns_error_rate,
+                "hang_rate": config.ns_hang_rate,
+                "hang_seconds": config.ns_hang_seconds,
+                "after_write_rate": config.ns_after_write_rate,
+                "seed": config.seed,
+            }
+        )
+        began = time.monotonic()
+        await self._fault_window()
+        self.report.fault_window_s = time.monotonic() - began
+        await self.ns.clear_faults()
+        self.say("faults over: a clean poll of every link, then the poller stops")
+        await self._final_polls()
+        began = time.monotonic()
+        await self._settle()
+        self.report.settle_s = time.monotonic() - began
+        await self._compare()
+
+    async def _first_polls(self) -> None:
+        """Every link's first window is in Kafka (it has a cursor) before any fault."""
+        wanted = {link.link_id.encode() for link in self.links}
+
+        async def all_polled() -> bool:
+            return wanted <= set(await read_latest(self.bootstrap, self.names.cursors))
+
+        await _wait_for(all_polled, within=120, what="every link's first poll", interval=1.0)
+        keys = {link.account.key for link in self.links}
+        for read in self.sim.service.read_log:
+            if read.account_key in keys and read.account_key not in self.first_reads:
+                self.first_reads[read.account_key] = read
+        self.say("every link has polled once; faults begin")
+
+    async def _fault_window(self) -> None:
+        config = self.config
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        end_of_day = self.clock.start_ms + int(config.simulated_hours * HOUR_MS)
+        end = start + (self.clock.wall_ms_at(end_of_day) - wall_clock_ms()) / 1000
+        width = end - start
+        if width < 10:
+            raise ValueError(f"only {width:.1f} s of faults at this speed: lower the speed")
+        chaos = self.chaos
+        broker_lock = asyncio.Lock()
+        tasks: list[Awaitable[None]] = []
+        for name in ROLES:
+            rng = self._rng(f"kill:{name}")
+            moments = _slots(rng, start, end, config.kills_per_role)
+            tasks.append(_kill_role(self.roles[name], moments, rng, config))
+        restarts = _slots(
+            self._rng("broker"), start + 0.25 * width, end - 0.25 * width, config.broker_restarts
+        )
+        tasks.append(_restart_broker(restarts, self.restart_broker, broker_lock, chaos, self.say))
+        rng = self._rng("vendor")
+        events = max(
+            len(VENDOR_FAULTS), round(config.simulated_hours * 3600 / config.vendor_every_s)
+        )
+        tasks.append(_vendor_faults(self.sim, rng, _slots(rng, start, end, events), chaos.vendor))
+        rng = self._rng("bad")
+        late = end - 0.1 * width
+        malformed = [rng.uniform(start, late) for _ in range(config.malformed_readings)]
+        tasks.append(_malformed(self.sim, self.links, malformed, rng, chaos.vendor))
+        garbled = [rng.uniform(start, late) for _ in range(config.garbled_raw_records)]
+        tasks.append(
+            _garbled(
+                self.bootstrap,
+                self.raw_topic,
+                self.links,
+                garbled,
+                rng,
+                self.clock,
+                broker_lock,
+                chaos,
+            )
+        )
+        progress = _progress(self.clock, self.clock.start_ms, list(self.roles.values()), self.say)
+        async with _background(progress):
+            running = [asyncio.ensure_future(task) for task in tasks]
+            try:
+                await asyncio.gather(*running)
+            finally:
+                for task in running:
+                    task.cancel()
+
+    async def _final_polls(self) -> None:
+        """Two more successful reads of every link, then a clean stop of the poller."""
+        counters = {
+            link.account.key: self.sim.counters_for(link.account.username).reads
+            for link in self.links
+        }
+
+        async def polled_twice() -> bool:
+            return self.sim.knobs.pending_failures() == 0 and all(
+                self.sim.counters_for(link.account.username).reads >= counters[link.account.key] + 2
+                for link in self.links
+            )
+
+        await _wait_for(polled_twice, within=180, what="two clean polls of every link")
+        # A read counts only once the rejected-read queue is empty, and no fault is added any
+        # more: from here on, every read the log ties to an account was answered with data.
+        async with self.roles["poller"].lock:
+            self.report.poller_exit_code = await self.roles["poller"].stop()
+        keys = {link.account.key for link in self.links}
+        for read in reversed(self.sim.service.read_log):
+            if read.account_key in keys and read.account_key not in self.last_reads:
+                self.last_reads[read.account_key] = read
+
+    async def _settle(self) -> None:
+        raw = [self.raw_topic]
+        ns = [f"{self.report.prefix}.ns.{c}" for c in ("entries", "treatments", "devicestatus")]
+        processor_group = f"{self.report.prefix}-processor"
+        sink_group = f"{self.report.prefix}-sink-ns"
+        quiet_checks = 0
+
+        async def settled() -> bool:
+            nonlocal quiet_checks
+            processor = await group_lag(self.bootstrap, processor_group, raw)
+            sink = await group_lag(self.bootstrap, sink_group, ns)
+            quiet_checks = quiet_checks + 1 if processor == 0 and sink == 0 else 0
+            return quiet_checks >= 3
+
+        self.say("waiting for the processor and the sink to commit everything")
+        await _wait_for(
+            settled,
+            within=self.config.settle_timeout_s,
+            what="processor and sink lag 0",
+            interval=2.0,
+        )
+
+    async def _compare(self) -> None:
+        report = self.report
+        entries = await self.ns.documents("entries")
+        report.other_documents = len(await self.ns.documents("treatments")) + len(
+            await self.ns.documents("devicestatus")
+        )
+        stats = await self.ns.stats()
+        report.ns_faults = {str(k): int(v) for k, v in stats["faults"].items()}
+        report.ns_puts = sum(int(r["count"]) for r in stats["requests"] if r["method"] == "PUT")
+        self._compare_entries(entries)
+        await self._compare_dlq()
+        vendor = self.chaos.vendor
+        vendor.transport_failures_served = self.sim.knobs.injected_total
+        all_counters = [self.sim.counters_for(link.account.username) for link in self.links]
+        vendor.logins = sum(c.sessions_issued for c in all_counters)
+        vendor.reads = sum(c.reads for c in all_counters)
+        report.vendor = vendor
+        report.broker_restarts = len(self.chaos.broker_restart_s)
+        report.broker_restart_s = self.chaos.broker_restart_s
+
+    def _expected_dates(self, link: _Link) -> list[int]:
+        """Each reading from the link's first window to its last read, oldest first."""
+        key = link.account.key
+        first, last = self.first_reads.get(key), self.last_reads.get(key)
+        if first is None or last is None:
+            self.report.problems.append(f"{link.link_id}: no successful read on record")
+            return []
+        trace = self.sim.service.trace(link.account.username)
+        window = trace.readings(
+            first.at_ms,
+            minutes=int(first.minutes or 0),
+            max_count=int(first.max_count or 0),
+            history_ms=self.sim.service.history_ms,
+        )
+        oldest = min(r.time_ms for r in window)
+        newest = trace.latest_grid_time(last.at_ms)
+        return [t for t in range(oldest, newest + 1, READING_INTERVAL_MS) if trace.has_reading(t)]
+
+    def _compare_entries(self, entries: list[dict[str, Any]]) -> None:
+        report = self.report
+        identifiers = Counter(str(d.get("identifier")) for d in entries)
+        readings = Counter((str(d.get("device")), d.get("date")) for d in entries)
+        report.duplicate_identifiers = sum(n - 1 for n in identifiers.values() if n > 1)
+        report.duplicate_readings = sum(n - 1 for n in readings.values() if n > 1)
+        for (device, date), n in readings.items():
+            if n > 1 and len(report.problems) < 20:
+                report.problems.append(f"{n} documents for {device} at {date}")
+        valid = [d for d in entries if d.get("isValid") is not False]
+        report.held_entries = len(valid)
+        held: dict[str, dict[int, dict[str, Any]]] = {}
+        for doc in valid:
+            held.setdefault(str(doc.get("device")), {})[int(doc.get("date", 0))] = doc
+        known = {link.device for link in self.links}
+        report.unexpected_entries = sum(len(v) for d, v in held.items() if d not in known)
+        for link in self.links:
+            expected = self._expected_dates(link)
+            report.expected_entries += len(expected)
+            mine = held.get(link.device, {})
+            trace = self.sim.service.trace(link.account.username)
+            missing = [t for t in expected if t not in mine]
+            unexpected = sorted(set(mine) - set(expected))
+            wrong = [
+                t
+                for t in expected
+                if t in mine and not _content_ok(mine[t], link, trace.reading(t))
+            ]
+            report.missing += len(missing)
+            report.unexpected_entries += len(unexpected)
+            report.wrong_content += len(wrong)
+            for label, dates in (
+                ("missing", missing),
+                ("unexpected", unexpected),
+                ("wrong", wrong),
+            ):
+                if dates and len(report.problems) < 20:
+                    shown = ", ".join(str(t) for t in dates[:5])
+                    report.problems.append(f"{link.link_id}: {len(dates)} {label}: {shown}")
+
+    async def _compare_dlq(self) -> None:
+        """Bad records on the raw topic, found independently, against the DLQ's letters."""
+        report = self.report
+        raw_serde = make_serde("raw_payload", subject=f"{self.raw_topic}-value")
+        by_link = {link.link_id: link for link in self.links}
+        expected: dict[tuple[str, int, int, bytes], str] = {}
+        for record in await read_topic(self.bootstrap, self.raw_topic):
+            where = (record.partition, record.offset)
+            try:
+                decoded = raw_serde.decode(
+                    record.value, topic=self.raw_topic, partition=where[0], offset=where[1]
+                )
+                raw = RawPayload.from_avro(decoded)
+            except (RecordDecodeError, TypeError):
+                expected[("decode", *where, record.value)] = "not Avro"
+                continue
+            try:
+                body = json.loads(raw.body)
+            except ValueError:
+                expected[("transform", *where, raw.body)] = "body not JSON"
+                continue
+            link = by_link.get(raw.link_id)
+            if not isinstance(body, list) or link is None:
+                expected[("transform", *where, raw.body)] = "body not a reading list"
+                continue
+            trace = self.sim.service.trace(link.account.username)
+            for element in body:
+                if not _served_reading(element, link, trace):
+                    expected[("transform", *where, compact_json(element))] = "malformed reading"
+        dlq_serde = make_serde("dead_letter", subject=f"{self.names.dlq}-value")
+        letters = await read_topic(self.bootstrap, self.names.dlq)
+        found: set[tuple[str, int, int, bytes]] = set()
+        for record in letters:
+            letter = DeadLetter.from_avro(dlq_serde.decode(record.value, topic=self.names.dlq))
+            stage = letter.stage if letter.source_topic == self.raw_topic else f"{letter.stage}?"
+            found.add(
+                (
+                    stage,
+                    letter.source_partition if letter.source_partition is not None else -1,
+                    letter.source_offset if letter.source_offset is not None else -1,
+                    letter.original_value,
+                )
+            )
+            if letter.source_topic != self.raw_topic and len(report.problems) < 20:
+                report.problems.append(f"DLQ letter from {letter.source_topic}: {letter.reason}")
+        report.dlq_expected = len(expected)
+        report.dlq_expected_by_kind = dict(Counter(expected.values()))
+        report.dlq_found = len(found)
+        report.dlq_letters = len(letters)
+        report.dlq_missing = len(set(expected) - found)
+        report.dlq_unexpected = len(found - set(expected))
+        for stage, partition, offset, original in sorted(found - set(expected))[:5]:
+            report.problems.append(
+                f"unexpected DLQ letter ({stage}) for raw {partition}@{offset}: {original[:80]!r}"
+            )
+        report.garbled_produced = len(self.chaos.garbled)
+        report.garbled_in_dlq = sum(
+            1 for g in self.chaos.garbled if (g.stage, g.partition, g.offset, g.original) in found
+        )
+
+
+def _served_reading(element: object, link: _Link, trace: Any) -> bool:
+    """``element`` is exactly how the simulator renders its reading at that time."""
+    if not isinstance(element, dict):
+        return False
+    match = _CURRENT_DATE.fullmatch(str(element.get("WT", "")).strip("/"))
+    if match is None:
+        return False
+    account = link.account
+    rendered = reading_object(
+        trace.reading(int(match.group(1))),
+        date_style=account.date_style,
+        trend_style=account.trend_style,
+        utc_offset_minutes=account.utc_offset_minutes,
+    )
+    return element == rendered
+
+
+def _content_ok(doc: dict[str, Any], link: _Link, reading: Any) -> bool:
+    return (
+        doc.get("type") == "sgv"
+        and doc.get("sgv") == reading.mgdl
+        and doc.get("direction") == reading.trend
+        and doc.get("utcOffset") == link.account.utc_offset_minutes
+        and doc.get("identifier") == entry_identifier(link.device, reading.time_ms, "sgv")
+    )
+
+
+async def fault_run(
+    config: FaultRunConfig,
+    *,
+    bootstrap: str,
+    restart_broker: BrokerRestart,
+    workdir: Path,
+    say: Say = _quiet,
+) -> FaultRunReport:
+    """Run the pipeline through ``config``'s faults; compare what landed with what was made.
+
+    ``restart_broker`` stops the broker at ``bootstrap`` and starts it again on the same port
+    with the same data. Role logs go to ``workdir``.
+    """
+    began = time.monotonic()
+    report = FaultRunReport(config, prefix=unique_prefix("fault"))
+    await ensure_topics(bootstrap, topic_catalog(report.prefix, partitions=PARTITIONS))
+    duration_ms = int(config.simulated_hours * HOUR_MS)
+    anchor_ms = wall_clock_ms()
+    # The simulated day ends about an hour before the real now: no date lies in the future.
+    clock = WallAnchoredClock(config.speed, anchor_ms - duration_ms - HOUR_MS, anchor_ms)
+    accounts = generate_accounts(config.links, seed=config.seed)
+    links = [
+        _Link(f"p{n:02d}", a, device_name(VENDOR, stream_digest(a.account_id)))
+        for n, a in enumerate(accounts)
+    ]
+    server = TestServerProcess(workdir).start()
+    roles: dict[str, RoleProcess] = {}
+    try:
+        async with ShareSimulator(accounts, clock=clock, seed=config.seed) as sim:
+            config_file = workdir / "nightstream.toml"
+            _write_config(
+                config_file,
+                bootstrap=bootstrap,
+                prefix=report.prefix,
+                ns_url=server.url,
+                ns_token=server.token,
+                sink_timeout=config.sink_timeout_seconds,
+                links=links,
+                sim=sim,
+            )
+            roles = _roles(config_file, clock, workdir)
+            for name in ("processor", "sink", "poller"):
+                roles[name].start()
+            say(f"pipeline {report.prefix}: {config.links} links, logs in {workdir}")
+            run = _Run(
+                config,
+                report,
+                bootstrap=bootstrap,
+                restart_broker=restart_broker,
+                sim=sim,
+                ns=NightscoutAdmin(server),
+                roles=roles,
+                links=links,
+                clock=clock,
+                say=say,
+            )
+            async with _background(_watch(list(roles.values()), say)):
+                try:
+                    await run.execute()
+                except TimeoutError as exc:
+                    tails = "\n".join(f"--- {r.name}.log:\n{r.tail()}" for r in roles.values())
+                    raise TimeoutError(f"{exc}; logs in {workdir}\n{tails}") from exc
+    finally:
+        for role in roles.values():
+            await role.stop()
+        server.stop()
+    report.kills = {name: role.kills for name, role in roles.items()}
+    report.unplanned_exits = {name: role.unplanned_exits for name, role in roles.items()}
+    report.wall_s = time.monotonic() - began
+    return report
+
+
+def _roles(config_file: Path, clock: WallAnchoredClock, workdir: Path) -> dict[str, RoleProcess]:
+    env = child_env()
+    cli = [sys.executable, "-m", "nightstream.cli"]
+    poller = [
+        sys.executable,
+        "-m",
+        "bench.fault_poller",
+        "--config",
+        str(config_file),
+        "--speed",
+        repr(clock.speed),
+        "--start-ms",
+        str(clock.start_ms),
+        "--anchor-ms",
+        str(clock.anchor_ms),
+    ]
+    processor = [*cli, "process", "--config", str(config_file)]
+    sink = [*cli, "sink", "--config", str(config_file)]
+    return {
+        "poller": RoleProcess("poller", poller, workdir, env),
+        "processor": RoleProcess("processor", processor, workdir, env),
+        "sink": RoleProcess("sink", sink, workdir, env),
+    }
+
+
+# -- the benchmark script ---------------------------------------------------------------------
+
+
+async def _bench(arguments: argparse.Namespace) -> int:
+    config = FaultRunConfig(
+        links=arguments.links,
+        simulated_hours=arguments.hours,
+        speed=arguments.speed,
+        kills_per_role=arguments.kills,
+        broker_restarts=arguments.broker_restarts,
+        seed=arguments.seed,
+        settle_timeout_s=arguments.settle_timeout,
+    )
+    # SIGTERM ends the run as Ctrl-C does: the roles, the test server and the broker stop.
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-fault-"))
+    kafka = LocalKafka(workdir / "kafka")
+    bootstrap = await kafka.start()
+    print(f"started a broker on {bootstrap}", file=sys.stderr)
+    logs = workdir / "logs"
+    logs.mkdir()
+    try:
+        report = await fault_run(
+            config,
+            bootstrap=bootstrap,
+            restart_broker=kafka.restart,
+            workdir=logs,
+            say=lambda line: print(line, flush=True),
+        )
+    finally:
+        await kafka.stop()
+    print()
+    print(f"Fault run ({report.prefix}):")
+    print(table(report.rows()))
+    for problem in report.problems:
+        print(f"  ! {problem}")
+    path = write_results(arguments.results, {"machine": machine(), **report.to_json()})
+    print(f"\nresults written to {path}")
+    if report.ok and not arguments.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        print(f"logs kept in {logs}")
+    return 0 if report.ok else 1
+
+
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.fault_run")
+    parser.add_argument("--links", type=int, default=20)
+    parser.add_argument("--hours", type=float, default=24.0, help="simulated hours")
+    parser.add_argument("--speed", type=float, default=144.0, help="simulated s per real s")
+    parser.add_argument("--kills", type=int, default=10, help="SIGKILLs of each role")
+    parser.add_argument("--broker-restarts", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--settle-timeout", type=float, default=900.0, help="seconds to wait for lag 0 at the end"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the logs even when all is well")
+    parser.add_argument(
+        "--results", default="fault_run", help="name of the results file in bench/results"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return asyncio.run(_bench(parse_arguments(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
