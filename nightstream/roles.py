@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
+
 from nightstream.config import LinkSettings, Settings, TargetSettings
-from schemas.backoff import RetryPolicy
+from schemas.backoff import Backoff, RetryPolicy
 from schemas.errors import NightstreamError, TargetFatalError
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import make_serde
@@ -160,6 +163,32 @@ def build_poller(
     )
 
 
+KAFKA_RETRY = RetryPolicy(base=1.0, cap=30.0)
+
+
+async def keep_running(
+    name: str, role: Role, stop: asyncio.Event, retry: RetryPolicy = KAFKA_RETRY
+) -> None:
+    """Run ``role``; when Kafka cannot be reached (a broker restarting, say), say so in one line
+    and start the role again after a backoff. Nothing is lost: every role resumes from what it
+    committed."""
+    backoff = Backoff(retry)
+    while not stop.is_set():
+        try:
+            await role(stop)
+            return
+        except (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError) as exc:
+            delay = backoff.next_delay() or retry.cap
+            logger.error(
+                "%s: cannot reach Kafka (%s); starting again in %.0f s",
+                name,
+                type(exc).__name__,
+                delay,
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+
+
 def run_roles(roles: dict[str, Role]) -> None:
     """Run asyncio roles until they end or SIGINT/SIGTERM asks them to stop."""
 
@@ -168,7 +197,7 @@ def run_roles(roles: dict[str, Role]) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await asyncio.gather(*(role(stop) for role in roles.values()))
+        await asyncio.gather(*(keep_running(name, role, stop) for name, role in roles.items()))
 
     asyncio.run(main())
 
