@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from bench.common import (
     KAFKA_LOCAL,
@@ -69,7 +69,7 @@ from bench.common import (
 from bench.fault_poller import WallAnchoredClock
 from nightstream.kafka_offsets import group_lag
 from nightstream.topics_admin import ensure_topics
-from schemas.compacted import partitions_of, read_latest
+from schemas.compacted import read_latest, read_records
 from schemas.errors import RecordDecodeError
 from schemas.identity import device_name, entry_identifier, stream_digest
 from schemas.records import DeadLetter, RawPayload
@@ -336,43 +336,6 @@ async def _watch(roles: Sequence[RoleProcess], say: Say) -> None:
 
 
 # -- Kafka helpers -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TopicRecord:
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-
-
-async def read_topic(bootstrap: str, topic: str) -> list[TopicRecord]:
-    """Every record of ``topic`` from its beginning to its current end."""
-    partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
-    records: list[TopicRecord] = []
-    if not partitions:
-        return records
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        pending = {tp for tp in partitions if end[tp] > 0}
-        while pending:
-            batch = await consumer.getmany(*pending, timeout_ms=1000)
-            for tp, messages in batch.items():
-                records += [
-                    TopicRecord(tp.partition, m.offset, m.key, m.value or b"")
-                    for m in messages
-                    if m.offset < end[tp]
-                ]
-            for tp in list(pending):
-                if await consumer.position(tp) >= end[tp]:
-                    pending.discard(tp)
-    finally:
-        await consumer.stop()
-    return records
 
 
 class LocalKafka:
@@ -920,15 +883,15 @@ class _Run:
         raw_serde = make_serde("raw_payload", subject=f"{self.raw_topic}-value")
         by_link = {link.link_id: link for link in self.links}
         expected: dict[tuple[str, int, int, bytes], str] = {}
-        for record in await read_topic(self.bootstrap, self.raw_topic):
+        for record in await read_records(self.bootstrap, self.raw_topic):
             where = (record.partition, record.offset)
             try:
                 decoded = raw_serde.decode(
-                    record.value, topic=self.raw_topic, partition=where[0], offset=where[1]
+                    record.value or b"", topic=self.raw_topic, partition=where[0], offset=where[1]
                 )
                 raw = RawPayload.from_avro(decoded)
             except (RecordDecodeError, TypeError):
-                expected[("decode", *where, record.value)] = "not Avro"
+                expected[("decode", *where, record.value or b"")] = "not Avro"
                 continue
             try:
                 body = json.loads(raw.body)
@@ -944,10 +907,12 @@ class _Run:
                 if not _served_reading(element, link, trace):
                     expected[("transform", *where, compact_json(element))] = "malformed reading"
         dlq_serde = make_serde("dead_letter", subject=f"{self.names.dlq}-value")
-        letters = await read_topic(self.bootstrap, self.names.dlq)
+        letters = await read_records(self.bootstrap, self.names.dlq)
         found: set[tuple[str, int, int, bytes]] = set()
         for record in letters:
-            letter = DeadLetter.from_avro(dlq_serde.decode(record.value, topic=self.names.dlq))
+            letter = DeadLetter.from_avro(
+                dlq_serde.decode(record.value or b"", topic=self.names.dlq)
+            )
             stage = letter.stage if letter.source_topic == self.raw_topic else f"{letter.stage}?"
             found.add(
                 (

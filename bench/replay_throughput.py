@@ -33,7 +33,7 @@ from bench.common import (
     unique_prefix,
     write_results,
 )
-from bench.sink_throughput import LINK, ceiling, make_documents, publish
+from bench.sink_throughput import LINK, ceiling, ceiling_sweep, make_documents, publish
 from schemas.documents import Collection
 
 POLL_S = 0.1
@@ -127,11 +127,7 @@ async def main(arguments: argparse.Namespace) -> None:
         await publish(bootstrap, prefix, records)
         print(f"published {len(records)} documents {by_collection} to {prefix}.ns.*")
         sample = records[: arguments.sweep_docs]
-        sweep: dict[int, float] = {}
-        for concurrency in arguments.concurrency:
-            with TestServerProcess(workdir) as server:
-                sweep[concurrency] = await ceiling(server, sample, concurrency)
-            print(f"sweep c={concurrency}: {sweep[concurrency]:.0f} docs/s ({len(sample)} docs)")
+        sweep = await ceiling_sweep(workdir, sample, arguments.concurrency)
         best = max(sweep, key=lambda c: sweep[c])
         with TestServerProcess(workdir) as server:
             ceiling_rate = await ceiling(server, records, best)

@@ -251,6 +251,18 @@ def run_sink_process(
     return SinkRun(json.loads(output.strip().splitlines()[-1]), usage.ru_maxrss)
 
 
+async def ceiling_sweep(
+    workdir: Path, sample: Sequence[NsRecord], concurrencies: Sequence[int]
+) -> dict[int, float]:
+    """Direct-PUT docs/s of ``sample`` at each concurrency, each on a fresh test server."""
+    sweep: dict[int, float] = {}
+    for concurrency in concurrencies:
+        with TestServerProcess(workdir) as server:
+            sweep[concurrency] = await ceiling(server, sample, concurrency)
+        print(f"sweep c={concurrency}: {sweep[concurrency]:.0f} docs/s ({len(sample)} docs)")
+    return sweep
+
+
 async def main(arguments: argparse.Namespace) -> None:
     records = make_documents(arguments.docs)
     by_collection = {c.value: sum(r.collection is c for r in records) for c in Collection}
@@ -263,15 +275,10 @@ async def main(arguments: argparse.Namespace) -> None:
         await publish(bootstrap, prefix, records)
         print(f"published {len(records)} documents {by_collection} to {prefix}.ns.*")
 
-        sweep: dict[int, float] = {}
         sample = records[: arguments.sweep_docs]
+        sweep: dict[int, float] = {}
         if not arguments.sink_only:
-            for concurrency in arguments.concurrency:
-                with TestServerProcess(workdir) as server:
-                    sweep[concurrency] = await ceiling(server, sample, concurrency)
-                print(
-                    f"sweep c={concurrency}: {sweep[concurrency]:.0f} docs/s ({len(sample)} docs)"
-                )
+            sweep = await ceiling_sweep(workdir, sample, arguments.concurrency)
         best = max(sweep, key=lambda c: sweep[c]) if sweep else arguments.concurrency[0]
         ceiling_rate: float | None = None
         if not arguments.sink_only:

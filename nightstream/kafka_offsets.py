@@ -8,6 +8,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.compacted import partitions_of
+from schemas.offset_bounds import committed_offsets
 
 
 async def records_in(bootstrap: str, topic: str) -> int:
@@ -27,7 +28,7 @@ async def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        committed = await admin.list_consumer_group_offsets(group)
+        committed = await committed_offsets(admin, group)
     finally:
         await admin.close()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
@@ -41,6 +42,5 @@ async def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
         await consumer.stop()
     lag = 0
     for tp in partitions:
-        done = committed.get(tp)
-        lag += end[tp] - (done.offset if done is not None and done.offset >= 0 else 0)
+        lag += end[tp] - committed.get(tp, 0)
     return lag

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 
@@ -25,17 +25,17 @@ async def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
     return []
 
 
-async def read_latest(
+async def read_records(
     bootstrap_servers: str, topic: str, only_partitions: Iterable[int] | None = None
-) -> dict[bytes, bytes]:
-    """Latest value per key (keys whose latest value is a tombstone are left out), over all the
-    topic's partitions or ``only_partitions``."""
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of ``topic`` (or of ``only_partitions``) from its beginning to the end
+    offsets it had when the call began."""
     existing = await partitions_of(bootstrap_servers, topic)
     wanted = existing if only_partitions is None else sorted(set(only_partitions) & set(existing))
     partitions = [TopicPartition(topic, p) for p in wanted]
-    latest: dict[bytes, bytes] = {}
+    records: list[ConsumerRecord[bytes, bytes]] = []
     if not partitions:
-        return latest
+        return records
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -45,17 +45,31 @@ async def read_latest(
         pending = {tp for tp in partitions if end[tp] > 0}
         while pending:
             batch = await consumer.getmany(*pending, timeout_ms=1000)
-            for messages in batch.values():
-                for message in messages:
-                    if message.key is None:
-                        continue
-                    if message.value is None:
-                        latest.pop(message.key, None)
-                    else:
-                        latest[message.key] = message.value
+            for tp, messages in batch.items():
+                records += [m for m in messages if m.offset < end[tp]]
             for tp in list(pending):
                 if await consumer.position(tp) >= end[tp]:
                     pending.discard(tp)
     finally:
         await consumer.stop()
+    return records
+
+
+async def read_latest(
+    bootstrap_servers: str, topic: str, only_partitions: Iterable[int] | None = None
+) -> dict[bytes, bytes]:
+    """Latest value per key (keys whose latest value is a tombstone are left out), over all the
+    topic's partitions or ``only_partitions``."""
+    return latest_by_key(await read_records(bootstrap_servers, topic, only_partitions))
+
+
+def latest_by_key(records: Iterable[ConsumerRecord[bytes, bytes]]) -> dict[bytes, bytes]:
+    latest: dict[bytes, bytes] = {}
+    for record in records:
+        if record.key is None:
+            continue
+        if record.value is None:
+            latest.pop(record.key, None)
+        else:
+            latest[record.key] = record.value
     return latest

@@ -7,11 +7,13 @@ offset, or the beginning of the partition), and stops once it has consumed up to
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,23 @@ class OffsetBounds:
         return all(positions.get(tp, self.start[tp]) >= end for tp, end in self.end.items())
 
 
+async def committed_offsets(
+    admin: AIOKafkaAdminClient, group_id: str, *, within: float = 30.0
+) -> dict[TopicPartition, int]:
+    """The group's committed offsets (none committed: empty). A fresh cluster has no group
+    coordinator until ``__consumer_offsets`` exists, which the first lookup creates; wait for it."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            offsets = await admin.list_consumer_group_offsets(group_id)
+        except GroupCoordinatorNotAvailableError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+            continue
+        return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+
 async def capture_bounds(
     bootstrap_servers: str, topics: Sequence[str], group_id: str | None = None
 ) -> OffsetBounds:
@@ -51,8 +70,7 @@ async def capture_bounds(
         described = await admin.describe_topics([t for t in topics if t in present])
         committed: dict[TopicPartition, int] = {}
         if group_id is not None:
-            offsets = await admin.list_consumer_group_offsets(group_id)
-            committed = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+            committed = await committed_offsets(admin, group_id)
     finally:
         await admin.close()
     numbers = {

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from schemas.compacted import partitions_of, read_latest
+from schemas.compacted import latest_by_key, partitions_of, read_records
 
 
 def changelog_record(address: str, content_hash: str) -> tuple[bytes, bytes]:
@@ -37,8 +37,10 @@ class ChangelogHashes:
         """Read ``partitions`` (default: all) from the changelog, replacing what was held."""
         if partitions is None:
             partitions = await partitions_of(self._bootstrap, self._topic)
-        for partition in sorted(set(partitions)):
-            latest = await read_latest(self._bootstrap, self._topic, [partition])
+        wanted = set(partitions)
+        records = await read_records(self._bootstrap, self._topic, wanted)
+        for partition in wanted:
+            latest = latest_by_key(r for r in records if r.partition == partition)
             self._by_partition[partition] = {
                 json.loads(key): json.loads(value) for key, value in latest.items()
             }

@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from nightstream.config import load_settings
 from nightstream.kafka_offsets import group_lag, records_in
@@ -160,13 +159,10 @@ async def _settled(pipeline: Pipeline) -> None:
     ns = [names.ns(collection) for collection in Collection]
 
     async def caught_up() -> bool:
-        try:
-            processor = await group_lag(
-                pipeline.bootstrap, f"{pipeline.prefix}-processor", [names.raw("librelinkup")]
-            )
-            sink = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink-ns", ns)
-        except GroupCoordinatorNotAvailableError:  # a fresh broker creates __consumer_offsets
-            return False
+        processor = await group_lag(
+            pipeline.bootstrap, f"{pipeline.prefix}-processor", [names.raw("librelinkup")]
+        )
+        sink = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink-ns", ns)
         return processor == 0 and sink == 0
 
     await wait_until(caught_up, within=90, what="processor and sink to catch up", interval=1)
