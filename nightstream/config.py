@@ -193,6 +193,18 @@ class Settings(BaseSettings):
                     f"link {link.id!r} names target(s) {', '.join(map(repr, unknown))}, not "
                     f"defined under [targets.<name>] (defined: {known})",
                 )
+        named = {target for link in self.links for target in link.targets}
+        for name in self.targets:
+            if name not in named:
+                # Routing is by link: a target no link names would receive nothing, and under
+                # the first release it received every patient's data. Refuse it outright.
+                raise KeyedValueError(
+                    ("targets", name),
+                    f"target {name!r} is named by no link, so it would receive nothing: add "
+                    f'"{name}" to the targets of the link(s) whose data it should hold, or '
+                    f"remove [targets.{name}]",
+                    example=f'targets = ["{name}"] in a [[links]] entry',
+                )
         return self
 
     def link(self, link_id: str) -> LinkSettings:

@@ -16,9 +16,13 @@ class KeyedValueError(ValueError):
     """A validator's complaint about one key below the model it validates (``("token",)``,
     ``("links", 2, "targets")``), so the explanation names that key rather than the model."""
 
-    def __init__(self, key: tuple[str | int, ...], message: str) -> None:
+    def __init__(
+        self, key: tuple[str | int, ...], message: str, example: str | None = None
+    ) -> None:
         super().__init__(message)
         self.key = key
+        self.example = example
+        """Shown instead of the key's usual example (for keys that are names, not settings)."""
 
 
 _EXAMPLES = {
@@ -85,6 +89,8 @@ def explain(error: ValidationError) -> list[str]:
         )
         field = next((str(p) for p in reversed(location) if isinstance(p, str)), "")
         example = _EXAMPLES.get(field)
+        if isinstance(cause, KeyedValueError) and cause.example is not None:
+            example = cause.example
         hint = f"; for example: {example}" if example else ""
         lines.append(f"{key}: {message}{hint}")
     return lines

@@ -92,7 +92,7 @@ class ReplayReport:
             ("deleted by the user", str(stats.deleted_by_user + stats.skipped_deleted)),
             ("to the DLQ", str(stats.dead_lettered)),
             ("outside the window", str(stats.outside_window)),
-            ("other links", str(stats.skipped_other_links)),
+            ("other streams", str(stats.skipped_other_streams)),
         ]
         width = max(len(label) for label, _ in rows)
         head = (

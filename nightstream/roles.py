@@ -85,7 +85,7 @@ def build_sink_role(
         bootstrap_servers=settings.kafka.bootstrap_servers,
         topic_prefix=settings.kafka.topic_prefix,
         target=name,
-        links=links or None,
+        links=links,
         group_id=group_id,
         replication_factor=settings.kafka.replication_factor,
     )

@@ -43,7 +43,7 @@ def decoder_for(
         collection = collections.get(spec.schema_name)
         if collection is not None:
             ns = from_avro(collection, record)
-            return {"link_id": ns.link_id, "document": ns.document}
+            return {"stream": ns.stream, "document": ns.document}
         return _jsonable(record)
 
     return decode

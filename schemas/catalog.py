@@ -21,7 +21,15 @@ from schemas.fingerprint import fingerprint_bytes
 
 _VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
 
-SCHEMA_NAMES = ("raw_payload", "entry", "treatment", "devicestatus", "dead_letter", "poll_cursor")
+SCHEMA_NAMES = (
+    "raw_payload",
+    "entry",
+    "treatment",
+    "devicestatus",
+    "dead_letter",
+    "poll_cursor",
+    "stream_binding",
+)
 
 
 @dataclass(frozen=True)

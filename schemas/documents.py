@@ -19,7 +19,8 @@ from schemas.catalog import schema_family
 
 NsDocument = dict[str, Any]
 
-_ROUTING_FIELDS = ("identifier", "link_id", "content_hash", "extra")
+# link_id: v1 records named the delivering link; v2 names the stream (see from_avro).
+_ROUTING_FIELDS = ("identifier", "stream", "link_id", "content_hash", "extra")
 _AVRO_TYPE_CHECKS: dict[str, type | tuple[type, ...]] = {
     "string": str,
     "int": int,
@@ -44,10 +45,15 @@ class Collection(StrEnum):
 
 @dataclass(frozen=True)
 class NsRecord:
-    """A document plus routing metadata, as carried by an ``ns.*`` topic."""
+    """A document plus routing metadata, as carried by an ``ns.*`` topic.
+
+    ``stream`` names the vendor-side source (account, patient, pump) the document belongs to,
+    never the link that happened to deliver it: several links may read one stream, and a
+    compacted topic keeps one record per identifier whichever link brought it.
+    """
 
     collection: Collection
-    link_id: str
+    stream: str
     document: NsDocument
 
     @property
@@ -126,7 +132,7 @@ def to_avro(record: NsRecord) -> dict[str, Any]:
             continue
         extra[name] = canonical_json(value)
     out["identifier"] = record.identifier
-    out["link_id"] = record.link_id
+    out["stream"] = record.stream
     out["content_hash"] = record.content_hash
     out["extra"] = extra
     return out
@@ -143,4 +149,6 @@ def from_avro(collection: Collection, value: Mapping[str, Any]) -> NsRecord:
         document[name] = _normalize_number(column_value)
     for name, text in value.get("extra", {}).items():
         document[name] = json.loads(text)
-    return NsRecord(collection, str(value["link_id"]), document)
+    # v1 records carry no stream; their device names it (every transform sets device = stream).
+    stream = value.get("stream") or document.get("device") or ""
+    return NsRecord(collection, str(stream), document)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 
 NIGHTSCOUT_NAMESPACE = uuid.UUID("4e696768-7473-636f-7574-526f636b7321")
 assert NIGHTSCOUT_NAMESPACE.bytes == b"NightscoutRocks!"
@@ -38,3 +39,10 @@ def stream_digest(vendor_stream_id: str) -> str:
 def device_name(vendor: str, digest: str) -> str:
     """The ``device`` of every document of one vendor-side stream: stable forever."""
     return f"nightstream://{vendor}/{digest}"
+
+
+def payload_stream(vendor: str, request_params: Mapping[str, str]) -> str | None:
+    """The stream a raw payload belongs to, from the digest its poller put in
+    ``request_params["stream"]``; None when the poller did not know it yet."""
+    digest = request_params.get("stream", "")
+    return device_name(vendor, digest) if digest else None

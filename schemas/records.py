@@ -59,3 +59,13 @@ class PollCursor(AvroRecord):
     newest_data_ms: int | None = None
     last_success_ms: int | None = None
     state: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamBinding(AvroRecord):
+    """A link reads this stream: learned from its payloads, kept on the compacted bindings topic."""
+
+    link_id: str
+    vendor: str
+    stream: str
+    bound_at_ms: int

@@ -48,6 +48,11 @@ class TopicNames:
         return f"{self.prefix}.cursors"
 
     @property
+    def bindings(self) -> str:
+        """``link id -> stream``: which vendor-side stream each link reads (compacted)."""
+        return f"{self.prefix}.bindings"
+
+    @property
     def content_hashes(self) -> str:
         """The processor's ``collection/identifier -> content hash`` table changelog.
 
@@ -66,6 +71,7 @@ def topic_catalog(prefix: str = DEFAULT_PREFIX, partitions: int = 6) -> list[Top
     ]
     specs.append(TopicSpec(names.dlq, "dead_letter", 1, "delete", 365 * _DAY_MS))
     specs.append(TopicSpec(names.cursors, "poll_cursor", 1, "compact", forever))
+    specs.append(TopicSpec(names.bindings, "stream_binding", 1, "compact", forever))
     # faust's JSON key/value, not Avro; co-partitioned with the raw topics (faust requires it).
     specs.append(
         TopicSpec(names.content_hashes, CONTENT_HASHES_FORMAT, partitions, "compact", forever)

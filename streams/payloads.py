@@ -46,6 +46,12 @@ class RawMessage(Protocol):
     def value(self) -> bytes | None: ...
 
 
+class Binder(Protocol):
+    """Records which stream a link reads (see ``streams.stream_binder``)."""
+
+    async def bind(self, link_id: str, vendor: str, streams: set[str]) -> None: ...
+
+
 class HashStore(Protocol):
     """``collection/identifier -> content hash`` of the documents emitted so far."""
 
@@ -94,8 +100,10 @@ class PayloadHandler:
         registry: SchemaRegistryClient | None = None,
         *,
         only_link: str | None = None,
+        binder: Binder | None = None,
     ) -> None:
         self.names = names
+        self._binder = binder
         self._send = send
         self._hashes = hashes
         self._registry = registry
@@ -141,6 +149,8 @@ class PayloadHandler:
                 link_id=raw.link_id,
             )
         stats.rejected = len(output.rejected)
+        if self._binder is not None:
+            await self._binder.bind(raw.link_id, vendor, {r.stream for r in output.records})
         changed = [r for r in output.records if self._hashes.get(r.address) != r.content_hash]
         stats.unchanged = len(output.records) - len(changed)
         await self._publish(changed)

@@ -24,12 +24,15 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
+from schemas.bindings import StreamBindings
 from schemas.compacted import partitions_of
 from schemas.errors import NightstreamError
 from schemas.registry import SchemaRegistryClient
+from schemas.serde import Serde, make_serde
 from schemas.topics import TopicNames
 from streams.hash_changelog import ChangelogHashes
 from streams.payloads import PayloadHandler, PayloadTotals
+from streams.stream_binder import StreamBinder
 from streams.transform import Transform
 
 logger = logging.getLogger(__name__)
@@ -92,6 +95,7 @@ class Processor:
         self._consumer: AIOKafkaConsumer | None = None
         self._handler: PayloadHandler | None = None
         self._assignment: _LoadHashesOnAssignment | None = None
+        self._bindings: StreamBindings | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -108,7 +112,16 @@ class Processor:
         hashes = ChangelogHashes(
             config.bootstrap_servers, self.names.content_hashes, self._producer
         )
-        self._handler = PayloadHandler(self.names, self._send, hashes, self._registry)
+        self._bindings = StreamBindings(
+            config.bootstrap_servers,
+            self.names.bindings,
+            self._bindings_serde(),
+        )
+        await self._bindings.start()
+        binder = StreamBinder(self._bindings, self._send, self._bindings_serde())
+        self._handler = PayloadHandler(
+            self.names, self._send, hashes, self._registry, binder=binder
+        )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=config.bootstrap_servers,
             group_id=config.consumer_group,
@@ -137,9 +150,15 @@ class Processor:
                 f"{self.config.partitions} needed: run `nightstream topics create` first"
             )
 
+    def _bindings_serde(self) -> Serde:
+        subject = f"{self.names.bindings}-value"
+        return make_serde("stream_binding", subject=subject, registry=self._registry)
+
     async def stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop()
+        if self._bindings is not None:
+            await self._bindings.stop()
         if self._producer is not None:
             await self._producer.stop()
 

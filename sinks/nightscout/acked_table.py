@@ -8,6 +8,11 @@ Markers other than a hash record a final answer from the server for that exact c
 Each entry also remembers where the acknowledged version was read (``@partition:offset``), so a
 sink that reads the topics again from the start (a new consumer group, a replay) skips the older
 versions still waiting for compaction instead of writing them over the newer one.
+
+The same changelog records which streams' history the target holds, per ``ns.*`` partition
+(``route/<topic>/<partition>/<stream>``): a stream routed to the target later (a link added, a
+link bound to its stream after its first documents went by) is not covered yet, and the sink
+reads that partition's history again for it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,16 @@ from schemas.compacted import read_latest
 
 DELETED = "deleted:"
 REJECTED = "rejected:"
+_ROUTE = "route/"
+_COVERED = b"covered"
+
+Coverage = tuple[str, int, str]
+"""``(topic, partition, stream)``: the stream's history in that partition reached the target."""
+
+
+def _route_key(coverage: Coverage) -> bytes:
+    topic, partition, stream = coverage
+    return f"{_ROUTE}{topic}/{partition}/{stream}".encode()
 
 
 class AckedTable:
@@ -33,6 +48,7 @@ class AckedTable:
         self._replication_factor = replication_factor
         self._values: dict[str, str] = {}
         self._positions: dict[str, tuple[int, int]] = {}
+        self._covered: set[Coverage] = set()
         self._producer: AIOKafkaProducer | None = None
 
     def __len__(self) -> int:
@@ -52,6 +68,27 @@ class AckedTable:
         """True when the target acknowledged a version read later from the same partition."""
         known = self._positions.get(address)
         return known is not None and known[0] == partition and known[1] > offset
+
+    def is_covered(self, topic: str, partition: int, stream: str) -> bool:
+        return (topic, partition, stream) in self._covered
+
+    def covered_streams(self, topic: str, partition: int) -> set[str]:
+        return {s for t, p, s in self._covered if t == topic and p == partition}
+
+    async def set_coverage(self, add: Iterable[Coverage], remove: Iterable[Coverage]) -> None:
+        """Persist coverage changes (removals as tombstones) and wait for Kafka's answer."""
+        assert self._producer is not None, "start() first"
+        pending = []
+        for coverage in add:
+            key = _route_key(coverage)
+            pending.append(await self._producer.send(self.topic, key=key, value=_COVERED))
+            self._covered.add(coverage)
+        for coverage in remove:
+            key = _route_key(coverage)
+            pending.append(await self._producer.send(self.topic, key=key, value=None))
+            self._covered.discard(coverage)
+        if pending:
+            await asyncio.gather(*pending)
 
     async def start(self) -> None:
         await self._ensure_topic()
@@ -100,7 +137,14 @@ class AckedTable:
 
     async def _restore(self) -> None:
         for key, value in (await read_latest(self._bootstrap, self.topic)).items():
-            self._remember(key.decode(), value.decode())
+            text = key.decode()
+            if text.startswith(_ROUTE):
+                topic, _, rest = text.removeprefix(_ROUTE).partition("/")
+                partition, _, stream = rest.partition("/")
+                if partition.isdigit() and stream:
+                    self._covered.add((topic, int(partition), stream))
+                continue
+            self._remember(text, value.decode())
 
     def _remember(self, address: str, stored: str) -> None:
         value, _, where = stored.partition("@")

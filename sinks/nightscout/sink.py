@@ -1,9 +1,17 @@
 """The sink for one Nightscout target: ``ns.*`` topics in, identifier-keyed upserts out.
 
-One consumer group per target. Each batch: decode, keep the documents of the links routed to
-this target, drop those whose content the target already acknowledged (``AckedTable``), keep the
-last version of each identifier, write them, record the answers in the changelog, and only
-then commit the offsets. A crash anywhere repeats at most some idempotent PUTs.
+One consumer group per target. Routing is by stream: the target receives the documents of every
+stream that one of its links reads (``links`` below, bound to streams on the bindings topic), and
+nothing else. Each batch: decode, keep the documents of routed streams, drop those whose content
+the target already acknowledged (``AckedTable``), keep the last version of each identifier,
+write them, record the answers in the changelog, and only then commit the offsets. A crash
+anywhere repeats at most some idempotent PUTs.
+
+A stream routed to the target after its group went past some of the stream's documents (a link
+added later, or bound only after another link's payloads brought the documents) is caught up
+by a rewind: between two batches, each assigned partition the stream's history does not cover
+yet is read again from its beginning up to where the group was, delivering only the newly
+routed streams there; then the coverage is recorded in the changelog.
 
 ``run`` goes on until asked to stop or, given ``OffsetBounds``, until it has consumed every
 partition up to the end offsets captured before it started (a finite replay).
@@ -19,6 +27,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from schemas.bindings import StreamBindings
 from schemas.documents import Collection, NsRecord, from_avro, to_avro
 from schemas.errors import RecordDecodeError
 from schemas.offset_bounds import OffsetBounds
@@ -30,6 +39,7 @@ from schemas.version import app_version
 from sinks.nightscout.acked_table import DELETED, REJECTED, AckedTable
 from sinks.nightscout.client import NightscoutClient
 from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
+from sinks.nightscout.stream_routes import StreamRoutes
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +52,8 @@ class SinkConfig:
     bootstrap_servers: str
     topic_prefix: str
     target: str
-    links: frozenset[str] | None = None
+    links: frozenset[str] = frozenset()
+    """The links that name this target: it receives the streams they are bound to."""
     group_id: str | None = None
     max_batch: int = 500
     replication_factor: int = 1
@@ -60,7 +71,10 @@ class SinkConfig:
 class SinkStats:
     written: int = 0
     skipped_unchanged: int = 0
-    skipped_other_links: int = 0
+    skipped_other_streams: int = 0
+    """Documents of streams no link of this target reads."""
+    reread: int = 0
+    """Documents of already covered streams read again while a new stream's history was."""
     deleted_by_user: int = 0
     rejected: int = 0
     batches: int = 0
@@ -122,11 +136,18 @@ class TargetSink:
         self._dlq_serde = make_serde(
             "dead_letter", subject=f"{self.names.dlq}-value", registry=registry
         )
+        self._bindings = StreamBindings(
+            config.bootstrap_servers,
+            self.names.bindings,
+            make_serde("stream_binding", subject=f"{self.names.bindings}-value", registry=registry),
+        )
+        self._routes = StreamRoutes(config.target, config.links, self._bindings, self.acked)
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
         await self.acked.start()
+        await self._bindings.start()
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.config.bootstrap_servers, acks="all", enable_idempotence=True
         )
@@ -142,10 +163,11 @@ class TargetSink:
         )
         await self._consumer.start()
         logger.info(
-            "sink %s started: group %s, %d acknowledged documents remembered",
+            "sink %s started: group %s, %d acknowledged documents remembered, %d link(s)",
             self.config.target,
             self.config.consumer_group,
             len(self.acked),
+            len(self.config.links),
         )
 
     async def stop(self) -> None:
@@ -153,13 +175,15 @@ class TargetSink:
             await self._consumer.stop()
         if self._producer is not None:
             await self._producer.stop()
+        await self._bindings.stop()
         await self.acked.stop()
 
     async def run(self, stop: asyncio.Event, until: OffsetBounds | None = None) -> bool:
         """Consume until ``stop`` is set, or until ``until`` is reached (then True)."""
         assert self._consumer is not None, "start() first"
         while not stop.is_set():
-            if until is not None and await self._reached(until):
+            await self._routes.refresh(self._consumer)
+            if until is not None and not self._routes.rewinding and await self._reached(until):
                 return True
             batch = await self._consumer.getmany(timeout_ms=500, max_records=self.config.max_batch)
             if batch:
@@ -198,8 +222,13 @@ class TargetSink:
                 record = await self._decode(message)
                 if record is None:
                     continue
-                if self.config.links is not None and record.link_id not in self.config.links:
-                    self.stats.skipped_other_links += 1
+                if not self._routes.wants(record.stream):
+                    self.stats.skipped_other_streams += 1
+                    continue
+                if self._routes.is_reread(
+                    record.stream, message.topic, message.partition, message.offset
+                ):
+                    self.stats.reread += 1
                     continue
                 if self._accept is not None and not self._accept(record):
                     self.stats.outside_window += 1
@@ -293,7 +322,6 @@ class TargetSink:
                 stage="sink",
                 reason=reason,
                 source_topic=topic,
-                link_id=record.link_id,
                 target=self.config.target,
                 original_key=record.identifier.encode(),
                 original_value=serde.encode(to_avro(record)),

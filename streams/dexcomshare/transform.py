@@ -95,7 +95,7 @@ def transform(raw: RawPayload) -> TransformOutput:
             )
 
     for document in sorted(kept.values(), key=lambda d: int(d["date"])):
-        out.records.append(NsRecord(Collection.ENTRIES, raw.link_id, document))
+        out.records.append(NsRecord(Collection.ENTRIES, device, document))
     return out
 
 

@@ -67,11 +67,11 @@ class _Collector:
         reason = f"{where} is a JSON {json_kind(node.value)}, expected {expected}"
         self.rejected.append(Rejected(reason, node.fragment))
 
-    def output(self, link_id: str) -> TransformOutput:
+    def output(self, stream: str) -> TransformOutput:
         ordered = sorted(
             self.documents.values(), key=lambda kept: (kept[0].value, int(kept[1]["date"]))
         )
-        records = [NsRecord(collection, link_id, document) for collection, document in ordered]
+        records = [NsRecord(collection, stream, document) for collection, document in ordered]
         return TransformOutput(records=records, rejected=self.rejected)
 
 
@@ -98,7 +98,7 @@ def transform(raw: RawPayload) -> TransformOutput:
             collector.add(Collection.ENTRIES, where, current, reading(True))
     _add_history(collector, data, reading(False))
     _add_sensors(collector, data, connection, sensor)
-    return collector.output(raw.link_id)
+    return collector.output(device)
 
 
 def _add_history(collector: _Collector, data: Located, build: Build) -> None:

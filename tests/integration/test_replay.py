@@ -181,7 +181,7 @@ def _with_noise(raw: RawPayload) -> TransformOutput:
     """The Dexcom transform after a "fix": every tenth reading now has a noise level."""
     output = TRANSFORMS["dexcomshare"](raw)
     output.records = [
-        NsRecord(r.collection, r.link_id, {**r.document, "noise": 1})
+        NsRecord(r.collection, r.stream, {**r.document, "noise": 1})
         if _noisy(int(r.document["date"]))
         else r
         for r in output.records

@@ -24,6 +24,7 @@ from schemas.topics import TopicNames
 from sinks.nightscout.sink import SinkStats
 from sinks.nightscout.testserver import Faults, NightscoutTestServer
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
+from tests.integration.topic_records import bind_streams
 
 pytestmark = pytest.mark.kafka
 
@@ -49,7 +50,7 @@ def _documents(rng: random.Random) -> list[NsRecord]:
             "utcOffset": 0,
             "identifier": entry_identifier(DEVICE, date, "sgv"),
         }
-        records.append(NsRecord(Collection.ENTRIES, LINK, doc))
+        records.append(NsRecord(Collection.ENTRIES, DEVICE, doc))
     for i in range(100):
         date = START + i * 900_000
         doc = {
@@ -61,7 +62,7 @@ def _documents(rng: random.Random) -> list[NsRecord]:
             "utcOffset": 0,
             "identifier": nightscout_identifier(DEVICE, date, "Correction Bolus"),
         }
-        records.append(NsRecord(Collection.TREATMENTS, LINK, doc))
+        records.append(NsRecord(Collection.TREATMENTS, DEVICE, doc))
     for i in range(50):
         date = START + i * 1_800_000
         doc = {
@@ -72,9 +73,9 @@ def _documents(rng: random.Random) -> list[NsRecord]:
             "pump": {"reservoir": 200 - i, "battery": {"percent": 90}},
             "identifier": nightscout_identifier(DEVICE, date),
         }
-        records.append(NsRecord(Collection.DEVICESTATUS, LINK, doc))
+        records.append(NsRecord(Collection.DEVICESTATUS, DEVICE, doc))
     updates = [
-        NsRecord(r.collection, r.link_id, {**r.document, "notes": "corrected"})
+        NsRecord(r.collection, r.stream, {**r.document, "notes": "corrected"})
         for r in rng.sample(records, 60)
     ]
     repeats = rng.sample(records, 40)
@@ -91,6 +92,7 @@ def _latest(records: list[NsRecord]) -> dict[Key, NsRecord]:
 async def _produce(bootstrap: str, prefix: str, records: list[NsRecord]) -> None:
     names = TopicNames(prefix)
     serdes = {c: make_serde(c.schema_name, subject="t") for c in Collection}
+    await bind_streams(bootstrap, prefix, {LINK: DEVICE})
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
@@ -215,7 +217,7 @@ async def test_sink_keeps_each_document_exactly_once_through_kills_faults_and_re
             f"/api/v3/treatments/{victim.identifier}", headers={"Authorization": f"Bearer {jwt}"}
         )
         assert deleted.status_code == 200
-    newer = NsRecord(victim.collection, LINK, {**victim.document, "notes": "edited at vendor"})
+    newer = NsRecord(victim.collection, DEVICE, {**victim.document, "notes": "edited at vendor"})
     await _produce(kafka_bootstrap, pipeline.prefix, [newer])
     stats = SinkStats()
     stop = asyncio.Event()

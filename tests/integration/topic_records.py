@@ -1,13 +1,17 @@
-"""Read whole topics back with a plain consumer, as an analyst or an auditor would."""
+"""Read whole topics back with a plain consumer, as an analyst or an auditor would; write the
+bindings a processor would, for tests that produce documents themselves."""
 
 from __future__ import annotations
 
 import asyncio
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.compacted import read_records
+from schemas.records import StreamBinding
+from schemas.serde import make_serde
+from schemas.topics import TopicNames
 
 
 async def topics_with_prefix(bootstrap: str, prefix: str) -> list[str]:
@@ -28,3 +32,20 @@ async def read_topic(
         return await asyncio.wait_for(read_records(bootstrap, topic), timeout=within)
     except TimeoutError:
         raise AssertionError(f"could not read {topic} to its end within {within:.0f} s") from None
+
+
+async def bind_streams(bootstrap: str, prefix: str, streams_by_link: dict[str, str]) -> None:
+    """Record ``link -> stream`` bindings as the processor does on a link's first payload."""
+    topic = TopicNames(prefix).bindings
+    serde = make_serde("stream_binding", subject=f"{topic}-value")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for link_id, stream in streams_by_link.items():
+            vendor = stream.removeprefix("nightstream://").partition("/")[0]
+            binding = StreamBinding(link_id, vendor, stream, bound_at_ms=0)
+            await producer.send_and_wait(
+                topic, serde.encode(binding.to_avro()), key=link_id.encode()
+            )
+    finally:
+        await producer.stop()

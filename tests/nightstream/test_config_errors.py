@@ -238,6 +238,15 @@ WRONG_SETTINGS = [
         ("targets = [",),
     ),
     WrongSetting(
+        "target that no link names",
+        lambda config: config["targets"].__setitem__(
+            "orphan", {"url": "https://orphan.example.org", "token": "uploader-0123456789abcd"}
+        ),
+        "targets.orphan",
+        ("'orphan'", "named by no link", "remove [targets.orphan]"),
+        ('targets = ["orphan"] in a [[links]] entry',),
+    ),
+    WrongSetting(
         "two links with one id",
         _second_link_same_id,
         "links[1].id",

@@ -55,7 +55,7 @@ def test_documents_round_trip_losslessly(extra: dict[str, object]) -> None:
     record = NsRecord(Collection.ENTRIES, "link", _entry(**extra))
     back = from_avro(Collection.ENTRIES, serde.decode(serde.encode(to_avro(record))))
     assert back.document == record.document
-    assert back.link_id == "link"
+    assert back.stream == "link"
     assert back.content_hash == record.content_hash
 
 

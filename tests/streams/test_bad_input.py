@@ -22,6 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.identity import payload_stream
 from schemas.records import RawPayload
 from streams.registry import TRANSFORMS
 from streams.transform import Transform, TransformOutput
@@ -292,10 +293,10 @@ FLAWS = (
 
 
 def assert_sound(output: TransformOutput, raw: RawPayload) -> None:
-    """What holds for any payload: documents belong to the link, and each rejection carries a
-    readable reason and bytes that are a piece of the body as received."""
+    """What holds for any payload: documents belong to the payload's stream, and each rejection
+    carries a readable reason and bytes that are a piece of the body as received."""
     for record in output.records:
-        assert record.link_id == raw.link_id
+        assert record.stream == payload_stream(raw.vendor, raw.request_params)
         assert record.document["identifier"]
     for rejected in output.rejected:
         assert rejected.reason

@@ -53,7 +53,7 @@ def load_payload(case: str) -> RawPayload:
 def render(output: TransformOutput) -> dict[str, Any]:
     return {
         "records": [
-            {"collection": r.collection.value, "link_id": r.link_id, "document": r.document}
+            {"collection": r.collection.value, "stream": r.stream, "document": r.document}
             for r in output.records
         ],
         "rejected": [
@@ -90,7 +90,7 @@ def test_golden_documents_are_valid_for_nightscout(case: str) -> None:
     for record in records:
         doc = record.document
         assert record.collection is Collection.ENTRIES
-        assert record.link_id == raw.link_id
+        assert record.stream == record.document["device"]
         assert doc["date"] > 946_684_800_000
         assert -1440 <= doc["utcOffset"] <= 1440
         assert doc["app"].strip()

@@ -183,7 +183,7 @@ def assert_well_formed(output: TransformOutput, raw: RawPayload) -> None:
     for record in output.records:
         doc = record.document
         assert record.collection is Collection.ENTRIES
-        assert record.link_id == raw.link_id
+        assert record.stream == record.document["device"]
         assert doc["type"] == "sgv"
         assert MIN_SGV <= doc["sgv"] <= MAX_SGV
         assert 946_684_800_000 < doc["date"] <= raw.fetched_at_ms + 3_600_000

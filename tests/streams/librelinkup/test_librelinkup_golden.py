@@ -66,7 +66,7 @@ def test_golden_documents_are_valid_for_nightscout(case: str) -> None:
     device = f"nightstream://librelinkup/{raw.request_params.get('stream')}"
     for record in transform(raw).records:
         doc = record.document
-        assert record.link_id == raw.link_id
+        assert record.stream == record.document["device"]
         assert doc["device"] == device
         assert doc["app"] == "nightstream"
         assert doc["date"] > 946_684_800_000
