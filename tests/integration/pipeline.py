@@ -11,8 +11,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nightstream.config import load_settings
+from nightstream.roles import build_poller
 from nightstream.topics_admin import ensure_topics
+from schemas.backoff import RetryPolicy
 from schemas.topics import topic_catalog
+from sources.runner import LinkState, PollerOptions
+from sources.simclock import ManualClock
 from tests.kafka_broker import unique_name
 
 
@@ -122,3 +127,20 @@ async def wait_until(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+async def poll_once(
+    pipeline: Pipeline, clock: ManualClock | None = None, link_ids: list[str] | None = None
+) -> None:
+    """One poll of the configured links (or ``link_ids``), in this process, on ``clock``; every
+    link must end it done."""
+    options = PollerOptions(once=True, retry=RetryPolicy(base=0.2, cap=1.0))
+    settings = load_settings({}, pipeline.config)
+    now = clock.now_ms if clock is not None else None
+    poller = (
+        build_poller(settings, options, link_ids)
+        if now is None
+        else build_poller(settings, options, link_ids, clock=now)
+    )
+    await poller.run(asyncio.Event())
+    assert {s.state for s in poller.status.values()} == {LinkState.DONE}, poller.status
