@@ -6,7 +6,9 @@
 
 N simulated Dexcom Share links (one ``ShareSimulator`` in this process) feed Kafka through the
 poller (``bench/fault_poller.py``), the processor (``nightstream process``) and the sink
-(``nightstream sink``), each its own process, into the Nightscout test server (its own process).
+(``nightstream sink``), each its own process, into a home Nightscout test server (its own
+process); one more link reads the first account's stream for a clinic site (a second test
+server), which must hold exactly that stream's readings, once.
 Simulated time runs ``--speed`` times faster than real time on a clock the simulator and the
 poller share. While the simulated day runs:
 
@@ -49,7 +51,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +88,8 @@ from sources.simclock import wall_clock_ms
 PARTITIONS = 3
 ROLES = ("poller", "processor", "sink")
 VENDOR = "dexcomshare"
+HOME = "ns"
+CLINIC = "clinic"
 _CURRENT_DATE = re.compile(r"Date\(([0-9]+)\)")
 
 Say = Callable[[str], None]
@@ -138,6 +142,7 @@ class FaultRunReport:
     prefix: str = ""
     expected_entries: int = 0
     held_entries: int = 0
+    held_by_site: dict[str, int] = field(default_factory=dict)
     missing: int = 0
     duplicate_identifiers: int = 0
     duplicate_readings: int = 0
@@ -192,7 +197,12 @@ class FaultRunReport:
         return [
             ("links x simulated time", f"{c.links} x {c.simulated_hours:g} h at {c.speed:g}x"),
             ("expected entries", str(self.expected_entries)),
-            ("held in Nightscout", str(self.held_entries)),
+            (
+                "held in Nightscout",
+                f"{self.held_entries} ("
+                + ", ".join(f"{s} {n}" for s, n in self.held_by_site.items())
+                + f"; {CLINIC} gets the first stream through a second link)",
+            ),
             ("missing", str(self.missing)),
             (
                 "duplicates",
@@ -413,6 +423,18 @@ class _Link:
     link_id: str
     account: SimAccount
     device: str
+    targets: tuple[str, ...] = (HOME,)
+
+
+def _links(accounts: Sequence[SimAccount]) -> list[_Link]:
+    """One link per account to the home site, plus a second link on the first account's stream
+    for the clinic site: two links on one stream, each with its own target."""
+    links = [
+        _Link(f"p{n:02d}", a, device_name(VENDOR, stream_digest(a.account_id)))
+        for n, a in enumerate(accounts)
+    ]
+    first = links[0]
+    return [*links, _Link(f"{first.link_id}-clinic", first.account, first.device, (CLINIC,))]
 
 
 @dataclass(frozen=True)
@@ -440,8 +462,7 @@ def _write_config(
     *,
     bootstrap: str,
     prefix: str,
-    ns_url: str,
-    ns_token: str,
+    sites: Mapping[str, TestServerProcess],
     sink_timeout: float,
     links: Sequence[_Link],
     sim: ShareSimulator,
@@ -452,11 +473,14 @@ def _write_config(
         f'bootstrap_servers = "{bootstrap}"',
         f'topic_prefix = "{prefix}"',
         f"partitions = {PARTITIONS}",
-        "[targets.ns]",
-        f'url = "{ns_url}"',
-        f'token = "{ns_token}"',
-        f"timeout_seconds = {sink_timeout}",
     ]
+    for name, site in sites.items():
+        lines += [
+            f"[targets.{name}]",
+            f'url = "{site.url}"',
+            f'token = "{site.token}"',
+            f"timeout_seconds = {sink_timeout}",
+        ]
     for link in links:
         account = link.account
         lines += [
@@ -467,7 +491,7 @@ def _write_config(
             f'password = "{account.password}"',
             f'region = "{account.region}"',
             f'server_url = "{sim.base_url(account.region)}"',
-            'targets = ["ns"]',
+            "targets = [" + ", ".join(f'"{t}"' for t in link.targets) + "]",
         ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -641,7 +665,7 @@ class _Run:
         bootstrap: str,
         restart_broker: BrokerRestart,
         sim: ShareSimulator,
-        ns: NightscoutAdmin,
+        sites: dict[str, NightscoutAdmin],
         roles: dict[str, RoleProcess],
         links: list[_Link],
         clock: WallAnchoredClock,
@@ -652,7 +676,7 @@ class _Run:
         self.bootstrap = bootstrap
         self.restart_broker = restart_broker
         self.sim = sim
-        self.ns = ns
+        self.sites = sites
         self.roles = roles
         self.links = links
         self.clock = clock
@@ -669,19 +693,21 @@ class _Run:
     async def execute(self) -> None:
         await self._first_polls()
         config = self.config
-        await self.ns.set_faults(
-            {
-                "error_rate": config.ns_error_rate,
-                "hang_rate": config.ns_hang_rate,
-                "hang_seconds": config.ns_hang_seconds,
-                "after_write_rate": config.ns_after_write_rate,
-                "seed": config.seed,
-            }
-        )
+        for site in self.sites.values():
+            await site.set_faults(
+                {
+                    "error_rate": config.ns_error_rate,
+                    "hang_rate": config.ns_hang_rate,
+                    "hang_seconds": config.ns_hang_seconds,
+                    "after_write_rate": config.ns_after_write_rate,
+                    "seed": config.seed,
+                }
+            )
         began = time.monotonic()
         await self._fault_window()
         self.report.fault_window_s = time.monotonic() - began
-        await self.ns.clear_faults()
+        for site in self.sites.values():
+            await site.clear_faults()
         self.say("faults over: a clean poll of every link, then the poller stops")
         await self._final_polls()
         began = time.monotonic()
@@ -781,14 +807,14 @@ class _Run:
         raw = [self.raw_topic]
         ns = [f"{self.report.prefix}.ns.{c}" for c in ("entries", "treatments", "devicestatus")]
         processor_group = f"{self.report.prefix}-processor"
-        sink_group = f"{self.report.prefix}-sink-ns"
+        sink_groups = [f"{self.report.prefix}-sink-{name}" for name in self.sites]
         quiet_checks = 0
 
         async def settled() -> bool:
             nonlocal quiet_checks
             processor = await group_lag(self.bootstrap, processor_group, raw)
-            sink = await group_lag(self.bootstrap, sink_group, ns)
-            quiet_checks = quiet_checks + 1 if processor == 0 and sink == 0 else 0
+            sinks = [await group_lag(self.bootstrap, group, ns) for group in sink_groups]
+            quiet_checks = quiet_checks + 1 if processor == 0 and not any(sinks) else 0
             return quiet_checks >= 3
 
         self.say("waiting for the processor and the sink to commit everything")
@@ -801,18 +827,22 @@ class _Run:
 
     async def _compare(self) -> None:
         report = self.report
-        entries = await self.ns.documents("entries")
-        report.other_documents = len(await self.ns.documents("treatments")) + len(
-            await self.ns.documents("devicestatus")
-        )
-        stats = await self.ns.stats()
-        report.ns_faults = {str(k): int(v) for k, v in stats["faults"].items()}
-        report.ns_puts = sum(int(r["count"]) for r in stats["requests"] if r["method"] == "PUT")
-        self._compare_entries(entries)
+        for name, site in self.sites.items():
+            report.other_documents += len(await site.documents("treatments")) + len(
+                await site.documents("devicestatus")
+            )
+            stats = await site.stats()
+            for kind, count in stats["faults"].items():
+                report.ns_faults[str(kind)] = report.ns_faults.get(str(kind), 0) + int(count)
+            report.ns_puts += sum(
+                int(r["count"]) for r in stats["requests"] if r["method"] == "PUT"
+            )
+            self._compare_entries(name, await site.documents("entries"))
         await self._compare_dlq()
         vendor = self.chaos.vendor
         vendor.transport_failures_served = self.sim.knobs.injected_total
-        all_counters = [self.sim.counters_for(link.account.username) for link in self.links]
+        accounts = {link.account.key: link.account for link in self.links}
+        all_counters = [self.sim.counters_for(a.username) for a in accounts.values()]
         vendor.logins = sum(c.sessions_issued for c in all_counters)
         vendor.reads = sum(c.reads for c in all_counters)
         report.vendor = vendor
@@ -837,23 +867,26 @@ class _Run:
         newest = trace.latest_grid_time(last.at_ms)
         return [t for t in range(oldest, newest + 1, READING_INTERVAL_MS) if trace.has_reading(t)]
 
-    def _compare_entries(self, entries: list[dict[str, Any]]) -> None:
+    def _compare_entries(self, site: str, entries: list[dict[str, Any]]) -> None:
+        """The site holds each reading of the streams routed to it once, and nothing else."""
         report = self.report
         identifiers = Counter(str(d.get("identifier")) for d in entries)
         readings = Counter((str(d.get("device")), d.get("date")) for d in entries)
-        report.duplicate_identifiers = sum(n - 1 for n in identifiers.values() if n > 1)
-        report.duplicate_readings = sum(n - 1 for n in readings.values() if n > 1)
+        report.duplicate_identifiers += sum(n - 1 for n in identifiers.values() if n > 1)
+        report.duplicate_readings += sum(n - 1 for n in readings.values() if n > 1)
         for (device, date), n in readings.items():
             if n > 1 and len(report.problems) < 20:
-                report.problems.append(f"{n} documents for {device} at {date}")
+                report.problems.append(f"{site}: {n} documents for {device} at {date}")
         valid = [d for d in entries if d.get("isValid") is not False]
-        report.held_entries = len(valid)
+        report.held_entries += len(valid)
+        report.held_by_site[site] = len(valid)
         held: dict[str, dict[int, dict[str, Any]]] = {}
         for doc in valid:
             held.setdefault(str(doc.get("device")), {})[int(doc.get("date", 0))] = doc
-        known = {link.device for link in self.links}
-        report.unexpected_entries = sum(len(v) for d, v in held.items() if d not in known)
-        for link in self.links:
+        # One link per stream routed here: several links on one stream bring the same documents.
+        routed = {link.device: link for link in self.links if site in link.targets}
+        report.unexpected_entries += sum(len(v) for d, v in held.items() if d not in routed)
+        for link in routed.values():
             expected = self._expected_dates(link)
             report.expected_entries += len(expected)
             mine = held.get(link.device, {})
@@ -875,7 +908,7 @@ class _Run:
             ):
                 if dates and len(report.problems) < 20:
                     shown = ", ".join(str(t) for t in dates[:5])
-                    report.problems.append(f"{link.link_id}: {len(dates)} {label}: {shown}")
+                    report.problems.append(f"{site} {link.link_id}: {len(dates)} {label}: {shown}")
 
     async def _compare_dlq(self) -> None:
         """Bad records on the raw topic, found independently, against the DLQ's letters."""
@@ -988,11 +1021,8 @@ async def fault_run(
     # The simulated day ends about an hour before the real now: no date lies in the future.
     clock = WallAnchoredClock(config.speed, anchor_ms - duration_ms - HOUR_MS, anchor_ms)
     accounts = generate_accounts(config.links, seed=config.seed)
-    links = [
-        _Link(f"p{n:02d}", a, device_name(VENDOR, stream_digest(a.account_id)))
-        for n, a in enumerate(accounts)
-    ]
-    server = TestServerProcess(workdir).start()
+    links = _links(accounts)
+    servers = {name: TestServerProcess(workdir).start() for name in (HOME, CLINIC)}
     roles: dict[str, RoleProcess] = {}
     try:
         async with ShareSimulator(accounts, clock=clock, seed=config.seed) as sim:
@@ -1001,8 +1031,7 @@ async def fault_run(
                 config_file,
                 bootstrap=bootstrap,
                 prefix=report.prefix,
-                ns_url=server.url,
-                ns_token=server.token,
+                sites=servers,
                 sink_timeout=config.sink_timeout_seconds,
                 links=links,
                 sim=sim,
@@ -1017,7 +1046,7 @@ async def fault_run(
                 bootstrap=bootstrap,
                 restart_broker=restart_broker,
                 sim=sim,
-                ns=NightscoutAdmin(server),
+                sites={name: NightscoutAdmin(server) for name, server in servers.items()},
                 roles=roles,
                 links=links,
                 clock=clock,
@@ -1032,7 +1061,8 @@ async def fault_run(
     finally:
         for role in roles.values():
             await role.stop()
-        server.stop()
+        for server in servers.values():
+            server.stop()
     report.kills = {name: role.kills for name, role in roles.items()}
     report.unplanned_exits = {name: role.unplanned_exits for name, role in roles.items()}
     report.wall_s = time.monotonic() - began

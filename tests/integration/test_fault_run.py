@@ -3,8 +3,9 @@
 Four simulated Dexcom links for four simulated hours at 240x: the poller, the processor and the
 sink are each SIGKILLed three times, the broker restarts once, Nightscout fails or hangs 20 % of
 requests, the simulator answers errors and ends sessions, and bad records are made on purpose.
-Afterwards Nightscout must hold every reading the simulator served exactly once, and the DLQ
-exactly the bad records.
+A second link reads the first account's stream for a clinic site. Afterwards each site must hold
+every reading the simulator served for its streams exactly once, and the DLQ exactly the bad
+records.
 """
 
 from __future__ import annotations
@@ -70,8 +71,10 @@ async def test_short_fault_run_lands_each_reading_once_and_dead_letters_only_bad
     assert report.vendor.transport_failures_served > 0
     assert report.vendor.session_expiries >= 1
     assert report.vendor.rejected_reads >= 1
-    # Every link ran through the simulated hours: its first 24 h window plus 4 h of readings.
-    assert report.expected_entries >= SHORT.links * (288 + 44)
+    # Every link ran through the simulated hours: its first 24 h window plus 4 h of readings;
+    # the clinic holds the first stream, which a second link reads for it.
+    assert report.expected_entries >= (SHORT.links + 1) * (288 + 44)
+    assert report.held_by_site["clinic"] >= 288 + 44
 
     assert report.missing == 0, problems
     assert report.duplicates == 0, problems
