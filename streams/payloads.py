@@ -139,6 +139,7 @@ class PayloadHandler:
             stats.rejected += 1
             return stats
         output = transform(raw)
+        output.records = [r.at_version(raw.fetched_at_ms) for r in output.records]
         for rejected in output.rejected:
             await self._dead_letter(
                 "transform",

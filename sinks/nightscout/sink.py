@@ -36,7 +36,7 @@ from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
 from schemas.topics import TopicNames
 from schemas.version import app_version
-from sinks.nightscout.acked_table import DELETED, REJECTED, AckedTable
+from sinks.nightscout.acked_table import DELETED, REJECTED, AckedTable, ReadAt
 from sinks.nightscout.client import NightscoutClient
 from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
 from sinks.nightscout.stream_routes import StreamRoutes
@@ -93,6 +93,11 @@ class SinkStats:
     @property
     def dead_lettered(self) -> int:
         return self.rejected + self.undecodable
+
+
+def _older(read: ReadAt, than: ReadAt) -> bool:
+    """Versions decide when both are known; otherwise the later read wins."""
+    return read.version is not None and than.version is not None and read.version < than.version
 
 
 def client_writer(client: NightscoutClient) -> Writer:
@@ -215,7 +220,7 @@ class TargetSink:
     async def process_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         assert self._consumer is not None
         latest: dict[str, NsRecord] = {}
-        read_at: dict[str, tuple[int, int]] = {}
+        read_at: dict[str, ReadAt] = {}
         for messages in batch.values():
             self.stats.read += len(messages)
             for message in messages:
@@ -233,13 +238,17 @@ class TargetSink:
                 if self._accept is not None and not self._accept(record):
                     self.stats.outside_window += 1
                     continue
-                if record.address in latest:
+                here = ReadAt(message.partition, message.offset, record.version)
+                earlier = read_at.get(record.address)
+                if earlier is not None:
                     self.stats.superseded += 1
+                    if _older(here, earlier):
+                        continue
                 latest[record.address] = record
-                read_at[record.address] = (message.partition, message.offset)
+                read_at[record.address] = here
         pending = []
         for record in latest.values():
-            if self.acked.is_superseded(record.address, *read_at[record.address]):
+            if self.acked.is_superseded(record.address, read_at[record.address]):
                 self.stats.superseded += 1
             elif self.acked.is_settled(record.address, record.content_hash):
                 if (self.acked.get(record.address) or "").startswith(DELETED):
@@ -254,9 +263,7 @@ class TargetSink:
         self.positions.update(offsets)
         self.stats.batches += 1
 
-    async def _write_all(
-        self, records: list[NsRecord], read_at: dict[str, tuple[int, int]]
-    ) -> None:
+    async def _write_all(self, records: list[NsRecord], read_at: dict[str, ReadAt]) -> None:
         by_collection: dict[Collection, list[NsRecord]] = {}
         for record in records:
             by_collection.setdefault(record.collection, []).append(record)
