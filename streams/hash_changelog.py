@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from aiokafka import AIOKafkaProducer
 
 from schemas.compacted import latest_by_key, partitions_of, read_records
+from schemas.fencing import check_lease
 
 
 def changelog_record(address: str, content_hash: str) -> tuple[bytes, bytes]:
@@ -57,6 +58,7 @@ class ChangelogHashes:
         return None
 
     async def record(self, entries: Sequence[tuple[str, str]], partition: int) -> None:
+        check_lease()
         pending = []
         for address, content_hash in entries:
             key, value = changelog_record(address, content_hash)

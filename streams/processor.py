@@ -21,12 +21,12 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from schemas.bindings import StreamBindings
 from schemas.compacted import partitions_of
 from schemas.errors import NightstreamError
+from schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_leased
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
 from schemas.topics import TopicNames
@@ -56,7 +56,7 @@ class ProcessorConfig:
         return self.app_id or f"{self.topic_prefix}-processor"
 
 
-class _LoadHashesOnAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
+class _LoadHashesOnAssignment:
     """Loads the hashes of newly assigned partitions; ``loaded`` is set once they are in.
 
     aiokafka starts fetching as soon as partitions are assigned, while this listener may still
@@ -67,11 +67,11 @@ class _LoadHashesOnAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
         self._hashes = hashes
         self.loaded = asyncio.Event()
 
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+    async def revoked(self, revoked: set[TopicPartition]) -> None:
         self.loaded.clear()
         self._hashes.forget({tp.partition for tp in revoked})
 
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+    async def assigned(self, assigned: set[TopicPartition]) -> None:
         partitions = {tp.partition for tp in assigned}
         await self._hashes.load(partitions)
         self.loaded.set()
@@ -96,6 +96,8 @@ class Processor:
         self._handler: PayloadHandler | None = None
         self._assignment: _LoadHashesOnAssignment | None = None
         self._bindings: StreamBindings | None = None
+        self._ownership: PartitionOwnership | None = None
+        self._watching: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -133,7 +135,13 @@ class Processor:
             metadata_max_age_ms=10_000,
         )
         self._assignment = _LoadHashesOnAssignment(hashes)
-        self._consumer.subscribe(list(self._transforms), listener=self._assignment)
+        self._ownership = PartitionOwnership(
+            LoopWatch(frozen_after=SESSION_TIMEOUT_MS / 2000),
+            on_revoke=self._assignment.revoked,
+            on_assign=self._assignment.assigned,
+        )
+        self._consumer.subscribe(list(self._transforms), listener=self._ownership)
+        self._watching = asyncio.create_task(self._ownership.watch.run())
         await self._consumer.start()
         logger.info(
             "processor started: group %s, raw topics %s",
@@ -155,6 +163,8 @@ class Processor:
         return make_serde("stream_binding", subject=subject, registry=self._registry)
 
     async def stop(self) -> None:
+        if self._watching is not None:
+            self._watching.cancel()
         if self._consumer is not None:
             await self._consumer.stop()
         if self._bindings is not None:
@@ -170,21 +180,31 @@ class Processor:
             batch = await self._consumer.getmany(timeout_ms=500)
             if batch:
                 await self._assignment.loaded.wait()
-            for tp, messages in batch.items():
-                vendor, transform = self._transforms[tp.topic]
-                for message in messages:
-                    self.totals.add(await self._handler.handle(vendor, transform, message))
-            if batch:
-                offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
-                try:
-                    await self._consumer.commit(offsets)
-                except (CommitFailedError, IllegalStateError) as exc:
-                    # The group rebalanced meanwhile: the partition's new owner repeats these
-                    # payloads, and the change filter makes that harmless.
-                    logger.warning("processor: offsets not committed (%s)", exc)
+                await self._leased(batch)
+
+    async def _leased(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Once this instance lost the batch's partitions, or stood still, it publishes and
+        commits nothing more of it; the partitions' owner processes the payloads again, and the
+        change filter makes that harmless."""
+        assert self._consumer is not None
+        assert self._ownership is not None
+        why = await process_leased(self._ownership, self._consumer, batch, self._process(batch))
+        if why is not None:
+            logger.warning("processor: a batch was dropped unacknowledged: %s", why)
+
+    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        assert self._consumer is not None
+        assert self._handler is not None
+        for tp, messages in batch.items():
+            vendor, transform = self._transforms[tp.topic]
+            for message in messages:
+                self.totals.add(await self._handler.handle(vendor, transform, message))
+        check_lease()
+        await self._consumer.commit({tp: messages[-1].offset + 1 for tp, messages in batch.items()})
 
     async def _send(self, topic: str, key: bytes | None, value: bytes) -> Any:
         assert self._producer is not None
+        check_lease()
         return await self._producer.send(topic, value, key=key)
 
 

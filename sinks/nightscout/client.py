@@ -29,6 +29,7 @@ import httpx
 from schemas.backoff import Backoff, RetryPolicy, parse_retry_after
 from schemas.documents import Collection
 from schemas.errors import RetriableError, TargetFatalError
+from schemas.fencing import check_lease
 from schemas.lifecycle import Closing
 from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
 
@@ -568,6 +569,7 @@ class NightscoutClient(Closing):
         try:
             # Straight to the transport: the client's auth, redirect and cookie layers do nothing
             # here (no cookies, redirects are not followed) but cost about a tenth of the CPU.
+            check_lease()
             response = await self._transport.handle_async_request(request)
             try:
                 await response.aread()

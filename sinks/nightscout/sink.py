@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from schemas.bindings import StreamBindings
 from schemas.documents import Collection, NsRecord, from_avro, to_avro
 from schemas.errors import RecordDecodeError
+from schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_leased
 from schemas.offset_bounds import OffsetBounds
 from schemas.records import DeadLetter
 from schemas.registry import SchemaRegistryClient
@@ -42,6 +43,10 @@ from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
 from sinks.nightscout.stream_routes import StreamRoutes
 
 logger = logging.getLogger(__name__)
+
+SESSION_TIMEOUT_MS = 15_000
+"""A dead instance's partitions wait this long for another; a stop of half of it fences work."""
+WRITE_CHUNK = 64
 
 Writer = Callable[[Collection, Sequence[NsRecord]], Awaitable[list[WriteOutcome]]]
 RecordFilter = Callable[[NsRecord], bool]
@@ -88,6 +93,8 @@ class SinkStats:
     outside_window: int = 0
     """Documents the ``accept`` filter left out (a replay's ``--since``/``--until``)."""
     skipped_deleted: int = 0
+    dropped_batches: int = 0
+    """Batches dropped unwritten because this instance lost their partitions meanwhile."""
     """Documents the target answered 410 for earlier (deleted by the user): not sent again."""
 
     @property
@@ -147,6 +154,8 @@ class TargetSink:
             make_serde("stream_binding", subject=f"{self.names.bindings}-value", registry=registry),
         )
         self._routes = StreamRoutes(config.target, config.links, self._bindings, self.acked)
+        self._ownership = PartitionOwnership(LoopWatch(frozen_after=SESSION_TIMEOUT_MS / 2000))
+        self._watching: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
 
@@ -158,14 +167,17 @@ class TargetSink:
         )
         await self._producer.start()
         self._consumer = AIOKafkaConsumer(
-            *self._serdes,
             bootstrap_servers=self.config.bootstrap_servers,
             group_id=self.config.consumer_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.config.max_batch,
             metadata_max_age_ms=10_000,
+            session_timeout_ms=SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=SESSION_TIMEOUT_MS // 5,
         )
+        self._consumer.subscribe(list(self._serdes), listener=self._ownership)
+        self._watching = asyncio.create_task(self._ownership.watch.run())
         await self._consumer.start()
         logger.info(
             "sink %s started: group %s, %d acknowledged documents remembered, %d link(s)",
@@ -176,6 +188,8 @@ class TargetSink:
         )
 
     async def stop(self) -> None:
+        if self._watching is not None:
+            self._watching.cancel()
         if self._consumer is not None:
             await self._consumer.stop()
         if self._producer is not None:
@@ -192,8 +206,25 @@ class TargetSink:
                 return True
             batch = await self._consumer.getmany(timeout_ms=500, max_records=self.config.max_batch)
             if batch:
-                await self.process_batch(batch)
+                await self._leased(batch)
         return False
+
+    async def _leased(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """A batch whose partitions went elsewhere meanwhile, or that outlived a stop of this
+        process, is dropped unwritten and unacknowledged (``schemas.fencing``)."""
+        assert self._consumer is not None
+        why = await process_leased(
+            self._ownership, self._consumer, batch, self.process_batch(batch)
+        )
+        if why is not None:
+            self.stats.dropped_batches += 1
+            logger.warning(
+                "target %s: a batch of %d record(s) was dropped unacknowledged: %s; the "
+                "partitions' owner reads it again",
+                self.config.target,
+                sum(len(messages) for messages in batch.values()),
+                why,
+            )
 
     async def _reached(self, bounds: OffsetBounds) -> bool:
         """Every bounded partition consumed to its end; commits positions that skipped a gap."""
@@ -257,8 +288,13 @@ class TargetSink:
                     self.stats.skipped_unchanged += 1
             else:
                 pending.append(record)
-        await self._write_all(pending, read_at)
+        # In chunks, so that what a target acknowledged is recorded even if a later part of the
+        # batch is cancelled (a rebalance, a stop) and read again.
+        for start in range(0, len(pending), WRITE_CHUNK):
+            check_lease()
+            await self._write_all(pending[start : start + WRITE_CHUNK], read_at)
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items() if messages}
+        check_lease()
         await self._consumer.commit(offsets)
         self.positions.update(offsets)
         self.stats.batches += 1
@@ -272,6 +308,7 @@ class TargetSink:
         for (collection, docs), outcomes in zip(by_collection.items(), results, strict=True):
             for record, outcome in zip(docs, outcomes, strict=True):
                 answered.append(await self._settle(collection, record, outcome))
+        check_lease()
         await self.acked.record(answered, read_at)
 
     async def _settle(
@@ -339,6 +376,7 @@ class TargetSink:
 
     async def _send_dead_letter(self, letter: DeadLetter) -> None:
         assert self._producer is not None
+        check_lease()
         logger.warning("to DLQ (%s): %s", letter.stage, letter.reason)
         await self._producer.send_and_wait(
             self.names.dlq, key=letter.original_key, value=self._dlq_serde.encode(letter.to_avro())
