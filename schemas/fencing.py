@@ -170,6 +170,10 @@ class PartitionOwnership(ConsumerRebalanceListener):  # type: ignore[misc]
     def epoch(self, tp: TopicPartition) -> int | None:
         return self._epochs.get(tp)
 
+    def epochs(self) -> dict[TopicPartition, int]:
+        """The partitions owned now, each with the assignment it came in."""
+        return dict(self._epochs)
+
     def lease(self, partitions: Iterable[TopicPartition]) -> Lease:
         return Lease(self, {tp: self._epochs.get(tp, -1) for tp in partitions}, self.watch)
 

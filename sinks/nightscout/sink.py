@@ -201,7 +201,7 @@ class TargetSink:
         """Consume until ``stop`` is set, or until ``until`` is reached (then True)."""
         assert self._consumer is not None, "start() first"
         while not stop.is_set():
-            await self._routes.refresh(self._consumer)
+            await self._routes.refresh(self._consumer, self._ownership.epochs())
             if until is not None and not self._routes.rewinding and await self._reached(until):
                 return True
             batch = await self._consumer.getmany(timeout_ms=500, max_records=self.config.max_batch)
