@@ -51,8 +51,11 @@ class LoopWatch:
     that cannot have cost the group membership.
     """
 
-    def __init__(self, frozen_after: float, tick: float = 0.25) -> None:
+    def __init__(self, frozen_after: float, quarantine: float, tick: float = 0.25) -> None:
         self.frozen_after = frozen_after
+        self.quarantine = quarantine
+        """After a stop, how long no new work starts: long enough for the group to tell this
+        instance (by a failed heartbeat and a revocation) that its partitions went elsewhere."""
         self._tick = tick
         self._last_tick = time.monotonic()
         self.last_freeze = -float("inf")
@@ -62,6 +65,10 @@ class LoopWatch:
     def frozen_now(self) -> bool:
         """True when the loop has not ticked for too long: it is just waking up from a stop."""
         return time.monotonic() - self._last_tick >= self.frozen_after
+
+    def quarantined(self) -> bool:
+        """True just after a stop, until the group had time to take the partitions away."""
+        return self.frozen_now() or time.monotonic() < self.last_freeze + self.quarantine
 
     async def run(self) -> None:
         while True:
@@ -107,6 +114,16 @@ def check_lease() -> None:
         lease.check()
 
 
+async def check_lease_on_the_wire(event: str, _info: dict[str, Any]) -> None:
+    """httpcore's ``trace`` extension: check the lease as a request's first bytes are sent.
+
+    A request can wait for a pooled connection after every check above it; this is the last
+    moment before the server may see it.
+    """
+    if event.endswith("send_request_headers.started"):
+        check_lease()
+
+
 def start_leased(lease: Lease, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     """Run ``work`` in a task whose context holds ``lease`` (its sub-tasks inherit it)."""
     context = contextvars.copy_context()
@@ -125,6 +142,27 @@ async def process_leased(
     Returns None when it completed, else why it was dropped: then nothing more of it was written,
     and the partitions still owned are rewound to the batch's first records, to be read again.
     """
+    if ownership.watch.quarantined():
+        # Fetched after a stop, possibly from partitions another instance owns by now: the
+        # assignment this instance believes in may be stale until the group answers again.
+        work.close()
+        why: str | None = "the process stood still moments ago: waiting for the group to answer"
+        await asyncio.sleep(0.2)
+    else:
+        why = await _run_leased(ownership, batch, work)
+    if why is not None:
+        for tp, records in batch.items():
+            if records and ownership.epoch(tp) is not None:
+                with contextlib.suppress(IllegalStateError):
+                    consumer.seek(tp, records[0].offset)
+    return why
+
+
+async def _run_leased(
+    ownership: PartitionOwnership,
+    batch: Mapping[TopicPartition, Sequence[ConsumerRecord[Any, Any]]],
+    work: Coroutine[Any, Any, None],
+) -> str | None:
     task = start_leased(ownership.lease(batch), work)
     ownership.track(task)
     try:
@@ -138,19 +176,16 @@ async def process_leased(
     except Fenced as exc:
         why = str(exc)
     except (CommitFailedError, IllegalStateError) as exc:
-        why = f"the group rebalanced ({type(exc).__name__})"
-    for tp, records in batch.items():
-        if records and ownership.epoch(tp) is not None:
-            with contextlib.suppress(IllegalStateError):
-                consumer.seek(tp, records[0].offset)
+        return f"the group rebalanced ({type(exc).__name__})"
     return why
 
 
 class PartitionOwnership(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Which partitions this consumer owns, in which assignment; cancels work on revocation.
+    """Which partitions this consumer owns, in which assignment; fences work on revocation.
 
     ``on_revoke`` runs before the partitions go (the group waits for it, up to its rebalance
-    timeout), so in-flight work is cancelled and nothing is written for them afterwards.
+    timeout): in-flight work is fenced, given ``drain_seconds`` to end (its next write raises
+    ``Fenced``), then cancelled, so nothing is written for the partitions afterwards.
     """
 
     def __init__(
@@ -159,8 +194,10 @@ class PartitionOwnership(ConsumerRebalanceListener):  # type: ignore[misc]
         *,
         on_revoke: Callable[[set[TopicPartition]], Awaitable[None]] | None = None,
         on_assign: Callable[[set[TopicPartition]], Awaitable[None]] | None = None,
+        drain_seconds: float = 5.0,
     ) -> None:
         self.watch = watch
+        self._drain_seconds = drain_seconds
         self._on_revoke = on_revoke
         self._on_assign = on_assign
         self._epochs: dict[TopicPartition, int] = {}
@@ -183,13 +220,18 @@ class PartitionOwnership(ConsumerRebalanceListener):  # type: ignore[misc]
         task.add_done_callback(self._in_flight.discard)
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # Forgetting the epochs fences every write not yet sent. Requests already on the wire are
+        # left to finish (up to ``drain_seconds``): cancelling one does not stop the server from
+        # applying it, and a retry sent meanwhile by the next owner could then land first.
         for tp in revoked:
             self._epochs.pop(tp, None)
-        for task in list(self._in_flight):
-            task.cancel()
-        for task in list(self._in_flight):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(task), timeout=5.0)
+        pending = list(self._in_flight)
+        if pending:
+            _done, late = await asyncio.wait(pending, timeout=self._drain_seconds)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
         if self._on_revoke is not None:
             await self._on_revoke(set(revoked))
 

@@ -98,6 +98,7 @@ class Processor:
         self._bindings: StreamBindings | None = None
         self._ownership: PartitionOwnership | None = None
         self._watching: asyncio.Task[None] | None = None
+        self._last_drop: str | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -136,7 +137,7 @@ class Processor:
         )
         self._assignment = _LoadHashesOnAssignment(hashes)
         self._ownership = PartitionOwnership(
-            LoopWatch(frozen_after=SESSION_TIMEOUT_MS / 2000),
+            LoopWatch(frozen_after=SESSION_TIMEOUT_MS / 2000, quarantine=SESSION_TIMEOUT_MS / 1000),
             on_revoke=self._assignment.revoked,
             on_assign=self._assignment.assigned,
         )
@@ -189,8 +190,9 @@ class Processor:
         assert self._consumer is not None
         assert self._ownership is not None
         why = await process_leased(self._ownership, self._consumer, batch, self._process(batch))
-        if why is not None:
+        if why is not None and why != self._last_drop:
             logger.warning("processor: a batch was dropped unacknowledged: %s", why)
+        self._last_drop = why
 
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         assert self._consumer is not None

@@ -29,7 +29,7 @@ import httpx
 from schemas.backoff import Backoff, RetryPolicy, parse_retry_after
 from schemas.documents import Collection
 from schemas.errors import RetriableError, TargetFatalError
-from schemas.fencing import check_lease
+from schemas.fencing import check_lease, check_lease_on_the_wire
 from schemas.lifecycle import Closing
 from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
 
@@ -566,6 +566,7 @@ class NightscoutClient(Closing):
         if content is not None:
             headers = {**headers, "Content-Type": "application/json"}
         request = self._http.build_request(method, path, content=content, headers=headers)
+        request.extensions["trace"] = check_lease_on_the_wire
         try:
             # Straight to the transport: the client's auth, redirect and cookie layers do nothing
             # here (no cookies, redirects are not followed) but cost about a tenth of the CPU.

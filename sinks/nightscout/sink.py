@@ -154,8 +154,11 @@ class TargetSink:
             make_serde("stream_binding", subject=f"{self.names.bindings}-value", registry=registry),
         )
         self._routes = StreamRoutes(config.target, config.links, self._bindings, self.acked)
-        self._ownership = PartitionOwnership(LoopWatch(frozen_after=SESSION_TIMEOUT_MS / 2000))
+        self._ownership = PartitionOwnership(
+            LoopWatch(frozen_after=SESSION_TIMEOUT_MS / 2000, quarantine=SESSION_TIMEOUT_MS / 1000)
+        )
         self._watching: asyncio.Task[None] | None = None
+        self._last_drop: str | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
 
@@ -218,6 +221,7 @@ class TargetSink:
         )
         if why is not None:
             self.stats.dropped_batches += 1
+        if why is not None and why != self._last_drop:
             logger.warning(
                 "target %s: a batch of %d record(s) was dropped unacknowledged: %s; the "
                 "partitions' owner reads it again",
@@ -225,6 +229,7 @@ class TargetSink:
                 sum(len(messages) for messages in batch.values()),
                 why,
             )
+        self._last_drop = why
 
     async def _reached(self, bounds: OffsetBounds) -> bool:
         """Every bounded partition consumed to its end; commits positions that skipped a gap."""
