@@ -69,3 +69,12 @@ def api_gone(what: str) -> str:
         f"Tandem Source answered {what} with HTTP 404: the API has changed; check for a "
         "nightstream update"
     )
+
+
+def client_id_refused(link_id: str, client_id: str) -> str:
+    problem = (
+        f"Tandem Source refused the OIDC client id {client_id} (invalid_client): Tandem changes "
+        "it now and then (the US one changed in 2026); set client_id for this link to the one "
+        "Tandem Source's web app uses now, or remove it to use nightstream's default"
+    )
+    return _then_check(link_id, problem)

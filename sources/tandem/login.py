@@ -150,6 +150,10 @@ async def _authorize(http: httpx.AsyncClient, request: LoginRequest, pkce: Pkce)
             )
         )
         raise_for_transport(reply, call)
+        if reply.status == 400 and reply.member("error") == "invalid_client":
+            raise LinkFatalError(
+                request.link_id, errors.client_id_refused(request.link_id, hosts.client_id)
+            )
         if reply.location is None or not 300 <= reply.status <= 399:
             break
         url, params = urljoin(url, reply.location), None
