@@ -1,10 +1,11 @@
 """Tandem Source as a poll source: one pump-log window per poll, one raw payload per window.
 
 The first poll of a pump backfills ``backfill_days`` (default 7) in windows of at most 28 days,
-one window per poll with no wait between them. After that every poll (``poll_interval_seconds``,
-default 300 s as the reference's client sleeps, never under 60 s) reads the pumper, and reads
-the pump logs only when the pump's ``maxDateOfEvents`` moved: from the cursor's day (see
-``cursor.py``) to today, pump-local.
+one window per poll with no wait between them; a window whose answer would not fit one Kafka
+message is asked again as its first half (and later windows keep that length). After that every
+poll (``poll_interval_seconds``, default 300 s as the reference's client sleeps, never under
+60 s) reads the pumper, and reads the pump logs only when the pump's ``maxDateOfEvents`` moved:
+from the cursor's day (see ``cursor.py``) to today, pump-local.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from schemas.errors import LinkFatalError
 from schemas.records import PollCursor, RawPayload
 from schemas.version import app_version
 from sources.poll_source import FetchResult
-from sources.tandem.answers import LoginVerdict
+from sources.tandem.answers import LoginVerdict, PumpLogsAnswer
 from sources.tandem.client import TandemSourceClient
 from sources.tandem.cursor import OVERLAP, Newest, PumpCursor, newest_event
 from sources.tandem.protocol import PUMP_LOGS_ENDPOINT, WINDOW_DAYS
@@ -30,6 +31,16 @@ DEFAULT_POLL_SECONDS = 300.0
 MIN_POLL_SECONDS = 60.0
 BACKFILL_PAUSE_SECONDS = 1.0
 JITTER_FRACTION = 0.1
+# A raw payload must fit one Kafka message (1 MiB by default) with its envelope.
+MAX_PAYLOAD_BYTES = 900_000
+
+
+def too_big(day: date, size: int) -> str:
+    return (
+        f"Tandem's pump log for the single day {day.isoformat()} is {size} bytes, more than one "
+        "Kafka message holds here: raise the raw topic's max.message.bytes and the producer's "
+        "max_request_size, then restart this link"
+    )
 
 
 class TandemPollSource:
@@ -52,6 +63,7 @@ class TandemPollSource:
         self._serial = pump_serial
         self._backfill = max(backfill_days, 1)
         self._poll_interval = max(poll_interval_seconds, MIN_POLL_SECONDS)
+        self._window_days = WINDOW_DAYS
         self._rng = rng or random.Random()
         self._envelope = RawPayload(
             link_id=self.link_id,
@@ -81,7 +93,7 @@ class TandemPollSource:
         caught_up = mine.next_day is not None and end == today
         if caught_up and mine.max_date_of_events == pump.max_date_of_events:
             return FetchResult([], newest_data_ms=None, state=state)
-        answer = await self.client.pump_logs(pump, start, end)
+        answer, end = await self._read_window(pump, start, end)
         payload = replace(
             self._envelope,
             fetched_at_ms=now_ms,
@@ -101,6 +113,19 @@ class TandemPollSource:
         newest_ms = None if newest is None else self._local_ms(newest.pump_time)
         state = advanced.write(state, pump.digest)
         return FetchResult([payload], newest_data_ms=newest_ms, state=state)
+
+    async def _read_window(self, pump: Pump, start: date, end: date) -> tuple[PumpLogsAnswer, date]:
+        """The answer for ``start..end``, or for a shorter window when that one is too big to
+        go into one Kafka message (the length that fitted is kept for the next windows)."""
+        end = min(end, start + timedelta(days=self._window_days - 1))
+        while True:
+            answer = await self.client.pump_logs(pump, start, end)
+            if answer.status != 200 or len(answer.body) <= MAX_PAYLOAD_BYTES:
+                return answer, end
+            if start == end:
+                raise LinkFatalError(self.link_id, too_big(start, len(answer.body)))
+            self._window_days = max(1, ((end - start).days + 1) // 2)
+            end = start + timedelta(days=self._window_days - 1)
 
     def _advance(
         self,
