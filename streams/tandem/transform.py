@@ -76,7 +76,8 @@ def transform(raw: RawPayload) -> TransformOutput:
         return TransformOutput(rejected=[Rejected(exc.reason, raw.body)])
     collector = _Collector()
     kept = _checked_events(events, context, collector)
-    basal = sorted((e for e, _, _ in kept if e.code == BASAL_DELIVERY), key=lambda e: e.date_ms)
+    unique = {e.key: e for e, _, _ in kept if e.code == BASAL_DELIVERY}
+    basal = sorted(unique.values(), key=lambda e: e.date_ms)
     next_basal = {this.key: after.date_ms for this, after in itertools.pairwise(basal)}
     for event, where, node in kept:
         try:
@@ -107,15 +108,16 @@ def _checked_events(
         if event is None:
             continue
         earlier = seen.setdefault(event.key, node.value)
-        if earlier is not node.value:
-            if earlier != node.value:
-                collector.reject(
-                    where,
-                    f"sequence number {event.sequence} repeats an earlier event with different "
-                    "content; the earlier one was kept",
-                    node,
-                )
+        if earlier is not node.value and earlier != node.value:
+            collector.reject(
+                where,
+                f"sequence number {event.sequence} repeats an earlier event with different "
+                "content; the earlier one was kept",
+                node,
+            )
             continue
+        # An identical repeat is built again: it collapses into the same document, or is
+        # rejected again (each copy is in the body and each must be accounted for).
         kept.append((event, where, node))
     return kept
 
