@@ -9,8 +9,8 @@ never change once Nightscout has a document). The one exception is a ``Temp Basa
 
 Identifiers follow the Nightscout rule (UUIDv5 over ``device_date_eventType``) with the event's
 sequence group and number appended to the eventType slot, so two events of one type in the same
-second stay two documents. Entries use the rule as it is: a reading logged twice (a CGM
-backfill) is one reading.
+second stay two documents. Entries use the rule as it is and carry no sequence number: a
+reading logged twice (a CGM backfill) is one reading.
 """
 
 from __future__ import annotations
@@ -112,7 +112,6 @@ def sgv_entry(event: PumpEvent, context: Context) -> Built:
         "date": date_ms,
         "dateString": iso_utc(date_ms),
         "utcOffset": context.clock.offset_minutes(date_ms),
-        "pump_event_id": event.sequence,
         "device": context.device,
         "app": APP_NAME,
         "identifier": entry_identifier(context.device, date_ms, "sgv"),
