@@ -118,6 +118,8 @@ class TandemSimulator(SimulatorServer):
         """Change an account (``mfa=True``, ``consent=True``, ``password=...``, ``pumps=...``)."""
         self.service.set_account(email, **changes)
 
-    def inject_malformed_events(self, count: int = 1) -> None:
-        """The next ``count`` pump-log answers carry one event no parser should accept."""
+    def inject_malformed_events(self, count: int = 1, assignment_id: str | None = None) -> None:
+        """The next ``count`` pump-log answers (of that pump only, when one is named) carry one
+        event no parser should accept."""
         self.service.malformed_answers += count
+        self.service.malformed_pump = assignment_id

@@ -63,6 +63,7 @@ class TandemService:
         self._hosts = hosts
         self.waf = LoginLockout(self.options.login_ban)
         self.malformed_answers = 0
+        self.malformed_pump: str | None = None
         self._accounts: dict[str, TandemAccount] = {}
         self._logs: dict[str, PumpLog] = {}
         self._sso: set[str] = set()
@@ -285,7 +286,8 @@ class TandemService:
             return json_reply({"message": "Check input parameters"}, 400)
         log = self.log(assignment_id)
         events = log.events(start, end, self.clock.now_ms())
-        if self.malformed_answers > 0 and events:
+        wanted = self.malformed_pump in (None, assignment_id)
+        if self.malformed_answers > 0 and events and wanted:
             self.malformed_answers -= 1
             events.insert(len(events) // 2, dict(MALFORMED_EVENT))
         return json_reply({"events": events, "clockChanges": log.clock_changes()})
