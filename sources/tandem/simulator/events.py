@@ -29,7 +29,9 @@ TANDEM_EPOCH = datetime(2008, 1, 1)  # noqa: DTZ001 (pump wall clock, no zone)
 UNUSED_U16 = 65535
 CGM_CODES = {"g7": 399, "g6": 256, "libre2": 372, "libre3": 480}
 SENSOR_STOP = {"g7": 447, "g6": 214, "libre2": 405, "libre3": 486}
-SENSOR_JOIN = {"g7": 394, "g6": 213, "libre2": 406, "libre3": 477}
+SENSOR_NEW = {"g7": 394, "g6": 212, "libre2": 404, "libre3": 477}
+"""Start (G6, Libre 2) or join (G7, Libre 3) of a new sensor's session."""
+CGM_ALERT = {"g7": 369, "g6": 369, "libre2": 460, "libre3": 460}
 UNKNOWN_CODE = 999
 Event = dict[str, Any]
 
@@ -117,9 +119,11 @@ class PumpLog:
             self._cgm(slot),
             self._basal(slot),
             *self._bolus(slot),
+            *self._extended_part(slot),
             *self._site_change(slot),
             *self._sensor(slot),
             *self._alarm(slot),
+            *self._malfunction(slot),
             *self._cgm_alert(slot),
             *self._suspension(slot),
             *self._daily(slot),
@@ -242,6 +246,28 @@ class PumpLog:
         )
         return events
 
+    def _extended_part(self, slot: Slot) -> list[tuple[int, dict[str, Any]]]:
+        """The extended half of the dinner bolus on even days ends two hours later."""
+        if slot.day_number % 2 != 0 or not slot.at(0, 21):
+            return []
+        return [
+            (
+                21,
+                {
+                    "bolusId": (slot.index - 24) % 60000,
+                    "completionStatus": 3,
+                    "iob": 2.1,
+                    "insulinDelivered": 3.5,
+                    "insulinRequested": 3.5,
+                },
+            )
+        ]
+
+    def _malfunction(self, slot: Slot) -> list[tuple[int, dict[str, Any]]]:
+        if slot.day_number % 7 != 3 or not slot.at(0, 13):
+            return []
+        return [(6, {"malfId": 4097})]
+
     def _site_change(self, slot: Slot) -> list[tuple[int, dict[str, Any]]]:
         if slot.day_number % 3 != 0 or not slot.at(0, 10):
             return []
@@ -255,7 +281,7 @@ class PumpLog:
         if slot.day_number % 10 != 0 or not slot.at(0, 8):
             return []
         cgm = self.pump.cgm
-        return [(SENSOR_STOP[cgm], {"stopReason": 1}), (SENSOR_JOIN[cgm], {"joinReason": 0})]
+        return [(SENSOR_STOP[cgm], {"stopReason": 1}), (SENSOR_NEW[cgm], {"joinReason": 0})]
 
     def _alarm(self, slot: Slot) -> list[tuple[int, dict[str, Any]]]:
         if slot.day_number % 4 != 1 or not slot.at(0, 14):
@@ -266,7 +292,7 @@ class PumpLog:
         if not slot.at(0, 3):
             return []
         alert = 14 if slot.day_number % 2 else 1
-        return [(369, {"dalertId": alert, "sensorType": 3})]
+        return [(CGM_ALERT[self.pump.cgm], {"dalertId": alert, "sensorType": 3})]
 
     def _suspended(self, slot: Slot) -> bool:
         return slot.day_number % 2 == 0 and slot.wall.hour == 16 and slot.wall.minute < 30
