@@ -64,6 +64,8 @@ class TandemService:
         self.waf = LoginLockout(self.options.login_ban)
         self.malformed_answers = 0
         self.malformed_pump: str | None = None
+        self.issued: list[str] = []
+        """Every session cookie, code and token handed out (for secret scans)."""
         self._accounts: dict[str, TandemAccount] = {}
         self._logs: dict[str, PumpLog] = {}
         self._sso: set[str] = set()
@@ -156,6 +158,7 @@ class TandemService:
             return json_reply({"redirectUrl": "/mfa", "status": "MFA_REQUIRED"})
         session = secrets.token_urlsafe(24)
         self._sessions[session] = key
+        self.issued.append(session)
         return Reply(
             200,
             compact_json({"redirectUrl": "/", "status": "SUCCESS"}),
@@ -182,6 +185,7 @@ class TandemService:
             account.key, region, self.clock.now_ms() + CODE_TTL_MS, query["code_challenge"]
         )
         self._codes[code] = grant
+        self.issued.append(code)
         # One hop inside the accounts host first, as an identity server's callback does.
         return _redirect(
             f"{hosts.accounts}/accounts/api/connect/authorize/callback", {"code": code}
@@ -219,10 +223,12 @@ class TandemService:
             "accountId": account.account_id,
             "email": account.email,
         }
+        id_token = _jwt(claims)
+        self.issued += [access, id_token]
         return json_reply(
             {
                 "access_token": access,
-                "id_token": _jwt(claims),
+                "id_token": id_token,
                 "expires_in": ttl_s,
                 "token_type": "Bearer",
                 "scope": "openid profile email",
