@@ -31,6 +31,8 @@ DEFAULT_POLL_SECONDS = 300.0
 MIN_POLL_SECONDS = 60.0
 BACKFILL_PAUSE_SECONDS = 1.0
 JITTER_FRACTION = 0.1
+PUMP_STATE = "pump"
+"""Cursor state key naming the followed pump's digest (its own keys are prefixed by it)."""
 # A raw payload must fit one Kafka message (1 MiB by default) with its envelope.
 MAX_PAYLOAD_BYTES = 900_000
 
@@ -111,7 +113,7 @@ class TandemPollSource:
         newest = newest_event(answer.body)
         advanced = self._advance(mine, pump, start, end, today, newest)
         newest_ms = None if newest is None else self._local_ms(newest.pump_time)
-        state = advanced.write(state, pump.digest)
+        state = {**advanced.write(state, pump.digest), PUMP_STATE: pump.digest}
         return FetchResult([payload], newest_data_ms=newest_ms, state=state)
 
     async def _read_window(self, pump: Pump, start: date, end: date) -> tuple[PumpLogsAnswer, date]:
@@ -153,14 +155,12 @@ class TandemPollSource:
         return self._poll_interval * (1 + self._rng.uniform(0.0, JITTER_FRACTION))
 
     def _backfilling(self, state: dict[str, str], now_ms: int) -> bool:
-        today = self.today(now_ms)
-        for key, value in state.items():
-            if key.endswith(".next") and f"{key[:-5]}.max_date" not in state:
-                try:
-                    return date.fromisoformat(value) <= today
-                except ValueError:
-                    return False
-        return False
+        """True while the followed pump's windows have not reached today yet."""
+        digest = state.get(PUMP_STATE)
+        mine = PumpCursor.read(state, digest) if digest else PumpCursor()
+        if mine.next_day is None or mine.max_date_of_events is not None:
+            return False
+        return mine.next_day <= self.today(now_ms)
 
     async def check_login(self) -> LoginVerdict:
         """The client's verdict, plus which pump this link would follow."""
