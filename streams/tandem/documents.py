@@ -4,8 +4,7 @@ nothing), with Nightscout's vocabulary.
 Every document stands on its own event: none depends on another event being in the same
 answer, so whichever window delivers it, it comes out the same (``eventType`` and ``date`` can
 never change once Nightscout has a document). The one exception is a ``Temp Basal``'s
-``duration``, which runs to the next basal delivery and may still grow (Nightscout lets
-``duration`` change).
+``duration``, which may shorten when the next record comes (see ``temp_basal``).
 
 Identifiers follow the Nightscout rule (UUIDv5 over ``device_date_eventType``) with the event's
 sequence group and number appended to the eventType slot, so two events of one type in the same
@@ -40,9 +39,8 @@ STATUS_LOW = 2
 # skew), at most a day and a bit after it (a G7 backfills up to 24 h).
 READING_AHEAD = timedelta(minutes=5)
 READING_LATE = timedelta(hours=48)
+# Basal deliveries are logged every 5 minutes (and at every change of rate).
 NOMINAL_BASAL_MINUTES = 5.0
-# Basal deliveries are logged every 5 minutes; a longer gap is missing data, not a long rate.
-MAX_BASAL_MINUTES = 30.0
 MAX_INSULIN_UNITS = 100.0
 MAX_CARBS_G = 1000
 
@@ -120,13 +118,19 @@ def sgv_entry(event: PumpEvent, context: Context) -> Built:
 
 
 def temp_basal(event: PumpEvent, context: Context, next_ms: int | None) -> Built:
-    """279 -> ``Temp Basal`` (as tconnectsync: one per delivery record, every 5 min), lasting
-    until the next one (the newest: ``NOMINAL_BASAL_MINUTES``), never over ``MAX_BASAL_MINUTES``."""
+    """279 -> ``Temp Basal`` (as tconnectsync: one per delivery record), lasting until the next
+    record but never longer than the 5 minutes between two records.
+
+    tconnectsync runs each record to the next one, and the newest to the end of its window. Here
+    the newest lasts 5 minutes, and so does one followed by a gap (a record that is missing
+    says nothing about those minutes): the duration then does not depend on which window
+    delivered the record, except for a rate changed within 5 minutes across two windows (a
+    later, shorter duration then updates it; Nightscout lets ``duration`` change)."""
     rate = round(event.whole("commandedRate", 0, NO_READING_U16 - 1) / 1000, 3)
     source = event.whole("commandedRateSource", 0, 255)
     minutes = NOMINAL_BASAL_MINUTES
     if next_ms is not None:
-        minutes = min(max(next_ms - event.date_ms, 0) / 60_000, MAX_BASAL_MINUTES)
+        minutes = min(max(next_ms - event.date_ms, 0) / 60_000, NOMINAL_BASAL_MINUTES)
     return treatment(
         event,
         context,

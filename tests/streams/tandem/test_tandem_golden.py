@@ -140,9 +140,9 @@ def test_same_reading_logged_twice_is_one_entry() -> None:
     assert [d["identifier"] for _, d in documents] == [entry_identifier(DEVICE, READING_MS, "sgv")]
 
 
-# 279 -> Temp Basal, one per record (as tconnectsync). Duration: to the next record; the newest
-# gets 5 min, where tconnectsync runs it to the end of its window (which differs by window and
-# would rewrite the document on every poll).
+# 279 -> Temp Basal, one per record (as tconnectsync). Duration: to the next record, at most the
+# 5 min between records; the newest gets 5 min, where tconnectsync runs it to the end of its
+# window (which differs by window and would rewrite the document on every poll).
 
 
 def test_basal_delivery() -> None:
@@ -189,6 +189,35 @@ def test_basal_delivery() -> None:
             ),
         ),
     ]
+
+
+def test_a_missing_basal_record_is_not_bridged() -> None:
+    # tconnectsync would give the first record 20 minutes; the 15 unlogged ones are unknown.
+    first = event(
+        279,
+        712,
+        {
+            "commandedRateSource": 1,
+            "profileBasalRate": 800,
+            "commandedRate": 800,
+            "tempRate": 65535,
+            "algorithmRate": 65535,
+        },
+    )
+    after_gap = event(
+        279,
+        713,
+        {
+            "commandedRateSource": 1,
+            "profileBasalRate": 800,
+            "commandedRate": 800,
+            "tempRate": 65535,
+            "algorithmRate": 65535,
+        },
+        wall=later(WALL, minutes=20),
+    )
+    durations = [d["duration"] for _, d in only([first, after_gap])]
+    assert durations == [5.0, 5.0]
 
 
 def test_suspended_basal_delivery_is_a_zero_temp_basal() -> None:
