@@ -13,17 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from schemas.errors import BadRecordError
+from streams.librelinkup.json_text import json_kind
+from streams.librelinkup.values import checked_date
 from streams.tandem.codes import MAPPED_CODES
-from streams.tandem.values import (
-    U32_MAX,
-    PumpClock,
-    checked_date,
-    kind,
-    number,
-    required,
-    wall_time,
-    whole,
-)
+from streams.tandem.values import U32_MAX, PumpClock, number, required, wall_time, whole
 
 PROPERTIES = "eventProperties."
 
@@ -62,7 +55,7 @@ class PumpEvent:
 
 def event_code(value: Any) -> int:
     if not isinstance(value, dict):
-        raise BadRecordError(f"is a JSON {kind(value)}, expected an object")
+        raise BadRecordError(f"is a JSON {json_kind(value)}, expected an object")
     return whole(required(value, "eventCode"), "eventCode", 0, 0xFFFF)
 
 
@@ -76,5 +69,7 @@ def read_event(value: Any, clock: PumpClock, fetched_at_ms: int) -> PumpEvent | 
     date_ms = checked_date(clock.utc_ms(wall), fetched_at_ms, "pumpDateTime")
     properties = required(value, "eventProperties")
     if not isinstance(properties, dict):
-        raise BadRecordError(f"eventProperties is a JSON {kind(properties)}, expected an object")
+        raise BadRecordError(
+            f"eventProperties is a JSON {json_kind(properties)}, expected an object"
+        )
     return PumpEvent(code, group, number_, wall, date_ms, properties)

@@ -1,5 +1,8 @@
 """Reading one Tandem event: its envelope, its pump-local times and its properties.
 
+Checks that every vendor's values share (dates Nightscout accepts, how a value is shown in a
+reason) come from the LibreLinkUp transform's helpers, which are vendor-neutral.
+
 Every failure is a BadRecordError whose reason names the field (``eventProperties.<name>`` for
 properties), so a dead letter says exactly what was wrong with which event.
 """
@@ -10,40 +13,16 @@ import math
 import re
 import zoneinfo
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.errors import BadRecordError
-from schemas.glucose_values import MAX_AHEAD_MS, MIN_DATE_MS_EXCLUSIVE
+from streams.librelinkup.json_text import json_kind
+from streams.librelinkup.values import shown
 
 TANDEM_EPOCH = datetime(2008, 1, 1)  # noqa: DTZ001 (the pump's wall clock has no zone)
 _WALL = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})", re.ASCII)
-_LAST_ISO_MS = 253_402_300_799_999
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 U32_MAX = 2**32 - 1
-
-
-def shown(value: Any, limit: int = 40) -> str:
-    """``value`` for a rejection reason: ASCII, short, and never a 4300-digit integer."""
-    if isinstance(value, int) and value.bit_length() > 128:
-        return "<a number of more than 38 digits>"
-    text = ascii(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    for types, name in (
-        (bool, "boolean"),
-        ((int, float), "number"),
-        (str, "string"),
-        (list, "array"),
-        (dict, "object"),
-    ):
-        if isinstance(value, types):
-            return name
-    return "value"
 
 
 def required(item: dict[str, Any], name: str, where: str = "") -> Any:
@@ -54,7 +33,7 @@ def required(item: dict[str, Any], name: str, where: str = "") -> Any:
 
 def number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRecordError(f"{name} is a JSON {kind(value)}, expected a number")
+        raise BadRecordError(f"{name} is a JSON {json_kind(value)}, expected a number")
     if isinstance(value, float) and not math.isfinite(value):
         raise BadRecordError(f"{name} {shown(value)} is not a finite number")
     if isinstance(value, int) and value.bit_length() > 64:
@@ -93,7 +72,7 @@ class PumpClock:
 def wall_time(value: Any, name: str) -> datetime:
     """``YYYY-MM-DDTHH:MM:SS`` with no zone (the pump's clock)."""
     if not isinstance(value, str):
-        raise BadRecordError(f"{name} is a JSON {kind(value)}, expected YYYY-MM-DDTHH:MM:SS")
+        raise BadRecordError(f"{name} is a JSON {json_kind(value)}, expected YYYY-MM-DDTHH:MM:SS")
     match = _WALL.fullmatch(value)
     if match is None:
         raise BadRecordError(f"{name} {shown(value)} is not YYYY-MM-DDTHH:MM:SS without a zone")
@@ -107,20 +86,3 @@ def wall_time(value: Any, name: str) -> datetime:
 def tandem_seconds(value: Any, name: str) -> datetime:
     """Seconds since 2008-01-01 on the pump's wall clock (``egvTimeStamp``)."""
     return TANDEM_EPOCH + timedelta(seconds=whole(value, name))
-
-
-def checked_date(date_ms: int, fetched_at_ms: int, name: str) -> int:
-    """``date_ms`` when Nightscout can store it and it is not from the future."""
-    if date_ms <= MIN_DATE_MS_EXCLUSIVE:
-        raise BadRecordError(f"{name} gives {shown(date_ms)}, not after 2000-01-01T00:00:00Z")
-    if date_ms > min(fetched_at_ms + MAX_AHEAD_MS, _LAST_ISO_MS):
-        raise BadRecordError(
-            f"{name} gives {shown(date_ms)}, more than {MAX_AHEAD_MS // 60_000} min after the "
-            f"poll (fetched_at_ms {fetched_at_ms})"
-        )
-    return date_ms
-
-
-def iso_utc(date_ms: int) -> str:
-    moment = _EPOCH + timedelta(milliseconds=date_ms)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
