@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import date
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
@@ -41,8 +42,14 @@ MIN_LOGIN_SPACING_MS = 60_000
 
 
 def make_http_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
-    """The one place a Tandem client's HTTP client is built (swap in a shared pool here)."""
-    return httpx.AsyncClient(timeout=timeout)
+    """The one place a Tandem client's HTTP client is built (swap in a shared pool here).
+
+    Its cookie jar accepts nothing: the login carries its own cookies (``LoginRequest``), so a
+    client shared by many links never sends one link's Tandem session along with another's
+    requests. A shared pool for Tandem hosts must keep that property.
+    """
+    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    return httpx.AsyncClient(timeout=timeout, cookies=no_cookies)
 
 
 class TandemSourceClient:

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from schemas.errors import LinkFatalError, RetriableError
-from sources.tandem.client import TandemSourceClient
+from sources.tandem.client import TandemSourceClient, make_http_client
 from sources.tandem.pkce import Pkce, challenge_for
 from sources.tandem.protocol import EU_CLIENT_ID, US_CLIENT_ID, tandem_hosts
 from sources.tandem.simulator import TandemSimulator
@@ -121,3 +121,13 @@ async def test_a_firewall_ban_is_waited_out_without_logging_in(sim: TandemSimula
     with pytest.raises(RetriableError, match="waiting before the next Tandem login"):
         await client.pumps()
     assert sim.counters_for(US_EMAIL)["logins"] == 1
+
+
+async def test_the_shared_http_client_keeps_no_tandem_cookie(sim: TandemSimulator) -> None:
+    http = make_http_client()
+    client = tandem_client(sim, http=http)
+    assert len(await client.pumps()) == 1
+    assert list(http.cookies.jar) == []
+    other = tandem_client(sim, EU_EMAIL, EU_PASSWORD, "eu", http=http)
+    assert [p.serial for p in await other.pumps()] == ["2200002"]
+    await http.aclose()
