@@ -60,11 +60,11 @@ class _Collector:
                 node,
             )
 
-    def output(self, link_id: str) -> TransformOutput:
+    def output(self, stream: str) -> TransformOutput:
         ordered = sorted(
             self.documents.items(), key=lambda kept: (kept[0][0].value, kept[1]["date"])
         )
-        records = [NsRecord(collection, link_id, document) for (collection, _), document in ordered]
+        records = [NsRecord(collection, stream, document) for (collection, _), document in ordered]
         return TransformOutput(records=records, rejected=self.rejected)
 
 
@@ -89,7 +89,7 @@ def transform(raw: RawPayload) -> TransformOutput:
             collector.reject(where, exc.reason, node)
             continue
         collector.add(where, built, node)
-    return collector.output(raw.link_id)
+    return collector.output(context.device)
 
 
 def _checked_events(
