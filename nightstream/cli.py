@@ -51,7 +51,8 @@ def _setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("aiokafka", "faust", "mode", "httpx", "kafka"):
+    # httpcore's DEBUG lines hold response headers, session cookies (Tandem's login) included.
+    for noisy in ("aiokafka", "faust", "mode", "httpx", "httpcore", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 

@@ -27,8 +27,9 @@ from pydantic_settings import (
 
 from nightstream.config_errors import ConfigError, KeyedValueError
 
-VendorName = Literal["dexcomshare", "librelinkup"]
+VendorName = Literal["dexcomshare", "librelinkup", "tandem"]
 DEXCOM_REGIONS = ("us", "ous", "jp")
+TANDEM_REGIONS = ("us", "eu")
 LIBRE_REGIONS = (
     "auto",
     "us",
@@ -116,6 +117,9 @@ class LinkSettings(BaseModel):
     patient_id: str | None = None
     llu_version: str | None = Field(default=None, pattern=r"^\d+\.\d+\.\d+$")
     timezone: str | None = None
+    pump_serial: str | None = Field(default=None, pattern=r"^[0-9A-Za-z-]{1,32}$")
+    client_id: str | None = Field(default=None, pattern=r"^[0-9A-Za-z-]{8,64}$")
+    backfill_days: int = Field(default=7, ge=1, le=365)
     targets: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
     poll_interval_seconds: float = Field(default=300.0, ge=1, le=3600)
 
@@ -147,11 +151,18 @@ class LinkSettings(BaseModel):
 
     @model_validator(mode="after")
     def _region(self) -> LinkSettings:
-        regions = DEXCOM_REGIONS if self.vendor == "dexcomshare" else LIBRE_REGIONS
+        regions = {"dexcomshare": DEXCOM_REGIONS, "tandem": TANDEM_REGIONS}.get(
+            self.vendor, LIBRE_REGIONS
+        )
         if self.region is not None and self.region not in regions:
             raise KeyedValueError(
                 ("region",),
                 f"{self.region!r} is not a {self.vendor} region: use one of {', '.join(regions)}",
+            )
+        if self.vendor == "tandem" and self.timezone is None:
+            raise KeyedValueError(
+                ("timezone",),
+                "a Tandem pump's clock has no zone: set the IANA zone its clock is set in",
             )
         return self
 
