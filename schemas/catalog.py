@@ -21,7 +21,16 @@ from schemas.fingerprint import fingerprint_bytes
 
 _VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
 
-SCHEMA_NAMES = ("raw_payload", "entry", "treatment", "devicestatus", "dead_letter", "poll_cursor")
+SCHEMA_NAMES = (
+    "raw_payload",
+    "entry",
+    "treatment",
+    "devicestatus",
+    "dead_letter",
+    "poll_cursor",
+    "link",
+    "link_status",
+)
 
 
 @dataclass(frozen=True)
