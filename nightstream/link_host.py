@@ -50,17 +50,17 @@ class PollerLinkHost:
         self._added: set[str] = set()
 
     async def add_link(self, link: LinkRecord) -> None:
-        problem = self._problem(link)
-        if problem is not None:
-            logger.error("link %s not started: %s", link.id, problem)
-            await self._status.stopped(link.id, problem)
+        settings = self._settings(link)
+        if isinstance(settings, str):
+            logger.error("link %s not started: %s", link.id, settings)
+            await self._status.stopped(link.id, settings)
             return
-        settings = settings_of(link, self._keyring)
         self._poller.add_link(self._build_source(settings))
         self._added.add(link.id)
         await self._status.running(link.id)
 
-    def _problem(self, link: LinkRecord) -> str | None:
+    def _settings(self, link: LinkRecord) -> LinkSettings | str:
+        """The link's settings, or why it cannot start and what to do."""
         if link.id in self._local:
             return (
                 "the configuration file has a link with the same id, and that one is polled: "
@@ -73,12 +73,11 @@ class PollerLinkHost:
                 "them under [targets.<name>] or change the link's targets"
             )
         try:
-            settings_of(link, self._keyring)
+            return settings_of(link, self._keyring)
         except LinkKeyError as exc:
             return str(exc)
         except ValidationError as exc:
             return "its settings are not valid: " + "; ".join(explain(exc))
-        return None
 
     async def remove_link(self, link_id: str) -> None:
         if link_id in self._added:

@@ -108,7 +108,7 @@ class LinkAssignment:
             session_timeout_ms=options.session_timeout_ms,
             heartbeat_interval_ms=options.heartbeat_interval_ms,
             rebalance_timeout_ms=options.rebalance_timeout_ms,
-            partition_assignment_strategy=(StickyPartitionAssignor,),
+            partition_assignment_strategy=(_own_sticky_assignor(),),
         )
         self._consumer = consumer
         consumer.subscribe([self.topic], listener=_Listener(self))
@@ -250,6 +250,12 @@ class LinkAssignment:
             sorted(partitions),
             len(fresh),
         )
+
+
+def _own_sticky_assignor() -> type[StickyPartitionAssignor]:
+    """aiokafka's sticky assignor keeps the member's last assignment in class attributes; a
+    subclass per consumer keeps two members in one process (tests, benchmarks) apart."""
+    return type("LinkStickyAssignor", (StickyPartitionAssignor,), {})
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -7,6 +7,8 @@ back (removed, paused, or moved to another instance).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 
 from aiokafka import AIOKafkaProducer
@@ -14,8 +16,13 @@ from aiokafka import AIOKafkaProducer
 from schemas.records import LinkState, LinkStatusRecord
 from schemas.serde import Serde
 
+logger = logging.getLogger(__name__)
+
 
 class LinkStatusPublisher:
+    """Statuses are advisory: sent without waiting for each acknowledgement (thousands of links
+    start at once after an assignment); a failed send is logged."""
+
     def __init__(self, producer: AIOKafkaProducer, topic: str, serde: Serde, owner: str) -> None:
         self._producer = producer
         self._topic = topic
@@ -34,7 +41,7 @@ class LinkStatusPublisher:
 
     async def forget(self, link_id: str) -> None:
         """Drop the status of a link that no longer exists."""
-        await self._producer.send_and_wait(self._topic, key=link_id.encode(), value=None)
+        await self._send(link_id, None)
 
     async def _publish(self, link_id: str, state: LinkState, message: str | None = None) -> None:
         record = LinkStatusRecord(
@@ -44,6 +51,13 @@ class LinkStatusPublisher:
             updated_at_ms=time.time_ns() // 1_000_000,
             message=message,
         )
-        await self._producer.send_and_wait(
-            self._topic, key=link_id.encode(), value=self._serde.encode(record.to_avro())
-        )
+        await self._send(link_id, self._serde.encode(record.to_avro()))
+
+    async def _send(self, link_id: str, value: bytes | None) -> None:
+        delivery = await self._producer.send(self._topic, key=link_id.encode(), value=value)
+        delivery.add_done_callback(lambda done: _log_failure(link_id, done))
+
+
+def _log_failure(link_id: str, delivery: asyncio.Future[object]) -> None:
+    if not delivery.cancelled() and delivery.exception() is not None:
+        logger.warning("link %s: status not published: %r", link_id, delivery.exception())
