@@ -17,7 +17,7 @@ from nightstream.config import LinkSettings
 from nightstream.config_errors import explain
 from nightstream.link_records import settings_of
 from schemas.records import LinkRecord
-from sources.link_credentials import LinkKeyError, LinkKeyring
+from sources.link_credentials import LinkKeyError, LinkKeyring, MissingKeyring
 from sources.link_status import LinkStatusPublisher
 from sources.poll_source import PollSource
 
@@ -34,7 +34,7 @@ class PollerLinkHost:
     def __init__(
         self,
         poller: LinkPoller,
-        keyring: LinkKeyring,
+        keyring: LinkKeyring | MissingKeyring,
         build_source: Callable[[LinkSettings], PollSource],
         status: LinkStatusPublisher,
         *,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nightstream.config import LinkSettings
 from schemas.records import LinkRecord
-from sources.link_credentials import Credentials, LinkKeyring
+from sources.link_credentials import Credentials, LinkKeyring, MissingKeyring
 from sources.secret import Secret
 
 
@@ -27,7 +27,7 @@ def record_of(link: LinkSettings, keyring: LinkKeyring, now_ms: int, *, paused: 
     )
 
 
-def settings_of(record: LinkRecord, keyring: LinkKeyring) -> LinkSettings:
+def settings_of(record: LinkRecord, keyring: LinkKeyring | MissingKeyring) -> LinkSettings:
     """Decrypt and validate; raises LinkKeyError or pydantic's ValidationError."""
     credentials = keyring.decrypt(record.credentials, record.id)
     return LinkSettings.model_validate(

@@ -40,6 +40,17 @@ def new_key() -> str:
     return Fernet.generate_key().decode("ascii")
 
 
+class MissingKeyring:
+    """Stands for the key ring of a poller started without a usable key: every link it is
+    given stops with the one message saying how to give it the key."""
+
+    def __init__(self, problem: LinkKeyError) -> None:
+        self.problem = problem
+
+    def decrypt(self, token: bytes, link_id: str) -> Credentials:
+        raise LinkKeyError(f"link {link_id}: {self.problem}")
+
+
 class LinkKeyring:
     """Encrypts with the first key, decrypts with any."""
 
@@ -56,6 +67,13 @@ class LinkKeyring:
                     f"bytes): {_HOW}"
                 ) from None
         self._fernet = MultiFernet(fernets)
+
+    @classmethod
+    def for_poller(cls, env: Mapping[str, str]) -> LinkKeyring | MissingKeyring:
+        try:
+            return cls.from_env(env)
+        except LinkKeyError as problem:
+            return MissingKeyring(problem)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LinkKeyring:

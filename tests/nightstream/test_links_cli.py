@@ -217,3 +217,70 @@ def test_status_says_why_a_link_stopped_and_what_to_do(cli: Cli) -> None:
     assert "6 link(s)" in shown.stdout
     statuses = asyncio.run(_store(cli).statuses())
     assert statuses["other-key"].state == LinkState.STOPPED
+
+
+async def test_a_running_poller_follows_the_links_topic(cli: Cli) -> None:
+    """CLI changes reach a running instance's poller within seconds, link by link."""
+    from nightstream.config import load_settings
+    from nightstream.link_wiring import LinksRole
+    from sources.link_assignment import AssignmentOptions
+    from tests.integration.pipeline import wait_until
+
+    async def run_cli(*args: str, stdin: str = "") -> None:
+        done = await asyncio.to_thread(cli, *args, stdin=stdin)
+        assert done.returncode == 0, done.stderr
+
+    settings = load_settings({}, cli.config)
+    poller = RecordingPoller()
+    options = AssignmentOptions(
+        group_id=cli.kafka.topic_prefix + "-pollers", heartbeat_interval_ms=1000
+    )
+    role = LinksRole(settings, poller, build_poll_source, env={KEY_ENV: cli.key}, options=options)
+    stop = asyncio.Event()
+    task = asyncio.create_task(role.run(stop))
+    store = _store(cli)
+
+    async def polled(ids: set[str]) -> bool:
+        return set(poller.sources) == ids
+
+    try:
+        await asyncio.to_thread(cli.add, "alice")
+        await wait_until(lambda: polled({"alice"}), within=60, what="alice polled")
+        first = poller.sources["alice"]
+        await asyncio.to_thread(cli.add, "bob")
+        await wait_until(lambda: polled({"alice", "bob"}), within=60, what="bob polled")
+        assert poller.sources["alice"] is first  # adding bob left alice alone
+
+        bob = poller.sources["bob"]
+        await run_cli("links", "set-password", "bob", "--password-stdin", stdin=NEW_PASSWORD)
+        await wait_until(
+            lambda: _is_not(poller.sources.get("bob"), bob), within=60, what="bob restarted"
+        )
+        assert poller.sources["alice"] is first
+        await run_cli("links", "pause", "alice")
+        await wait_until(lambda: polled({"bob"}), within=60, what="alice paused")
+        await run_cli("links", "resume", "alice")
+        await wait_until(lambda: polled({"alice", "bob"}), within=60, what="alice resumed")
+        await run_cli("links", "remove", "bob")
+        await wait_until(lambda: polled({"alice"}), within=60, what="bob removed")
+
+        await role.link_stopped("alice", "Dexcom refused the password: run set-password")
+        await wait_until(
+            lambda: _state_is(store, "alice", LinkState.STOPPED), within=60, what="stop status"
+        )
+        shown = await asyncio.to_thread(cli, "links", "status")
+        assert "STOPPED by" in shown.stdout
+        assert "Dexcom refused the password: run set-password" in shown.stdout
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=60)
+    assert poller.sources == {}
+
+
+async def _is_not(current: PollSource | None, before: PollSource) -> bool:
+    return current is not None and current is not before
+
+
+async def _state_is(store: LinkStore, link_id: str, state: LinkState) -> bool:
+    status = (await store.statuses()).get(link_id)
+    return status is not None and status.state == state

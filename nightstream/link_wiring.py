@@ -1,0 +1,91 @@
+"""The links topic wired to a poller: which instance polls which topic link, at run time.
+
+``LinksRole(settings, poller, build_poll_source).run`` is a role to run beside ``poller.run``:
+it joins the pollers' consumer group over the links topic and adds and removes the links of its
+partitions on the poller. ``link_stopped`` is for the poller to call when a topic link stops
+until its user acts, so ``nightstream links status`` can say why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+
+from aiokafka import AIOKafkaProducer
+
+from nightstream.config import LinkSettings, Settings
+from nightstream.link_host import LinkPoller, PollerLinkHost
+from nightstream.roles import schema_registry
+from schemas.serde import make_serde
+from schemas.topics import TopicNames
+from sources.link_assignment import AssignmentOptions, LinkAssignment
+from sources.link_credentials import LinkKeyring
+from sources.link_status import LinkStatusPublisher
+from sources.poll_source import PollSource
+
+
+def links_group(prefix: str) -> str:
+    return f"{prefix}-pollers"
+
+
+class LinksRole:
+    def __init__(
+        self,
+        settings: Settings,
+        poller: LinkPoller,
+        build_source: Callable[[LinkSettings], PollSource],
+        *,
+        instance_id: str | None = None,
+        env: Mapping[str, str] = os.environ,
+        options: AssignmentOptions | None = None,
+    ) -> None:
+        """``instance_id``: a name unique to this poller instance that stays the same across
+        its restarts (static membership: a restart within the session timeout moves no link)."""
+        self._settings = settings
+        self._poller = poller
+        self._build_source = build_source
+        self._env = env
+        self.owner = instance_id or f"poller-{os.getpid()}"
+        options = options or AssignmentOptions(group_id=links_group(settings.kafka.topic_prefix))
+        self._options = replace(options, instance_id=options.instance_id or instance_id)
+        self._status: LinkStatusPublisher | None = None
+        self.assignment: LinkAssignment | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        kafka = self._settings.kafka
+        names = TopicNames(kafka.topic_prefix)
+        registry = schema_registry(self._settings)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            status_serde = make_serde(
+                "link_status", subject=f"{names.link_status}-value", registry=registry
+            )
+            self._status = LinkStatusPublisher(
+                producer, names.link_status, status_serde, self.owner
+            )
+            host = PollerLinkHost(
+                self._poller,
+                LinkKeyring.for_poller(self._env),
+                self._build_source,
+                self._status,
+                local_link_ids=[link.id for link in self._settings.links],
+                target_names=list(self._settings.targets),
+            )
+            serde = make_serde("link", subject=f"{names.links}-value", registry=registry)
+            self.assignment = LinkAssignment(
+                kafka.bootstrap_servers, names.links, serde, host, self._options
+            )
+            await self.assignment.run(stop)
+        finally:
+            self._status = None
+            await producer.stop()
+
+    async def link_stopped(self, link_id: str, message: str) -> None:
+        """A topic link this instance polls stopped until its user acts (``message`` says
+        what to do); configuration-file links are not reported."""
+        status, assignment = self._status, self.assignment
+        if status is not None and assignment is not None and link_id in assignment.owned:
+            await status.stopped(link_id, message)
