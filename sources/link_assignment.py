@@ -204,6 +204,9 @@ class LinkAssignment:
         except NightstreamError as exc:
             logger.error("link %s not started: %s", link.id, exc)
             return
+        except Exception as exc:  # a defect for one link must not stop the others
+            logger.error("link %s not started: unexpected %s", link.id, type(exc).__name__)
+            return
         self._running[link.id] = partition
 
     async def _stop_links(self, link_ids: Iterable[str]) -> None:
