@@ -232,6 +232,29 @@ def links_set_password(
     click.echo(f"new credentials for link {link_id}" + (" (paused)" if record.paused else ""))
 
 
+@links.command("import")
+@config_option
+@user_errors
+def links_import(config_file: Path | None) -> None:
+    """Copy the configuration file's links to the links topic, to share them among pollers.
+
+    Then delete them from the file: while an id is in both, the file's link is polled and the
+    topic's copy is not.
+    """
+    settings = _settings(config_file)
+    keyring = _keyring()
+    store = _store(settings)
+    existing = _run(settings, store.links())
+    new = [link for link in settings.links if link.id not in existing]
+    _run(settings, store.put([_record(link, keyring, paused=False) for link in new]))
+    skipped = len(settings.links) - len(new)
+    click.echo(
+        f"{len(new)} link(s) copied to {store.links_topic}"
+        + (f", {skipped} already there (left as they are)" if skipped else "")
+        + "; now delete them from the configuration file"
+    )
+
+
 @links.command("rotate-key")
 @config_option
 @user_errors

@@ -284,3 +284,17 @@ async def _is_not(current: PollSource | None, before: PollSource) -> bool:
 async def _state_is(store: LinkStore, link_id: str, state: LinkState) -> bool:
     status = (await store.statuses()).get(link_id)
     return status is not None and status.state == state
+
+
+def test_import_copies_the_file_links_once_encrypted(cli: Cli) -> None:
+    imported = cli("links", "import")
+    assert imported.returncode == 0, imported.stderr
+    assert "1 link(s) copied" in imported.stdout
+    (record,) = asyncio.run(_store(cli).links()).values()
+    assert record.id == "from-file"
+    opened = LinkKeyring([cli.key]).decrypt(record.credentials, record.id)
+    assert (opened.username.reveal(), opened.password.reveal()) == ("u", "p")
+    again = cli("links", "import")
+    assert "0 link(s) copied" in again.stdout
+    assert "1 already there" in again.stdout
+    assert len(asyncio.run(read_topic(cli.kafka.bootstrap_servers, _store(cli).links_topic))) == 1
