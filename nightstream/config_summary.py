@@ -38,7 +38,10 @@ def summary_lines(settings: Settings) -> list[str]:
     unused = [name for name in targets if per_target.get(name, 0) == 0]
     problems = []
     if unused:
-        problems.append(f"{len(unused)} target(s) named by no link receive nothing: {_few(unused)}")
+        problems.append(
+            f"{len(unused)} target(s) named by no link of this file: {_few(unused)} (they "
+            "receive only what links on the links topic send them)"
+        )
     lines.append(f"  problems: {len(problems)}")
     lines += [f"  - {problem}" for problem in problems]
     return lines
