@@ -9,6 +9,7 @@ until its user acts, so ``nightstream links status`` can say why.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -18,12 +19,15 @@ from aiokafka import AIOKafkaProducer
 from nightstream.config import LinkSettings, Settings
 from nightstream.link_host import LinkPoller, PollerLinkHost
 from nightstream.roles import schema_registry
+from schemas.compacted import partitions_of
 from schemas.serde import make_serde
 from schemas.topics import TopicNames
 from sources.link_assignment import AssignmentOptions, LinkAssignment
 from sources.link_credentials import LinkKeyring
 from sources.link_status import LinkStatusPublisher
 from sources.poll_source import PollSource
+
+logger = logging.getLogger(__name__)
 
 
 def links_group(prefix: str) -> str:
@@ -56,6 +60,15 @@ class LinksRole:
     async def run(self, stop: asyncio.Event) -> None:
         kafka = self._settings.kafka
         names = TopicNames(kafka.topic_prefix)
+        if not await partitions_of(kafka.bootstrap_servers, names.links):
+            # Subscribing would let a broker with auto-creation make it uncompacted.
+            logger.warning(
+                "no topic %s: only the configuration file's links are polled; "
+                "`nightstream topics create` adds it (then restart)",
+                names.links,
+            )
+            await stop.wait()
+            return
         registry = schema_registry(self._settings)
         producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
         await producer.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -219,8 +220,12 @@ def test_status_says_why_a_link_stopped_and_what_to_do(cli: Cli) -> None:
     assert statuses["other-key"].state == LinkState.STOPPED
 
 
-async def test_a_running_poller_follows_the_links_topic(cli: Cli) -> None:
-    """CLI changes reach a running instance's poller within seconds, link by link."""
+async def test_a_running_poller_follows_the_links_topic(
+    cli: Cli, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CLI changes reach a running instance's poller within seconds, link by link; its logs
+    hold no secret."""
+    caplog.set_level(logging.DEBUG)
     from nightstream.config import load_settings
     from nightstream.link_wiring import LinksRole
     from sources.link_assignment import AssignmentOptions
@@ -275,6 +280,9 @@ async def test_a_running_poller_follows_the_links_topic(cli: Cli) -> None:
         stop.set()
         await asyncio.wait_for(task, timeout=60)
     assert poller.sources == {}
+    assert "alice" in caplog.text  # the logs were captured, and name the link
+    for secret in SECRETS:
+        assert secret not in caplog.text
 
 
 async def _is_not(current: PollSource | None, before: PollSource) -> bool:
