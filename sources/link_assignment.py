@@ -64,7 +64,11 @@ class _Partition:
     position: int = 0
     """Offset after the last record applied."""
     end: int | None = None
-    """End offset to read up to before the links start; None once they run."""
+    """End offset to read up to before the links start (_END_UNKNOWN until asked); None once
+    they run."""
+
+
+_END_UNKNOWN = -1
 
 
 class LinkAssignment:
@@ -183,6 +187,15 @@ class LinkAssignment:
         return link
 
     async def _start_caught_up(self, consumer: AIOKafkaConsumer) -> None:
+        # Asked here rather than in the assignment callback, whose errors aiokafka only logs.
+        unknown = [
+            TopicPartition(self.topic, p)
+            for p in sorted(self._assigned)
+            if self._tables[p].end == _END_UNKNOWN
+        ]
+        if unknown:
+            for tp, end in (await consumer.end_offsets(unknown)).items():
+                self._tables[tp.partition].end = end
         for partition in sorted(self._assigned):
             table = self._tables[partition]
             if table.end is None:
@@ -240,14 +253,14 @@ class LinkAssignment:
             fresh = [tp for tp in tps if tp.partition not in self._tables]
             for tp in tps:
                 table = self._tables.setdefault(tp.partition, _Partition())
+                table.end = _END_UNKNOWN
                 if tp not in fresh:
                     consumer.seek(tp, table.position)
-            if fresh:
-                await consumer.seek_to_beginning(*fresh)
-            ends = await consumer.end_offsets(tps) if tps else {}
-            for tp in tps:
-                self._tables[tp.partition].end = ends[tp]
             self._assigned = frozenset(partitions)
+            if fresh:
+                # Should this fail, auto_offset_reset="earliest" starts there all the same: the
+                # group never commits an offset.
+                await consumer.seek_to_beginning(*fresh)
         logger.info(
             "links partitions %s assigned (%d read again from the start)",
             sorted(partitions),
