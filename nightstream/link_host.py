@@ -48,11 +48,16 @@ class PollerLinkHost:
         self._local = frozenset(local_link_ids)
         self._targets = None if target_names is None else frozenset(target_names)
         self._added: set[str] = set()
+        self._no_key = isinstance(keyring, MissingKeyring)
+        if isinstance(keyring, MissingKeyring):
+            logger.error("no topic link can start: %s", keyring.problem)
 
     async def add_link(self, link: LinkRecord) -> None:
         settings = self._settings(link)
         if isinstance(settings, str):
-            logger.error("link %s not started: %s", link.id, settings)
+            # Without a key every link says the same: once above is enough for the log.
+            log = logger.debug if self._no_key else logger.error
+            log("link %s not started: %s", link.id, settings)
             await self._status.stopped(link.id, settings)
             return
         self._poller.add_link(self._build_source(settings))

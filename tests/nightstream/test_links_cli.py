@@ -306,3 +306,31 @@ def test_import_copies_the_file_links_once_encrypted(cli: Cli) -> None:
     assert "0 link(s) copied" in again.stdout
     assert "1 already there" in again.stdout
     assert len(asyncio.run(read_topic(cli.kafka.bootstrap_servers, _store(cli).links_topic))) == 1
+
+
+async def test_without_a_key_each_link_stops_with_the_message_logged_once(
+    cli: Cli, caplog: pytest.LogCaptureFixture
+) -> None:
+    for link_id in ("a", "b", "c"):
+        assert (await asyncio.to_thread(cli.add, link_id)).returncode == 0
+    store = _store(cli)
+    records = list((await store.links()).values())
+    producer = AIOKafkaProducer(bootstrap_servers=cli.kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        status = LinkStatusPublisher(
+            producer, store.status_topic, make_serde("link_status", subject="s"), "p1"
+        )
+        poller = RecordingPoller()
+        host = PollerLinkHost(poller, LinkKeyring.for_poller({}), build_poll_source, status)
+        for record in records:
+            await host.add_link(record)
+    finally:
+        await producer.stop()
+    assert poller.sources == {}
+    statuses = await store.statuses()
+    assert {s.state for s in statuses.values()} == {LinkState.STOPPED}
+    assert all(KEY_ENV in (s.message or "") for s in statuses.values())
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert KEY_ENV in errors[0].getMessage()
