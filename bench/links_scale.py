@@ -39,7 +39,7 @@ from nightstream.topics_admin import ensure_topics
 from schemas.records import LinkRecord
 from schemas.serde import make_serde
 from schemas.topics import TopicSpec
-from sources.link_assignment import AssignmentOptions, LinkAssignment
+from sources.link_assignment import AssignmentOptions, HandoffTopic, LinkAssignment
 from sources.link_credentials import Credentials, LinkKeyring, new_key
 from sources.secret import Secret
 
@@ -115,7 +115,12 @@ class CountingHost:
 
 async def assignment_figures(bootstrap: str) -> dict[str, float]:
     topic = unique_prefix("links") + ".links"
-    await ensure_topics(bootstrap, [TopicSpec(topic, "link", 12, "compact", -1)], 1)
+    handoffs = HandoffTopic(topic + "-handoffs", make_serde("link_handoff", subject="h"))
+    specs = [
+        TopicSpec(topic, "link", 12, "compact", -1),
+        TopicSpec(handoffs.name, "link_handoff", 1, "compact", -1),
+    ]
+    await ensure_topics(bootstrap, specs, 1)
     serde = make_serde("link", subject=f"{topic}-value")
     keyring = LinkKeyring([new_key()])
     messages = []
@@ -139,7 +144,7 @@ async def assignment_figures(bootstrap: str) -> dict[str, float]:
 
     def start(name: str) -> None:
         options = AssignmentOptions(group_id=group, instance_id=name)
-        member = LinkAssignment(bootstrap, topic, serde, hosts[name], options)
+        member = LinkAssignment(bootstrap, topic, serde, hosts[name], options, handoffs)
         tasks.append(asyncio.create_task(member.run(stop)))
 
     async def all_running(names: tuple[str, ...]) -> bool:

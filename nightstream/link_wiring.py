@@ -22,7 +22,7 @@ from nightstream.roles import schema_registry
 from schemas.compacted import partitions_of
 from schemas.serde import make_serde
 from schemas.topics import TopicNames
-from sources.link_assignment import AssignmentOptions, LinkAssignment
+from sources.link_assignment import AssignmentOptions, HandoffTopic, LinkAssignment
 from sources.link_credentials import LinkKeyring
 from sources.link_status import LinkStatusPublisher
 from sources.poll_source import PollSource
@@ -60,12 +60,14 @@ class LinksRole:
     async def run(self, stop: asyncio.Event) -> None:
         kafka = self._settings.kafka
         names = TopicNames(kafka.topic_prefix)
-        if not await partitions_of(kafka.bootstrap_servers, names.links):
-            # Subscribing would let a broker with auto-creation make it uncompacted.
+        needed = (names.links, names.link_handoffs)
+        missing = [t for t in needed if not await partitions_of(kafka.bootstrap_servers, t)]
+        if missing:
+            # Subscribing would let a broker with auto-creation make them, uncompacted.
             logger.warning(
                 "no topic %s: only the configuration file's links are polled; "
                 "`nightstream topics create` adds it (then restart)",
-                names.links,
+                ", ".join(missing),
             )
             await stop.wait()
             return
@@ -88,8 +90,14 @@ class LinksRole:
                 target_names=list(self._settings.targets),
             )
             serde = make_serde("link", subject=f"{names.links}-value", registry=registry)
+            handoffs = HandoffTopic(
+                names.link_handoffs,
+                make_serde(
+                    "link_handoff", subject=f"{names.link_handoffs}-value", registry=registry
+                ),
+            )
             self.assignment = LinkAssignment(
-                kafka.bootstrap_servers, names.links, serde, host, self._options
+                kafka.bootstrap_servers, names.links, serde, host, self._options, handoffs
             )
             await self.assignment.run(stop)
         finally:

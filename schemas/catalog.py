@@ -30,6 +30,7 @@ SCHEMA_NAMES = (
     "poll_cursor",
     "link",
     "link_status",
+    "link_handoff",
 )
 
 

@@ -97,3 +97,11 @@ class LinkStatusRecord(AvroRecord):
     owner: str
     updated_at_ms: int
     message: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkHandoffRecord(AvroRecord):
+    token: str
+    partition: int
+    member: str
+    released_at_ms: int

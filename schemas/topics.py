@@ -58,6 +58,11 @@ class TopicNames:
         return f"{self.prefix}.link-status"
 
     @property
+    def link_handoffs(self) -> str:
+        """Pollers saying they stopped the links of a partition a rebalance moved elsewhere."""
+        return f"{self.prefix}.link-handoffs"
+
+    @property
     def content_hashes(self) -> str:
         """The processor's ``collection/identifier -> content hash`` table changelog.
 
@@ -79,6 +84,7 @@ def topic_catalog(prefix: str = DEFAULT_PREFIX, partitions: int = 6) -> list[Top
     # Partitions bound how many poller instances share the links.
     specs.append(TopicSpec(names.links, "link", partitions, "compact", forever))
     specs.append(TopicSpec(names.link_status, "link_status", 1, "compact", forever))
+    specs.append(TopicSpec(names.link_handoffs, "link_handoff", 1, "compact", forever))
     # faust's JSON key/value, not Avro; co-partitioned with the raw topics (faust requires it).
     specs.append(
         TopicSpec(names.content_hashes, CONTENT_HASHES_FORMAT, partitions, "compact", forever)

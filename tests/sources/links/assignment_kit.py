@@ -14,6 +14,7 @@ from nightstream.topics_admin import ensure_topics
 from schemas.records import LinkRecord
 from schemas.serde import make_serde
 from schemas.topics import TopicSpec
+from sources.link_assignment import HandoffTopic
 from sources.link_credentials import Credentials, LinkKeyring, new_key
 from sources.secret import Secret
 
@@ -21,8 +22,17 @@ KEYRING = LinkKeyring([new_key()])
 LINK_SERDE = make_serde("link", subject="links-value")
 
 
+def handoffs_of(topic: str) -> HandoffTopic:
+    """The hand-off topic that goes with a test's links topic."""
+    return HandoffTopic(f"{topic}-handoffs", make_serde("link_handoff", subject="handoffs"))
+
+
 async def create_links_topic(bootstrap: str, topic: str, partitions: int) -> None:
-    await ensure_topics(bootstrap, [TopicSpec(topic, "link", partitions, "compact", -1)], 1)
+    specs = [
+        TopicSpec(topic, "link", partitions, "compact", -1),
+        TopicSpec(handoffs_of(topic).name, "link_handoff", 1, "compact", -1),
+    ]
+    await ensure_topics(bootstrap, specs, 1)
 
 
 def link(link_id: str, password: str = "pw-1", **changes: object) -> LinkRecord:  # noqa: S107

@@ -12,7 +12,7 @@ import signal
 import sys
 
 from sources.link_assignment import AssignmentOptions, LinkAssignment
-from tests.sources.links.assignment_kit import LINK_SERDE, Event, RecordingHost
+from tests.sources.links.assignment_kit import LINK_SERDE, Event, RecordingHost, handoffs_of
 
 
 def _print(event: Event) -> None:
@@ -28,7 +28,8 @@ async def main(bootstrap: str, topic: str, group: str, member: str) -> None:
         group_id=group, instance_id=member, session_timeout_ms=6_000, heartbeat_interval_ms=1_000
     )
     host = RecordingHost(member, on_event=_print)
-    await LinkAssignment(bootstrap, topic, LINK_SERDE, host, options).run(stop)
+    handoffs = handoffs_of(topic)
+    await LinkAssignment(bootstrap, topic, LINK_SERDE, host, options, handoffs).run(stop)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from tests.sources.links.assignment_kit import (
     LinkWriter,
     RecordingHost,
     create_links_topic,
+    handoffs_of,
     link,
     overlaps,
     owners,
@@ -39,7 +40,7 @@ async def member(
     options = AssignmentOptions(
         group_id=group, instance_id=name, session_timeout_ms=6_000, heartbeat_interval_ms=1_000
     )
-    assignment = LinkAssignment(bootstrap, topic, LINK_SERDE, host, options)
+    assignment = LinkAssignment(bootstrap, topic, LINK_SERDE, host, options, handoffs_of(topic))
     stop = asyncio.Event()
     task = asyncio.create_task(assignment.run(stop))
     try:
@@ -138,6 +139,9 @@ async def test_two_members_split_the_links_without_sharing_one(
 
             await wait_until(split, within=WITHIN, what="a and b share the links")
             assert not set(a.running) & set(b.running)
+            # a stopped exactly the links b took, and restarted none.
+            assert {e.link_id for e in a.events if e.kind == "stop"} == set(b.running)
+            assert len([e for e in a.events if e.kind == "start"]) == len(ids)
         await wait_until(running(a)(ids), within=WITHIN, what="a takes every link back")
     assert overlaps(a.events + b.events) == []
 
@@ -208,12 +212,23 @@ async def test_three_members_over_300_links_kill_one_add_one_never_share_a_link(
 
     try:
         await wait_until(all_owned_by({"m1", "m2", "m3"}), within=WITHIN, what="3 members")
+        of_m2 = {link_id for link_id, held in owners(events).items() if held == {"m2"}}
+        mark = len(events)
         dead["m2"] = await members[1].kill()
         started = time.monotonic()
         await wait_until(all_owned_by({"m1", "m3"}), within=WITHIN, what="m2's links moved")
         moved_after = time.monotonic() - started
+        # The survivors started m2's links and stopped none of their own.
+        assert [e for e in events[mark:] if e.kind == "stop"] == []
+        assert {e.link_id for e in events[mark:]} == of_m2
+        mark = len(events)
         members.append(await MemberProcess.start("m4", args, events))
         await wait_until(all_owned_by({"m1", "m3", "m4"}), within=WITHIN, what="m4 joined")
+        # Only links that moved to m4 stopped; nothing stopped and started again in place.
+        joined = events[mark:]
+        to_m4 = {e.link_id for e in joined if e.kind == "start" and e.member == "m4"}
+        assert {e.link_id for e in joined if e.kind == "stop"} == to_m4
+        assert [e for e in joined if e.kind == "start" and e.member != "m4"] == []
         # Every link has exactly one owner, never two at once over the whole run.
         assert all(len(holders) == 1 for holders in owners(events, frozenset(dead)).values())
         assert overlaps(events, dead) == []
