@@ -8,7 +8,7 @@ other links are not affected.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Protocol
 
 from pydantic import ValidationError
@@ -24,7 +24,21 @@ from sources.poll_source import PollSource
 logger = logging.getLogger(__name__)
 
 
+class PolledLinkStatus(Protocol):
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def message(self) -> str | None: ...
+
+
 class LinkPoller(Protocol):
+    """What the poller (sources/runner.py) offers for links at run time."""
+
+    @property
+    def status(self) -> Mapping[str, PolledLinkStatus]:
+        """Per link: ``state`` ("stopped" once the user must act) and ``message``."""
+
     def add_link(self, source: PollSource) -> None: ...
 
     async def remove_link(self, link_id: str) -> None: ...

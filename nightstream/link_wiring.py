@@ -2,13 +2,15 @@
 
 ``LinksRole(settings, poller, build_poll_source).run`` is a role to run beside ``poller.run``:
 it joins the pollers' consumer group over the links topic and adds and removes the links of its
-partitions on the poller. ``link_stopped`` is for the poller to call when a topic link stops
-until its user acts, so ``nightstream links status`` can say why.
+partitions on the poller. It also watches ``poller.status``: a topic link the poller stopped
+(its user must act) is published as stopped with the poller's message, so
+``nightstream links status`` can say why and what to do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -28,6 +30,7 @@ from sources.link_status import LinkStatusPublisher
 from sources.poll_source import PollSource
 
 logger = logging.getLogger(__name__)
+STATUS_WATCH_SECONDS = 2.0
 
 
 def links_group(prefix: str) -> str:
@@ -99,10 +102,30 @@ class LinksRole:
             self.assignment = LinkAssignment(
                 kafka.bootstrap_servers, names.links, serde, host, self._options, handoffs
             )
-            await self.assignment.run(stop)
+            watcher = asyncio.create_task(self._watch_stops(stop))
+            try:
+                await self.assignment.run(stop)
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
         finally:
             self._status = None
             await producer.stop()
+
+    async def _watch_stops(self, stop: asyncio.Event) -> None:
+        reported: dict[str, str | None] = {}
+        while not stop.is_set():
+            owned = self.assignment.owned if self.assignment is not None else frozenset()
+            for link_id in owned:
+                status = self._poller.status.get(link_id)
+                if status is None or status.state != "stopped":
+                    reported.pop(link_id, None)
+                elif reported.get(link_id, "") != status.message:
+                    reported[link_id] = status.message
+                    await self.link_stopped(link_id, status.message or "stopped")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=STATUS_WATCH_SECONDS)
 
     async def link_stopped(self, link_id: str, message: str) -> None:
         """A topic link this instance polls stopped until its user acts (``message`` says

@@ -159,16 +159,26 @@ def test_rotate_key_re_encrypts_every_link_with_the_new_key(cli: Cli) -> None:
         )
 
 
+@dataclass
+class PolledStatus:
+    state: str = "running"
+    message: str | None = None
+
+
 class RecordingPoller:
-    """Stands in for the poller's add_link/remove_link (sources/runner.py's new API)."""
+    """Stands in for the poller's add_link/remove_link/status (sources/runner.py's new API)."""
 
     def __init__(self) -> None:
         self.sources: dict[str, PollSource] = {}
+        self.status: dict[str, PolledStatus] = {}
 
     def add_link(self, source: PollSource) -> None:
+        assert source.link_id not in self.sources
         self.sources[source.link_id] = source
+        self.status[source.link_id] = PolledStatus()
 
     async def remove_link(self, link_id: str) -> None:
+        del self.status[link_id]
         await self.sources.pop(link_id).aclose()
 
 
@@ -269,7 +279,9 @@ async def test_a_running_poller_follows_the_links_topic(
         await run_cli("links", "remove", "bob")
         await wait_until(lambda: polled({"alice"}), within=60, what="bob removed")
 
-        await role.link_stopped("alice", "Dexcom refused the password: run set-password")
+        # The poller stops a link whose user must act; the role publishes why.
+        poller.status["alice"].state = "stopped"
+        poller.status["alice"].message = "Dexcom refused the password: run set-password"
         await wait_until(
             lambda: _state_is(store, "alice", LinkState.STOPPED), within=60, what="stop status"
         )
