@@ -9,7 +9,6 @@ one target, so existing setups work as they are), the TOML file named by ``--con
 from __future__ import annotations
 
 import re
-import tomllib
 import zoneinfo
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import tomli
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -282,12 +282,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not a file: {where}")
     try:
         with path.open("rb") as file:
-            return tomllib.load(file)
+            return tomli.load(file)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path} is not UTF-8 text: save it as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
+    except tomli.TOMLDecodeError as exc:
         raise ConfigError(
             f"config file {path} is not valid TOML: {exc}; fix that line (syntax: toml.io)"
         ) from None
