@@ -84,6 +84,9 @@ class TargetSettings(BaseModel):
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     max_retry_delay_seconds: float = Field(default=300.0, ge=1, le=3600)
     """Longest wait between two tries of one write (unless the site asks for more)."""
+    run_time_links: bool = False
+    """Links added with ``nightstream links add`` name this site, so no link of this file needs
+    to (otherwise a site no link names is refused: it would receive nothing)."""
 
     @field_validator("url")
     @classmethod
@@ -205,15 +208,16 @@ class Settings(BaseSettings):
                     f"defined under [targets.<name>] (defined: {known})",
                 )
         named = {target for link in self.links for target in link.targets}
-        for name in self.targets:
-            if name not in named:
+        for name, target in self.targets.items():
+            if name not in named and not target.run_time_links:
                 # Routing is by link: a target no link names would receive nothing, and under
                 # the first release it received every patient's data. Refuse it outright.
                 raise KeyedValueError(
                     ("targets", name),
                     f"target {name!r} is named by no link, so it would receive nothing: add "
-                    f'"{name}" to the targets of the link(s) whose data it should hold, or '
-                    f"remove [targets.{name}]",
+                    f'"{name}" to the targets of the link(s) whose data it should hold, set '
+                    f"run_time_links = true if links added with `nightstream links add` name "
+                    f"it, or remove [targets.{name}]",
                     example=f'targets = ["{name}"] in a [[links]] entry',
                 )
         return self

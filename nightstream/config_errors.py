@@ -57,6 +57,7 @@ _EXAMPLES = {
     "timezone": 'timezone = "Europe/Paris" (Tandem: the zone the pump clock is set in)',
     "targets": 'targets = ["home"] (names defined under [targets.<name>])',
     "poll_interval_seconds": "poll_interval_seconds = 300",
+    "run_time_links": "run_time_links = true",
     "log_level": 'log_level = "INFO"',
 }
 

@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotRead
 from nightstream.config import LinkSettings, Settings, TargetSettings
 from schemas.backoff import Backoff, RetryPolicy
 from schemas.errors import NightstreamError, TargetFatalError
+from schemas.link_directory import LinkDirectory
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import make_serde
 from schemas.topics import TopicNames
@@ -78,6 +79,13 @@ def _target_config(name: str, target: TargetSettings) -> NightscoutTargetConfig:
     )
 
 
+def link_directory(settings: Settings, registry: SchemaRegistryClient | None) -> LinkDirectory:
+    """The links added at run time (``nightstream links``), followed as they change."""
+    topic = TopicNames(settings.kafka.topic_prefix).links
+    serde = make_serde("link", subject=f"{topic}-value", registry=registry)
+    return LinkDirectory(settings.kafka.bootstrap_servers, topic, serde)
+
+
 def build_sink_role(
     settings: Settings, name: str, *, group_id: str | None = None, stats: SinkStats | None = None
 ) -> Role:
@@ -95,15 +103,20 @@ def build_sink_role(
 
     async def run(stop: asyncio.Event) -> None:
         client = NightscoutClient(_target_config(name, target))
-        sink = TargetSink(config, client_writer(client), schema_registry(settings))
+        registry = schema_registry(settings)
+        directory = link_directory(settings, registry)
+        following = asyncio.create_task(directory.run(stop))
+        sink = TargetSink(config, client_writer(client), registry, directory=directory)
         if stats is not None:
             sink.stats = stats
         try:
+            await asyncio.wait_for(directory.ready.wait(), timeout=60)
             await sink.start()
             await sink.run(stop)
         except TargetFatalError as exc:
             logger.error("target %s stopped: %s", name, exc.user_message)
         finally:
+            following.cancel()
             await sink.stop()
             await client.aclose()
             logger.info("target %s: %s", name, sink.stats)

@@ -31,6 +31,7 @@ from schemas.bindings import StreamBindings
 from schemas.documents import Collection, NsRecord, from_avro, to_avro
 from schemas.errors import RecordDecodeError
 from schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_leased
+from schemas.link_directory import LinkDirectory
 from schemas.offset_bounds import OffsetBounds
 from schemas.records import DeadLetter
 from schemas.registry import SchemaRegistryClient
@@ -127,6 +128,7 @@ class TargetSink:
         registry: SchemaRegistryClient | None = None,
         *,
         accept: RecordFilter | None = None,
+        directory: LinkDirectory | None = None,
     ) -> None:
         self.config = config
         self._write = writer
@@ -153,7 +155,8 @@ class TargetSink:
             self.names.bindings,
             make_serde("stream_binding", subject=f"{self.names.bindings}-value", registry=registry),
         )
-        self._routes = StreamRoutes(config.target, config.links, self._bindings, self.acked)
+        self._directory = directory
+        self._routes = StreamRoutes(config.target, self._links, self._bindings, self.acked)
         self._ownership = PartitionOwnership(
             LoopWatch(frozen_after=SESSION_TIMEOUT_MS / 2000, quarantine=SESSION_TIMEOUT_MS / 1000)
         )
@@ -189,6 +192,12 @@ class TargetSink:
             len(self.acked),
             len(self.config.links),
         )
+
+    def _links(self) -> frozenset[str]:
+        """The file's links naming this target, and those added at run time that do."""
+        if self._directory is None:
+            return self.config.links
+        return self.config.links | self._directory.links_of(self.config.target)
 
     async def stop(self) -> None:
         if self._watching is not None:

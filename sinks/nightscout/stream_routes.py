@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -45,7 +46,11 @@ class _Rewind:
 
 class StreamRoutes:
     def __init__(
-        self, target: str, links: frozenset[str], bindings: StreamBindings, acked: AckedTable
+        self,
+        target: str,
+        links: Callable[[], frozenset[str]],
+        bindings: StreamBindings,
+        acked: AckedTable,
     ) -> None:
         self._target = target
         self._links = links
@@ -94,13 +99,14 @@ class StreamRoutes:
             self._unrouted_seen = False
             self._synced_at = time.monotonic()
             await self._bindings.sync()
-            routed = self._bindings.streams_of(self._links)
+            links = self._links()
+            routed = self._bindings.streams_of(links)
             if routed != self.routed:
                 logger.info(
                     "target %s: %d stream(s) routed from %d link(s)",
                     self._target,
                     len(routed),
-                    len(self._links),
+                    len(links),
                 )
             self.routed = routed
             self._rewinds = {

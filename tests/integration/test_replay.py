@@ -156,7 +156,7 @@ async def test_replay_fills_an_empty_site_once_across_interruptions_and_keeps_to
     assert sorted(d["identifier"] for d in _entries(window_site)) == inside
     outside = _report_value(windowed.stdout(), "outside the window")
     assert outside == str(history.readings - len(inside))
-    assert _report_value(windowed.stdout(), "other links") == str(history.other_readings)
+    assert _report_value(windowed.stdout(), "other streams") == str(history.other_readings)
 
     # The same window into the first site reads the topics from the start (a consumer group of
     # its own) and writes nothing: the site's acknowledged hashes are shared by its replays.
@@ -210,7 +210,7 @@ async def test_reprocess_after_a_transform_change_writes_only_the_changed_docume
     assert await same.wait() == 0, same.stderr()
     assert _report_value(same.stdout(), "emitted") == "0"
     assert _report_value(same.stdout(), "unchanged") == str(history.readings)
-    assert _report_value(same.stdout(), "other links") == str(OTHER_DAYS)
+    assert _report_value(same.stdout(), "other streams") == str(OTHER_DAYS)
     assert await records_in(pipeline.bootstrap, entries_topic) == published
 
     settings = load_settings({}, pipeline.config)
