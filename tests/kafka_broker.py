@@ -32,12 +32,14 @@ from typing import Literal
 import pytest
 from aiokafka import AIOKafkaClient
 
+from tests.timing import scaled
+
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_LOCAL = REPO / "compose" / "kafka" / "kafka-local"
 # Confluent Platform 7.9 ships Apache Kafka 3.9, the line kafka-local runs.
 CP_KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.0"
 # Covers a first run that still has to download the jars from Maven Central.
-KAFKA_LOCAL_TIMEOUT_S = 600
+KAFKA_LOCAL_TIMEOUT_S = scaled(600)
 
 BrokerKind = Literal["external", "container", "local"]
 
@@ -93,7 +95,7 @@ class KafkaBroker:
                 f"broker restart needs the locally provisioned broker; this session uses the "
                 f"{self._kind} broker (set NIGHTSTREAM_TEST_KAFKA=local to force it)"
             )
-        return ["restart", "--dir", str(self._data_dir), "--timeout", str(timeout_s)]
+        return ["restart", "--dir", str(self._data_dir), "--timeout", str(round(scaled(timeout_s)))]
 
 
 def _check_restarted(broker: KafkaBroker, bootstrap: str) -> None:
@@ -236,7 +238,7 @@ def _require_metadata(bootstrap: str, source: str) -> None:
     async def probe() -> int:
         client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
         try:
-            await asyncio.wait_for(client.bootstrap(), 15)
+            await asyncio.wait_for(client.bootstrap(), scaled(15))
             return len(client.cluster.brokers())
         finally:
             await client.close()

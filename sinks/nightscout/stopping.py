@@ -1,10 +1,11 @@
 """Where a target's requests get their deadline, and how they notice the process stopping.
 
 Every attempt runs inside ``StopGate.attempt(seconds)``: an ``asyncio.timeout`` that ends it
-after its deadline. When the stop event is set, no new attempt starts and no backoff pause goes
-on; attempts already on the wire keep at most ``drain`` seconds to be answered (a healthy
-target's batch can still be acknowledged and committed), then they are abandoned. Whoever waits
-for the write then gets ``WriteStopped``. An ordinary ``task.cancel()`` still works as usual.
+after its deadline. Once the stop event is set, nothing is retried and no backoff pause goes
+on, and every attempt (on the wire or about to start) must be answered within ``drain``
+seconds: a healthy target still answers the batch in hand, so it can be committed; an
+unreachable or hanging one is given up at once or at the end of the drain. Whoever waits for
+such a write gets ``WriteStopped``. An ordinary ``task.cancel()`` still works as usual.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class StopGate:
         self._drain = drain
         self._stopping = False
         self._stopped = asyncio.Event()
+        self._drain_ends = 0.0
         self._running: set[asyncio.Timeout] = set()
         self._watcher: asyncio.Task[None] | None = None
 
@@ -49,21 +51,25 @@ class StopGate:
         return self._stopping
 
     def request_stop(self) -> None:
-        """No new attempts; those on the wire end within ``drain`` seconds."""
+        """No more retries; every attempt ends within ``drain`` seconds from now."""
         if self._stopping:
             return
         self._stopping = True
         self._stopped.set()
-        latest = asyncio.get_running_loop().time() + self._drain
+        self._drain_ends = asyncio.get_running_loop().time() + self._drain
         for scope in self._running:
             when = scope.when()
-            if not scope.expired() and (when is None or when > latest):
-                scope.reschedule(latest)
+            if not scope.expired() and (when is None or when > self._drain_ends):
+                scope.reschedule(self._drain_ends)
 
     @contextlib.asynccontextmanager
     async def attempt(self, seconds: float) -> AsyncIterator[None]:
         """Run one attempt within ``seconds``; raises ``DeadlinePassed`` or ``WriteStopped``."""
-        self._check()
+        self._follow_stop()
+        if self._stopping:
+            seconds = self._drain_ends - asyncio.get_running_loop().time()
+            if seconds <= 0:
+                raise WriteStopped(self._target)
         try:
             async with asyncio.timeout(seconds) as scope:
                 self._running.add(scope)
@@ -72,7 +78,8 @@ class StopGate:
                 finally:
                     self._running.discard(scope)
         except TimeoutError:
-            self._check()
+            if self._stopping:
+                raise WriteStopped(self._target) from None
             raise DeadlinePassed(seconds) from None
 
     async def pause(self, seconds: float) -> None:
@@ -91,13 +98,16 @@ class StopGate:
             self._watcher = None
 
     def _check(self) -> None:
+        self._follow_stop()
+        if self._stopping:
+            raise WriteStopped(self._target)
+
+    def _follow_stop(self) -> None:
         if self._stop is not None and self._watcher is None:
             # Started here, not in __init__: a client may be built before the loop runs.
             self._watcher = asyncio.get_running_loop().create_task(self._follow(self._stop))
             if self._stop.is_set():
                 self.request_stop()
-        if self._stopping:
-            raise WriteStopped(self._target)
 
     async def _follow(self, stop: asyncio.Event) -> None:
         await stop.wait()

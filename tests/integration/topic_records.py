@@ -12,6 +12,7 @@ from schemas.compacted import read_records
 from schemas.records import StreamBinding
 from schemas.serde import make_serde
 from schemas.topics import TopicNames
+from tests.timing import scaled
 
 
 async def topics_with_prefix(bootstrap: str, prefix: str) -> list[str]:
@@ -28,10 +29,11 @@ async def read_topic(
     bootstrap: str, topic: str, *, within: float = 30.0
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic`` from the beginning to its end offsets as of now."""
+    limit = scaled(within)
     try:
-        return await asyncio.wait_for(read_records(bootstrap, topic), timeout=within)
+        return await asyncio.wait_for(read_records(bootstrap, topic), timeout=limit)
     except TimeoutError:
-        raise AssertionError(f"could not read {topic} to its end within {within:.0f} s") from None
+        raise AssertionError(f"could not read {topic} to its end within {limit:.0f} s") from None
 
 
 async def bind_streams(bootstrap: str, prefix: str, streams_by_link: dict[str, str]) -> None:
