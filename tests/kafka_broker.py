@@ -19,9 +19,11 @@ Fixtures: ``kafka_bootstrap`` (the bootstrap string), ``kafka_broker`` (a ``Kafk
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 import re
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -88,6 +90,19 @@ class KafkaBroker:
             [str(KAFKA_LOCAL), *args], proc.returncode, out.decode(), err.decode()
         )
         _check_restarted(self, _bootstrap_from(result))
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The broker stopped with SIGSTOP (it answers nothing, connections hang) until the end
+        of the block. Skips the calling test when the session does not run the local broker."""
+        if self._data_dir is None:
+            pytest.skip(f"freezing the broker needs the local broker, not the {self._kind} one")
+        pid = int((self._data_dir / "broker.pid").read_text().strip())
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(pid, signal.SIGCONT)
 
     def _restart_args(self, timeout_s: int) -> list[str]:
         if self._data_dir is None:
