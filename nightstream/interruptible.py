@@ -57,6 +57,8 @@ async def _supervise(job: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> 
             raise Cancelled
         return task.result()
     finally:
+        if stop.is_set():
+            await _end_leftovers(clean=task.done() and not task.cancelled())
         for signum in _SIGNALS:
             loop.remove_signal_handler(signum)
 
@@ -75,8 +77,29 @@ async def _cancel(task: asyncio.Task[T]) -> None:
     deadline = asyncio.get_running_loop().time() + CANCEL_SECONDS
     while not task.done():
         if asyncio.get_running_loop().time() >= deadline:
-            logger.error("still not stopped %.0f s after cancelling; exiting", CANCEL_SECONDS)
-            sys.stderr.flush()
-            os._exit(1)
+            _exit_now(1, "still not stopped %.0f s after cancelling; exiting", CANCEL_SECONDS)
         task.cancel()
         await asyncio.wait({task}, timeout=0.5)
+
+
+async def _end_leftovers(*, clean: bool) -> None:
+    """Cancel the tasks the job left behind (a Kafka client that was never stopped, say).
+
+    ``asyncio.run`` would wait for them without limit; one blocked on a broker that does not
+    answer would keep the process alive long after the job ended.
+    """
+    leftovers = asyncio.all_tasks() - {asyncio.current_task()}
+    for leftover in leftovers:
+        leftover.cancel()
+    if leftovers:
+        _done, pending = await asyncio.wait(leftovers, timeout=CANCEL_SECONDS)
+        if pending:
+            code = 0 if clean else 1
+            _exit_now(code, "%d background task(s) would not end; exiting", len(pending))
+
+
+def _exit_now(code: int, message: str, *args: object) -> None:
+    logger.error(message, *args)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)

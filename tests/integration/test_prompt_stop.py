@@ -170,7 +170,7 @@ async def test_a_sink_stopped_while_nightscout_answers_commits_exactly_what_it_w
 ) -> None:
     token = server.create_access_token("sink", permissions=UPLOADER)
     # Slow answers (about 10 ms a write), so SIGTERM comes with a batch in hand.
-    server.faults = Faults(hang_rate=1.0, hang_seconds=0.01, after_write_rate=1.0)
+    server.faults = Faults(hang_rate=1.0, hang_seconds=0.01, after_write_rate=1.0, methods=("PUT",))
     pipeline = await _pipeline(kafka_bootstrap, tmp_path, server.url, token)
     try:
         sink = pipeline.start("sink", "sink")
