@@ -149,8 +149,15 @@ async def test_a_sink_with_a_backlog_stops_promptly_whatever_nightscout_does(
             server.faults = Faults(hang_rate=1.0, hang_seconds=None)
         elif state == "failing":
             server.faults = Faults(error_rate=1.0, error_statuses=(503,))
-        # Long enough for the outage to be announced and retried many times.
-        await asyncio.sleep(8.0)
+        if state == "hanging":
+            await asyncio.sleep(3.0)  # writes on the wire, waiting for answers
+        else:  # the outage lasted long enough to be announced, after many retries
+            await wait_until(
+                lambda: _async("retrying; " in pipeline.log("sink")),
+                within=30,
+                what="the outage to be announced",
+                interval=0.1,
+            )
         output = await _stop_promptly(sink, lambda: pipeline.log("sink"))
     finally:
         pipeline.stop_all()
