@@ -26,6 +26,7 @@ from schemas.topics import TopicNames
 from sinks.nightscout.testserver import Faults, NightscoutTestServer
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 from tests.integration.topic_records import bind_streams
+from tests.timing import scaled
 
 pytestmark = pytest.mark.kafka
 
@@ -118,7 +119,7 @@ async def test_a_stopped_sink_writes_no_older_version_after_another_took_over(
             a.send_signal(signal.SIGCONT)
         puts_before = site.stats.count(method="PUT")
         # A wakes up with version-1 writes pending; give them every chance to go out.
-        await asyncio.sleep(10)
+        await asyncio.sleep(scaled(10))
         assert _sgvs(site) == expected, "a stale version overwrote a newer one"
         assert a.poll() is None, f"instance A died:\n{pipeline.log('sink-a')[-3000:]}"
         assert site.stats.count(method="PUT") == puts_before, "instance A wrote after it woke"
