@@ -8,12 +8,14 @@ commit past documents a wider one still has to write) but shares the acknowledge
 
 The run is finite: it stops once it has consumed every partition up to the end offsets it saw
 when it started. Offsets are committed only after the site answered, so a killed replay loses
-nothing; an interrupted one (Ctrl-C) finishes its batch, commits it and stops.
+nothing; an interrupted one (Ctrl-C) finishes its batch if the site answers within a few
+seconds, commits it and stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
@@ -28,7 +30,7 @@ from schemas.errors import NightstreamError
 from schemas.offset_bounds import OffsetBounds, capture_bounds
 from schemas.registry import SchemaRegistryClient
 from schemas.topics import TopicNames
-from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
+from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig, WriteStopped
 from sinks.nightscout.date_window import DateWindow
 from sinks.nightscout.sink import SinkConfig, SinkStats, TargetSink, client_writer
 
@@ -115,7 +117,7 @@ async def replay(
             "kafka.topic_prefix, or run `nightstream topics create` and the processor first"
         )
     report = ReplayReport(plan, bounds.total, 0, complete=bounds.total == 0)
-    async with NightscoutClient(plan.target) as client:
+    async with NightscoutClient(plan.target, stop) as client:
         if report.complete:
             # A token the site refuses, or one without write permission, stops the run here.
             await client.self_test()
@@ -126,7 +128,8 @@ async def replay(
             # Both take a few round trips; neither commits anything.
             await _together(client.self_test(), sink.start())
             async with showing(Progress(bounds.total, progress_to), _done(bounds, sink)):
-                report.complete = await sink.run(stop, until=bounds)
+                with contextlib.suppress(WriteStopped):  # stopped mid-batch: not committed
+                    report.complete = await sink.run(stop, until=bounds)
         finally:
             report.done = bounds.done(sink.positions)
             await sink.stop()

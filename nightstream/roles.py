@@ -5,20 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
 
 from nightstream.config import LinkSettings, Settings, TargetSettings
+from nightstream.interruptible import Cancelled, run_interruptibly
 from schemas.backoff import Backoff, RetryPolicy
 from schemas.errors import NightstreamError, TargetFatalError
 from schemas.link_directory import LinkDirectory
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import make_serde
 from schemas.topics import TopicNames
-from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
+from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig, WriteStopped
 from sinks.nightscout.sink import SinkConfig, SinkStats, TargetSink, client_writer
 from sources.cursors import CursorStore
 from sources.dexcomshare.client import DexcomShareClient
@@ -102,7 +102,7 @@ def build_sink_role(
     )
 
     async def run(stop: asyncio.Event) -> None:
-        client = NightscoutClient(_target_config(name, target))
+        client = NightscoutClient(_target_config(name, target), stop)
         registry = schema_registry(settings)
         directory = link_directory(settings, registry)
         following = asyncio.create_task(directory.run(stop))
@@ -115,10 +115,18 @@ def build_sink_role(
             await sink.run(stop)
         except TargetFatalError as exc:
             logger.error("target %s stopped: %s", name, exc.user_message)
+        except WriteStopped:
+            logger.info(
+                "target %s: stopped with writes unanswered; they are sent again at the next "
+                "start (nothing unanswered was committed)",
+                name,
+            )
         finally:
             following.cancel()
-            await sink.stop()
-            await client.aclose()
+            try:
+                await sink.stop()
+            finally:
+                await client.aclose()
             logger.info("target %s: %s", name, sink.stats)
 
     return run
@@ -222,16 +230,19 @@ async def keep_running(
 
 
 def run_roles(roles: dict[str, Role]) -> None:
-    """Run asyncio roles until they end or SIGINT/SIGTERM asks them to stop."""
+    """Run asyncio roles until they end or SIGINT/SIGTERM asks them to stop (within seconds:
+    see ``nightstream.interruptible``)."""
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+    async def all_roles(stop: asyncio.Event) -> None:
         await asyncio.gather(*(keep_running(name, role, stop) for name, role in roles.items()))
 
-    asyncio.run(main())
+    try:
+        run_interruptibly(all_roles)
+    except Cancelled:
+        logger.warning(
+            "stopped at once: what was not yet acknowledged and committed is done again at "
+            "the next start"
+        )
 
 
 async def check_link_login(link: LinkSettings) -> tuple[bool, str]:

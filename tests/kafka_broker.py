@@ -19,9 +19,11 @@ Fixtures: ``kafka_bootstrap`` (the bootstrap string), ``kafka_broker`` (a ``Kafk
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 import re
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -32,12 +34,14 @@ from typing import Literal
 import pytest
 from aiokafka import AIOKafkaClient
 
+from tests.timing import scaled
+
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_LOCAL = REPO / "compose" / "kafka" / "kafka-local"
 # Confluent Platform 7.9 ships Apache Kafka 3.9, the line kafka-local runs.
 CP_KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.0"
 # Covers a first run that still has to download the jars from Maven Central.
-KAFKA_LOCAL_TIMEOUT_S = 600
+KAFKA_LOCAL_TIMEOUT_S = scaled(600)
 
 BrokerKind = Literal["external", "container", "local"]
 
@@ -87,13 +91,26 @@ class KafkaBroker:
         )
         _check_restarted(self, _bootstrap_from(result))
 
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The broker stopped with SIGSTOP (it answers nothing, connections hang) until the end
+        of the block. Skips the calling test when the session does not run the local broker."""
+        if self._data_dir is None:
+            pytest.skip(f"freezing the broker needs the local broker, not the {self._kind} one")
+        pid = int((self._data_dir / "broker.pid").read_text().strip())
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
     def _restart_args(self, timeout_s: int) -> list[str]:
         if self._data_dir is None:
             pytest.skip(
                 f"broker restart needs the locally provisioned broker; this session uses the "
                 f"{self._kind} broker (set NIGHTSTREAM_TEST_KAFKA=local to force it)"
             )
-        return ["restart", "--dir", str(self._data_dir), "--timeout", str(timeout_s)]
+        return ["restart", "--dir", str(self._data_dir), "--timeout", str(round(scaled(timeout_s)))]
 
 
 def _check_restarted(broker: KafkaBroker, bootstrap: str) -> None:
@@ -236,7 +253,7 @@ def _require_metadata(bootstrap: str, source: str) -> None:
     async def probe() -> int:
         client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
         try:
-            await asyncio.wait_for(client.bootstrap(), 15)
+            await asyncio.wait_for(client.bootstrap(), scaled(15))
             return len(client.cluster.brokers())
         finally:
             await client.close()

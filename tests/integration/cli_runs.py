@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.child_processes import kill_group, spawn
+from tests.integration.pipeline import child_environment
+from tests.timing import scaled
 
 
 @dataclass
@@ -22,25 +25,28 @@ class CliRun:
         cls, workdir: Path, name: str, args: list[str], env: dict[str, str] | None = None
     ) -> CliRun:
         out, err = workdir / f"{name}.out", workdir / f"{name}.err"
-        base = {k: v for k, v in os.environ.items() if not k.startswith("NIGHTSTREAM_")}
         with out.open("wb") as stdout, err.open("wb") as stderr:
-            process = subprocess.Popen(
+            process = spawn(
                 [sys.executable, "-m", "nightstream.cli", *args],
                 stdout=stdout,
                 stderr=stderr,
                 cwd=workdir,
-                env={**base, **(env or {})},
+                env=child_environment(env),
             )
         return cls(process, out, err)
 
     async def wait(self, within: float = 120) -> int:
-        """The exit code, waiting without blocking the event loop (a test server runs on it)."""
-        deadline = asyncio.get_running_loop().time() + within
+        """The exit code, waiting without blocking the event loop (a test server runs on it).
+
+        ``within`` is for an idle machine; the limit is scaled (tests/timing.py).
+        """
+        limit = scaled(within)
+        deadline = asyncio.get_running_loop().time() + limit
         while self.process.poll() is None:
             if asyncio.get_running_loop().time() > deadline:
-                self.process.kill()
-                raise AssertionError(f"{self.process.args!r} still running after {within:.0f} s")
-            await asyncio.sleep(0.1)
+                kill_group(self.process)
+                raise AssertionError(f"{self.process.args!r} still running after {limit:.0f} s")
+            await asyncio.sleep(0.05)
         return self.process.returncode
 
     def signal(self, signum: signal.Signals) -> None:
@@ -48,9 +54,7 @@ class CliRun:
         self.process.send_signal(signum)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
+        kill_group(self.process)
 
     def stdout(self) -> str:
         return self.out.read_text(errors="replace")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -18,7 +17,15 @@ from schemas.backoff import RetryPolicy
 from schemas.topics import topic_catalog
 from sources.runner import LinkState, PollerOptions
 from sources.simclock import ManualClock
+from tests.child_processes import kill_group, spawn
 from tests.kafka_broker import unique_name
+from tests.timing import scaled
+
+
+def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without the NIGHTSTREAM_ settings of whoever runs the tests."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("NIGHTSTREAM_")}
+    return {**base, **(extra or {})}
 
 
 @dataclass(frozen=True)
@@ -84,30 +91,25 @@ class Pipeline:
         await ensure_topics(self.bootstrap, topic_catalog(self.prefix, partitions=3))
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = (self.workdir / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "nightstream.cli", *args, "--config", str(self.config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={k: v for k, v in os.environ.items() if not k.startswith("NIGHTSTREAM_")},
-        )
+        with (self.workdir / f"{name}.log").open("ab") as log:
+            process = spawn(
+                [sys.executable, "-m", "nightstream.cli", *args, "--config", str(self.config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=child_environment(),
+            )
         self.processes[name] = process
         return process
 
     def kill(self, name: str) -> None:
         process = self.processes.pop(name, None)
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=30)
+        if process is not None:
+            kill_group(process)
 
     def stop_all(self) -> None:
+        """SIGTERM every role (they stop within seconds), SIGKILL what is left."""
         for name, process in list(self.processes.items()):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            kill_group(process, grace=scaled(20))
             self.processes.pop(name)
 
     def log(self, name: str) -> str:
@@ -122,10 +124,12 @@ class Pipeline:
 async def wait_until(
     condition: Callable[[], Awaitable[bool]], *, within: float, what: str, interval: float = 0.5
 ) -> None:
-    deadline = asyncio.get_running_loop().time() + within
+    """Poll ``condition`` until true; ``within`` seconds on an idle machine (scaled here)."""
+    limit = scaled(within)
+    deadline = asyncio.get_running_loop().time() + limit
     while not await condition():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
+            raise AssertionError(f"timed out after {limit:.0f} s waiting for {what}")
         await asyncio.sleep(interval)
 
 

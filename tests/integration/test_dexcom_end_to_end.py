@@ -19,6 +19,7 @@ from sinks.nightscout.testserver import NightscoutTestServer
 from sources.dexcomshare.simulator import ManualClock, ShareSimulator, generate_accounts
 from sources.runner import PollerOptions
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
+from tests.timing import scaled
 
 pytestmark = pytest.mark.kafka
 
@@ -155,7 +156,7 @@ async def test_a_two_hour_outage_is_backfilled_from_the_next_window(
         await asyncio.sleep(2)
         assert not polling.done(), "the poller gave up during the outage"
         await sim.come_back()
-        await asyncio.wait_for(polling, timeout=60)
+        await asyncio.wait_for(polling, timeout=scaled(60))
 
         await wait_until(
             lambda: landed(READINGS_PER_DAY + 24), within=120, what="the 2 h gap backfilled"

@@ -26,6 +26,7 @@ from schemas.topics import TopicNames
 from sinks.nightscout.testserver import Faults, NightscoutTestServer
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 from tests.integration.topic_records import bind_streams
+from tests.timing import scaled
 
 pytestmark = pytest.mark.kafka
 
@@ -119,7 +120,7 @@ async def test_a_stopped_sink_writes_no_older_version_after_another_took_over(
         puts_before = site.stats.count(method="PUT")
         # A wakes up with version-1 writes pending; give them every chance to go out, during
         # and after its quarantine (one session timeout).
-        await asyncio.sleep(SESSION_TIMEOUT_S + 10)
+        await asyncio.sleep(SESSION_TIMEOUT_S + scaled(10))
         assert _sgvs(site) == expected, "a stale version overwrote a newer one"
         assert a.poll() is None, f"instance A died:\n{pipeline.log('sink-a')[-3000:]}"
         assert site.stats.count(method="PUT") == puts_before, "instance A wrote after it woke"

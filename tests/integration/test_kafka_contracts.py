@@ -16,6 +16,7 @@ from schemas.records import RawPayload
 from schemas.serde import make_serde
 from schemas.topics import topic_catalog
 from tests.kafka_broker import unique_name
+from tests.timing import scaled
 
 pytestmark = pytest.mark.kafka
 
@@ -128,7 +129,7 @@ async def test_a_compacted_topic_keeps_the_latest_value_per_key(kafka_bootstrap:
         await producer.stop()
 
     tp = TopicPartition(topic, 0)
-    deadline = asyncio.get_running_loop().time() + 60
+    deadline = asyncio.get_running_loop().time() + scaled(60)
     while True:
         consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=None)
         await consumer.start()

@@ -31,6 +31,7 @@ from sources.librelinkup.hosts import REGION_PLACEHOLDER
 from sources.librelinkup.simulator import LluAccount, LluSimulator, SimOptions, SimPatient
 from sources.librelinkup.simulator.accounts import MG_DL
 from tests.integration.pipeline import LinkSpec, Pipeline, poll_once, wait_until
+from tests.timing import scaled
 
 pytestmark = pytest.mark.kafka
 
@@ -253,7 +254,7 @@ def test_a_target_no_link_names_is_refused_before_anything_runs(
         [sys.executable, "-m", "nightstream.cli", "run", "--config", str(pipeline.config)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=scaled(60),
         check=False,
         env={k: v for k, v in os.environ.items() if not k.startswith("NIGHTSTREAM_")},
     )

@@ -34,6 +34,7 @@ from sources.librelinkup.simulator.tickets import Ticket, TicketStore
 from sources.tandem.simulator import SimPump, TandemAccount, TandemSimulator
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 from tests.integration.topic_records import read_topic, topics_with_prefix
+from tests.timing import scaled
 
 pytestmark = pytest.mark.kafka
 
@@ -138,7 +139,7 @@ def cli(pipeline: Pipeline, *args: str) -> tuple[int, Haystack]:
     done = subprocess.run(
         [sys.executable, "-m", "nightstream.cli", *args, "--config", str(pipeline.config)],
         capture_output=True,
-        timeout=60,
+        timeout=scaled(60),
         check=False,
         env={k: v for k, v in os.environ.items() if not k.startswith("NIGHTSTREAM_")},
     )

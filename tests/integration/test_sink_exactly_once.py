@@ -12,19 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from nightstream.config import load_settings
 from nightstream.kafka_offsets import group_lag
 from nightstream.roles import build_sink_role
-from schemas.documents import Collection, NsRecord, to_avro
+from schemas.documents import Collection, NsRecord
 from schemas.identity import entry_identifier, nightscout_identifier
-from schemas.serde import make_serde
-from schemas.topics import TopicNames
 from sinks.nightscout.sink import SinkStats
 from sinks.nightscout.testserver import Faults, NightscoutTestServer
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
-from tests.integration.topic_records import bind_streams
+from tests.integration.topic_records import bind_streams, produce_documents
 
 pytestmark = pytest.mark.kafka
 
@@ -90,21 +87,8 @@ def _latest(records: list[NsRecord]) -> dict[Key, NsRecord]:
 
 
 async def _produce(bootstrap: str, prefix: str, records: list[NsRecord]) -> None:
-    names = TopicNames(prefix)
-    serdes = {c: make_serde(c.schema_name, subject="t") for c in Collection}
     await bind_streams(bootstrap, prefix, {LINK: DEVICE})
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        for record in records:
-            await producer.send(
-                names.ns(record.collection),
-                serdes[record.collection].encode(to_avro(record)),
-                key=record.identifier.encode(),
-            )
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await produce_documents(bootstrap, prefix, records)
 
 
 def _stored(server: NightscoutTestServer, include_deleted: bool = False) -> dict[Key, Any]:

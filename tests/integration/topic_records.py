@@ -9,9 +9,11 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.compacted import read_records
+from schemas.documents import Collection, NsRecord, to_avro
 from schemas.records import StreamBinding
 from schemas.serde import make_serde
 from schemas.topics import TopicNames
+from tests.timing import scaled
 
 
 async def topics_with_prefix(bootstrap: str, prefix: str) -> list[str]:
@@ -28,10 +30,11 @@ async def read_topic(
     bootstrap: str, topic: str, *, within: float = 30.0
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic`` from the beginning to its end offsets as of now."""
+    limit = scaled(within)
     try:
-        return await asyncio.wait_for(read_records(bootstrap, topic), timeout=within)
+        return await asyncio.wait_for(read_records(bootstrap, topic), timeout=limit)
     except TimeoutError:
-        raise AssertionError(f"could not read {topic} to its end within {within:.0f} s") from None
+        raise AssertionError(f"could not read {topic} to its end within {limit:.0f} s") from None
 
 
 async def bind_streams(bootstrap: str, prefix: str, streams_by_link: dict[str, str]) -> None:
@@ -47,5 +50,23 @@ async def bind_streams(bootstrap: str, prefix: str, streams_by_link: dict[str, s
             await producer.send_and_wait(
                 topic, serde.encode(binding.to_avro()), key=link_id.encode()
             )
+    finally:
+        await producer.stop()
+
+
+async def produce_documents(bootstrap: str, prefix: str, records: list[NsRecord]) -> None:
+    """``records`` onto the ``ns.*`` topics, in order, as the processor would write them."""
+    names = TopicNames(prefix)
+    serdes = {c: make_serde(c.schema_name, subject="t") for c in Collection}
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        for record in records:
+            await producer.send(
+                names.ns(record.collection),
+                serdes[record.collection].encode(to_avro(record)),
+                key=record.identifier.encode(),
+            )
+        await producer.flush()
     finally:
         await producer.stop()

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from tests.timing import scaled
+
 pytestmark = pytest.mark.kafka
 
 
@@ -20,7 +22,7 @@ def test_the_demo_lands_every_patient_once(kafka_bootstrap: str) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=scaled(180),
         check=False,
     )
     assert finished.returncode == 0, finished.stdout + finished.stderr

@@ -10,6 +10,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from nightstream.roles import keep_running
 from schemas.backoff import RetryPolicy
+from tests.timing import scaled
 
 FAST = RetryPolicy(base=0.01, cap=0.02)
 
@@ -43,7 +44,7 @@ async def test_stopping_ends_the_wait_and_other_errors_are_not_swallowed() -> No
     )
     await asyncio.sleep(0.05)
     stop.set()
-    await asyncio.wait_for(waiting, timeout=2)
+    await asyncio.wait_for(waiting, timeout=scaled(2))
 
     async def broken(stop: asyncio.Event) -> None:
         raise ValueError("a bug")

@@ -9,8 +9,10 @@ import pytest
 
 from schemas.backoff import Backoff, RetryPolicy, parse_retry_after
 from schemas.documents import Collection
-from sinks.nightscout.client import NightscoutTargetConfig, _granted, _pack
+from sinks.nightscout.client import NightscoutTargetConfig
 from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
+from sinks.nightscout.permissions import granted
+from sinks.nightscout.v1_batches import pack
 
 TOKEN = "nightstreams-0123456789abcdef"
 
@@ -104,12 +106,12 @@ def test_config_repr_and_validation_never_show_secrets() -> None:
 def test_permission_matching_follows_shiro(
     grants: list[str], permission: str, expected: bool
 ) -> None:
-    assert _granted([grants], permission) is expected
+    assert granted([grants], permission) is expected
 
 
 def test_pack_respects_byte_limit_and_order() -> None:
     encoded = {i: b"x" * 10 for i in range(7)}
-    chunks = _pack(encoded, limit=2 + 3 * 10 + 2)  # three documents and two commas
+    chunks = pack(encoded, limit=2 + 3 * 10 + 2)  # three documents and two commas
     assert chunks == [[0, 1, 2], [3, 4, 5], [6]]
 
 

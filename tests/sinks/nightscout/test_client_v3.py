@@ -20,6 +20,7 @@ from schemas.errors import RetriableError, TargetFatalError
 from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
 from sinks.nightscout.outcomes import WriteStatus
 from sinks.nightscout.testserver import Faults, NightscoutTestServer
+from tests.timing import scaled
 
 API_SECRET = "test-secret-12chars"
 SINK_PERMISSIONS = ["api:*:create", "api:*:update", "api:*:read"]
@@ -256,7 +257,7 @@ async def test_hanging_requests_time_out_and_are_retried(
     client = make_client(request_timeout=0.2, max_concurrency=4)
     started = time.monotonic()
     outcomes = await asyncio.gather(*(client.put(ENTRIES, ident(n), entry(n)) for n in range(12)))
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < scaled(10)
     assert all(outcome.written for outcome in outcomes)
     assert server.store.count("entries", include_deleted=True) == 12
     assert (
@@ -319,7 +320,7 @@ class CountingProxy:
     """Forwards to the test server and records how many requests overlap."""
 
     def __init__(self, upstream: str) -> None:
-        self._upstream = httpx.AsyncClient(base_url=upstream, timeout=5.0)
+        self._upstream = httpx.AsyncClient(base_url=upstream, timeout=scaled(5.0))
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.in_flight = 0

@@ -11,6 +11,7 @@ import httpx
 
 from sources.dexcomshare.servers import share_server
 from tests.sources.dexcomshare.conftest import share_client
+from tests.timing import scaled
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -25,7 +26,7 @@ async def test_process_prints_url_and_accounts_that_work(http: httpx.AsyncClient
     )  # fmt: skip
     try:
         assert process.stdout is not None
-        line = await asyncio.wait_for(process.stdout.readline(), timeout=10)
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=scaled(10))
         described = json.loads(line)
         assert described["url"].startswith("http://127.0.0.1:")
         assert [a["region"] for a in described["accounts"]] == ["us", "jp"]
@@ -35,4 +36,4 @@ async def test_process_prints_url_and_accounts_that_work(http: httpx.AsyncClient
             assert (await client.read_glucose(60, 12)).reading_count == 12
     finally:
         process.terminate()
-        assert await asyncio.wait_for(process.wait(), timeout=10) == 0
+        assert await asyncio.wait_for(process.wait(), timeout=scaled(10)) == 0

@@ -11,6 +11,7 @@ import httpx
 
 from sources.librelinkup.client import LibreLinkUpClient
 from sources.librelinkup.hosts import llu_hosts
+from tests.timing import scaled
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -30,7 +31,9 @@ async def test_process_prints_a_server_url_and_accounts_that_work(
     )
     try:
         assert process.stdout is not None
-        described = json.loads(await asyncio.wait_for(process.stdout.readline(), timeout=10))
+        described = json.loads(
+            await asyncio.wait_for(process.stdout.readline(), timeout=scaled(10))
+        )
         assert described["server_url"].endswith("/{region}")
         assert [a["region"] for a in described["accounts"]] == ["eu", "us"]
         for account in described["accounts"]:
@@ -47,4 +50,4 @@ async def test_process_prints_a_server_url_and_accounts_that_work(
             assert (await client.graph(account["patient_ids"][1])).reply.http_status == 200
     finally:
         process.terminate()
-        assert await asyncio.wait_for(process.wait(), timeout=10) == 0
+        assert await asyncio.wait_for(process.wait(), timeout=scaled(10)) == 0

@@ -7,6 +7,7 @@ import pytest
 
 from sinks.nightscout.testserver import NightscoutTestServer
 from tests.sinks.nightscout.testserver.support import API_SECRET, UPLOADER_PERMISSIONS, Caller
+from tests.timing import scaled
 
 CallerFactory = Callable[..., Awaitable[Caller]]
 
@@ -19,7 +20,7 @@ async def server() -> AsyncIterator[NightscoutTestServer]:
 
 @pytest.fixture
 async def client(server: NightscoutTestServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=5.0) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=scaled(5.0)) as http:
         yield http
 
 

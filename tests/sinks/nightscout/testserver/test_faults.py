@@ -11,6 +11,7 @@ import pytest
 from sinks.nightscout.testserver import Faults, NightscoutTestServer
 from sinks.nightscout.testserver.faults import FaultInjector
 from tests.sinks.nightscout.testserver.support import API_SECRET, Caller, entry
+from tests.timing import scaled
 
 
 def decisions(faults: Faults, count: int, method: str = "PUT") -> list[str | None]:
@@ -145,12 +146,12 @@ async def test_stop_releases_a_request_hanging_forever() -> None:
     server = NightscoutTestServer(api_secret=API_SECRET)
     await server.start()
     server.faults = Faults(hang_rate=1.0, hang_seconds=None, seed=1)
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=scaled(10)) as client:
         pending = asyncio.create_task(client.get("/api/v3/version"))
         await asyncio.sleep(0.1)
         started = time.monotonic()
         await server.stop()
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < scaled(2.0)
         try:
             response = await pending
         except httpx.HTTPError:

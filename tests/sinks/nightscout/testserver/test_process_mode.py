@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.sinks.nightscout.testserver.support import API_SECRET, Caller, entry
+from tests.timing import scaled
 
 
 async def test_process_prints_url_and_token_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -28,8 +29,8 @@ async def test_process_prints_url_and_token_and_stops_on_sigterm(tmp_path: Path)
     )
     try:
         assert process.stdout is not None
-        url = (await asyncio.wait_for(process.stdout.readline(), 10)).decode().strip()
-        token = (await asyncio.wait_for(process.stdout.readline(), 10)).decode().strip()
+        url = (await asyncio.wait_for(process.stdout.readline(), scaled(10))).decode().strip()
+        token = (await asyncio.wait_for(process.stdout.readline(), scaled(10))).decode().strip()
         assert url.startswith("http://127.0.0.1:")
         assert token_file.read_text().strip() == token
         async with httpx.AsyncClient(base_url=url) as client:
@@ -40,7 +41,7 @@ async def test_process_prints_url_and_token_and_stops_on_sigterm(tmp_path: Path)
             assert (await caller.put("entries", "from-process", entry())).status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.wait(), 10) == 0
+        assert await asyncio.wait_for(process.wait(), scaled(10)) == 0
 
 
 async def test_process_refuses_a_short_secret() -> None:
@@ -53,6 +54,6 @@ async def test_process_refuses_a_short_secret() -> None:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _stdout, stderr = await asyncio.wait_for(process.communicate(), 10)
+    _stdout, stderr = await asyncio.wait_for(process.communicate(), scaled(10))
     assert process.returncode == 2
     assert b"12" in stderr
