@@ -1,11 +1,12 @@
 """The stream processor: raw vendor payloads in, new or changed Nightscout documents out.
 
-A consumer group over the vendors' raw topics; each payload goes through ``PayloadHandler``
-(decode, transform, DLQ, change filter, publish). The content hashes of the documents made from
-raw partition ``p`` live in partition ``p`` of a compacted changelog (``ChangelogHashes``),
-loaded when the partition is assigned. A payload's documents are acknowledged by Kafka before
-its hashes are written, and the hashes before the raw offset is committed, so a crash can
-repeat a document but never lose one.
+A consumer group over the vendors' raw topics; each batch of payloads goes through
+``PayloadHandler`` (decode, transform, DLQ, bindings, change filter, publish). The content
+hashes of the documents made from raw partition ``p`` live in partition ``p`` of a compacted
+changelog, held in a local store (``LocalHashStore``) that catches up with the changelog when
+the partition is assigned. A batch's documents are acknowledged by Kafka (after the bindings
+they need) before its hashes are written, and the hashes before the raw offsets are committed,
+so a crash can repeat a document but never lose one.
 
 Why not a faust agent: faust-streaming 0.15.3, restarted over a backlog, stopped delivering
 events with lag left (half of the runs of ``tests/integration/test_processor_restart.py``), and
@@ -17,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -30,14 +33,15 @@ from schemas.errors import NightstreamError
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
 from schemas.topics import TopicNames
-from streams.hash_changelog import ChangelogHashes
-from streams.payloads import PayloadHandler, PayloadTotals
+from streams.hash_store import DAY_MS, DEFAULT_HORIZON_DAYS, LocalHashStore
+from streams.payloads import PayloadHandler, PayloadTotals, RawItem
 from streams.stream_binder import StreamBinder
 from streams.transform import Transform
 
 logger = logging.getLogger(__name__)
 
-MAX_BATCH = 50
+MAX_BATCH = 500
+"""Raw payloads per batch: one wait for Kafka, one hash write and one commit for them all."""
 SESSION_TIMEOUT_MS = 15_000
 """A killed worker's partitions wait this long for another; the Kafka default is 45 s."""
 
@@ -50,6 +54,10 @@ class ProcessorConfig:
     app_id: str | None = None
     replication_factor: int = 1
     schema_registry_url: str | None = None
+    state_dir: Path | None = None
+    """Where the content hashes are kept between rebalances and restarts (default: a temporary
+    directory for this process, so a restart restores them from the changelog)."""
+    hash_horizon_ms: int = int(DEFAULT_HORIZON_DAYS * DAY_MS)
 
     @property
     def consumer_group(self) -> str:
@@ -63,22 +71,24 @@ class _LoadHashesOnAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
     be reading the changelog, so the processing loop waits for ``loaded`` before each batch.
     """
 
-    def __init__(self, hashes: ChangelogHashes) -> None:
+    def __init__(self, hashes: LocalHashStore) -> None:
         self._hashes = hashes
         self.loaded = asyncio.Event()
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         self.loaded.clear()
-        self._hashes.forget({tp.partition for tp in revoked})
+        self._hashes.revoke({tp.partition for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         partitions = {tp.partition for tp in assigned}
-        await self._hashes.load(partitions)
+        started = time.monotonic()
+        read = await self._hashes.assign(partitions)
         self.loaded.set()
         logger.info(
-            "processor: raw partitions %s assigned, %d content hashes loaded",
+            "processor: raw partitions %s assigned, %d changelog records caught up in %.2f s",
             sorted(partitions),
-            len(self._hashes),
+            read,
+            time.monotonic() - started,
         )
 
 
@@ -96,6 +106,7 @@ class Processor:
         self._handler: PayloadHandler | None = None
         self._assignment: _LoadHashesOnAssignment | None = None
         self._bindings: StreamBindings | None = None
+        self._hashes: LocalHashStore | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -103,15 +114,20 @@ class Processor:
             bootstrap_servers=config.bootstrap_servers,
             acks="all",
             enable_idempotence=True,
-            # Each payload waits for its acknowledgements (documents, then hashes): lingering
-            # would add to every payload's latency, and batches form anyway under load.
+            # A batch is sent whole before anything is awaited, so Kafka batches form without
+            # lingering, which would only add to each batch's latency.
             linger_ms=0,
         )
         await self._producer.start()
         await self._require_changelog()
-        hashes = ChangelogHashes(
-            config.bootstrap_servers, self.names.content_hashes, self._producer
+        hashes = LocalHashStore(
+            config.bootstrap_servers,
+            self.names.content_hashes,
+            self._producer,
+            state_dir=config.state_dir,
+            horizon_ms=config.hash_horizon_ms,
         )
+        self._hashes = hashes
         self._bindings = StreamBindings(
             config.bootstrap_servers,
             self.names.bindings,
@@ -161,6 +177,8 @@ class Processor:
             await self._bindings.stop()
         if self._producer is not None:
             await self._producer.stop()
+        if self._hashes is not None:
+            self._hashes.close()
 
     async def run(self, stop: asyncio.Event) -> None:
         assert self._consumer is not None, "start() first"
@@ -168,20 +186,23 @@ class Processor:
         assert self._assignment is not None
         while not stop.is_set():
             batch = await self._consumer.getmany(timeout_ms=500)
-            if batch:
-                await self._assignment.loaded.wait()
-            for tp, messages in batch.items():
-                vendor, transform = self._transforms[tp.topic]
-                for message in messages:
-                    self.totals.add(await self._handler.handle(vendor, transform, message))
-            if batch:
-                offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
-                try:
-                    await self._consumer.commit(offsets)
-                except (CommitFailedError, IllegalStateError) as exc:
-                    # The group rebalanced meanwhile: the partition's new owner repeats these
-                    # payloads, and the change filter makes that harmless.
-                    logger.warning("processor: offsets not committed (%s)", exc)
+            if not batch:
+                continue
+            await self._assignment.loaded.wait()
+            items: list[RawItem] = [
+                (*self._transforms[tp.topic], message)
+                for tp, messages in batch.items()
+                for message in messages
+            ]
+            for stats in await self._handler.handle_batch(items):
+                self.totals.add(stats)
+            offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
+            try:
+                await self._consumer.commit(offsets)
+            except (CommitFailedError, IllegalStateError) as exc:
+                # The group rebalanced meanwhile: the partition's new owner repeats these
+                # payloads, and the change filter makes that harmless.
+                logger.warning("processor: offsets not committed (%s)", exc)
 
     async def _send(self, topic: str, key: bytes | None, value: bytes) -> Any:
         assert self._producer is not None
