@@ -140,12 +140,17 @@ class PayloadHandler:
     async def handle_batch(self, items: Sequence[RawItem]) -> list[PayloadStats]:
         """Process payloads in order: documents and dead letters are sent without awaiting each,
         Kafka is awaited once per segment, then the hashes are recorded (see module doc)."""
-        prepared = [
-            self._prepare(vendor, transform, message) for vendor, transform, message in items
-        ]
-        for segment in _segments(prepared):
+        return await self.deliver(self.prepare(items))
+
+    def prepare(self, items: Sequence[RawItem]) -> PreparedBatch:
+        """Decode and transform (CPU only: no Kafka, no hashes), so it can overlap the
+        delivery of the batch before."""
+        return PreparedBatch([self._prepare(*item) for item in items])
+
+    async def deliver(self, batch: PreparedBatch) -> list[PayloadStats]:
+        for segment in _segments(batch.payloads):
             await self._deliver(segment)
-        return [p.stats for p in prepared]
+        return [p.stats for p in batch.payloads]
 
     def _prepare(self, vendor: str, transform: Transform, message: RawMessage) -> _Prepared:
         prepared = _Prepared(vendor, message)
@@ -274,6 +279,11 @@ class _Prepared:
                 self.stats.unchanged,
                 self.stats.rejected,
             )
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    payloads: list[_Prepared]
 
 
 def _segments(prepared: Sequence[_Prepared]) -> Iterator[list[_Prepared]]:

@@ -34,7 +34,7 @@ from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
 from schemas.topics import TopicNames
 from streams.hash_store import DAY_MS, DEFAULT_HORIZON_DAYS, LocalHashStore
-from streams.payloads import PayloadHandler, PayloadTotals, RawItem
+from streams.payloads import PayloadHandler, PayloadTotals, PreparedBatch, RawItem
 from streams.stream_binder import StreamBinder
 from streams.transform import Transform
 
@@ -42,6 +42,10 @@ logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
 """Raw payloads per batch: one wait for Kafka, one hash write and one commit for them all."""
+PRODUCER_BATCH_BYTES = 512 * 1024
+"""Per partition and request. aiokafka's 16 KiB default made a backfill batch (tens of
+thousands of documents) hundreds of sequential produce requests; brokers take 1 MiB batches
+by default (``message.max.bytes``)."""
 SESSION_TIMEOUT_MS = 15_000
 """A killed worker's partitions wait this long for another; the Kafka default is 45 s."""
 
@@ -117,6 +121,7 @@ class Processor:
             # A batch is sent whole before anything is awaited, so Kafka batches form without
             # lingering, which would only add to each batch's latency.
             linger_ms=0,
+            max_batch_size=PRODUCER_BATCH_BYTES,
         )
         await self._producer.start()
         await self._require_changelog()
@@ -184,25 +189,42 @@ class Processor:
         assert self._consumer is not None, "start() first"
         assert self._handler is not None
         assert self._assignment is not None
-        while not stop.is_set():
-            batch = await self._consumer.getmany(timeout_ms=500)
-            if not batch:
-                continue
-            await self._assignment.loaded.wait()
-            items: list[RawItem] = [
-                (*self._transforms[tp.topic], message)
-                for tp, messages in batch.items()
-                for message in messages
-            ]
-            for stats in await self._handler.handle_batch(items):
-                self.totals.add(stats)
-            offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
-            try:
-                await self._consumer.commit(offsets)
-            except (CommitFailedError, IllegalStateError) as exc:
-                # The group rebalanced meanwhile: the partition's new owner repeats these
-                # payloads, and the change filter makes that harmless.
-                logger.warning("processor: offsets not committed (%s)", exc)
+        in_flight: asyncio.Task[None] | None = None
+        try:
+            while not stop.is_set():
+                batch = await self._consumer.getmany(timeout_ms=0 if in_flight else 500)
+                prepared = None
+                if batch:
+                    await self._assignment.loaded.wait()
+                    items: list[RawItem] = [
+                        (*self._transforms[tp.topic], message)
+                        for tp, messages in batch.items()
+                        for message in messages
+                    ]
+                    # Transforming this batch overlaps Kafka's work on the one before.
+                    prepared = self._handler.prepare(items)
+                if in_flight is not None:
+                    await in_flight
+                    in_flight = None
+                if prepared is not None:
+                    offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
+                    in_flight = asyncio.create_task(self._deliver(prepared, offsets))
+        finally:
+            if in_flight is not None:
+                await in_flight
+
+    async def _deliver(self, prepared: PreparedBatch, offsets: dict[TopicPartition, int]) -> None:
+        """One batch after the one before it: documents, hashes, then the raw offsets."""
+        assert self._consumer is not None
+        assert self._handler is not None
+        for stats in await self._handler.deliver(prepared):
+            self.totals.add(stats)
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group rebalanced meanwhile: the partition's new owner repeats these
+            # payloads, and the change filter makes that harmless.
+            logger.warning("processor: offsets not committed (%s)", exc)
 
     async def _send(self, topic: str, key: bytes | None, value: bytes) -> Any:
         assert self._producer is not None
