@@ -285,6 +285,12 @@ class _Prepared:
 class PreparedBatch:
     payloads: list[_Prepared]
 
+    def payloads_for(self, documents: int, most: int) -> int:
+        """How many payloads like these make about ``documents`` documents (1 to ``most``)."""
+        made = sum(len(p.records) for p in self.payloads)
+        per_payload = made / len(self.payloads) if self.payloads else 1.0
+        return max(1, min(most, int(documents / max(per_payload, 1.0))))
+
 
 def _segments(prepared: Sequence[_Prepared]) -> Iterator[list[_Prepared]]:
     """Cut the batch where a link's stream changes, so each payload's binding is acknowledged

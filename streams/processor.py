@@ -42,6 +42,11 @@ logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
 """Raw payloads per batch: one wait for Kafka, one hash write and one commit for them all."""
+FIRST_BATCH = 50
+"""Until a batch shows how many documents a payload makes."""
+DOCUMENTS_PER_BATCH = 5_000
+"""Batches of big payloads (a 288-reading backfill) are cut to about this many documents, so
+transforming one batch and Kafka's work on the one before stay about the same size."""
 PRODUCER_BATCH_BYTES = 512 * 1024
 """Per partition and request. aiokafka's 16 KiB default made a backfill batch (tens of
 thousands of documents) hundreds of sequential produce requests; brokers take 1 MiB batches
@@ -111,6 +116,7 @@ class Processor:
         self._assignment: _LoadHashesOnAssignment | None = None
         self._bindings: StreamBindings | None = None
         self._hashes: LocalHashStore | None = None
+        self._batch_payloads = FIRST_BATCH
 
     async def start(self) -> None:
         config = self.config
@@ -192,7 +198,9 @@ class Processor:
         in_flight: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
-                batch = await self._consumer.getmany(timeout_ms=0 if in_flight else 500)
+                batch = await self._consumer.getmany(
+                    timeout_ms=0 if in_flight else 500, max_records=self._batch_payloads
+                )
                 prepared = None
                 if batch:
                     await self._assignment.loaded.wait()
@@ -203,6 +211,7 @@ class Processor:
                     ]
                     # Transforming this batch overlaps Kafka's work on the one before.
                     prepared = self._handler.prepare(items)
+                    self._batch_payloads = prepared.payloads_for(DOCUMENTS_PER_BATCH, MAX_BATCH)
                 if in_flight is not None:
                     await in_flight
                     in_flight = None
