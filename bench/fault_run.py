@@ -72,6 +72,7 @@ from bench.fault_poller import WallAnchoredClock
 from nightstream.kafka_offsets import group_lag
 from nightstream.topics_admin import ensure_topics
 from schemas.compacted import read_latest, read_records
+from schemas.documents import Collection, from_avro
 from schemas.errors import RecordDecodeError
 from schemas.identity import device_name, entry_identifier, stream_digest
 from schemas.records import DeadLetter, RawPayload
@@ -86,7 +87,10 @@ from sources.dexcomshare.simulator.glucose import DAY_MS, HOUR_MS, READING_INTER
 from sources.simclock import wall_clock_ms
 
 PARTITIONS = 3
-ROLES = ("poller", "processor", "sink")
+ROLES = ("poller", "processor-a", "processor-b", "sink-a", "sink-b")
+"""Two instances of the processor and of the sink, each its own process, in one consumer group."""
+PAUSED_ROLES = ("processor-b", "sink-b")
+"""SIGSTOPped past the group's session timeout, then SIGCONTinued: they must write nothing stale."""
 VENDOR = "dexcomshare"
 HOME = "ns"
 CLINIC = "clinic"
@@ -107,6 +111,8 @@ class FaultRunConfig:
     speed: float = 144.0
     """Simulated seconds per real second (144: one simulated day in 10 minutes)."""
     kills_per_role: int = 10
+    pause_seconds: float = 22.0
+    """How long each of ``PAUSED_ROLES`` stands still (the groups' session timeout is 15 s)."""
     broker_restarts: int = 1
     seed: int = 1
     malformed_readings: int = 6
@@ -148,6 +154,8 @@ class FaultRunReport:
     duplicate_readings: int = 0
     unexpected_entries: int = 0
     wrong_content: int = 0
+    stale: int = 0
+    """Documents whose content in Nightscout is not their latest version in Kafka."""
     other_documents: int = 0
     dlq_expected: int = 0
     dlq_expected_by_kind: dict[str, int] = field(default_factory=dict)
@@ -158,6 +166,7 @@ class FaultRunReport:
     garbled_produced: int = 0
     garbled_in_dlq: int = 0
     kills: dict[str, int] = field(default_factory=dict)
+    pauses: dict[str, int] = field(default_factory=dict)
     unplanned_exits: dict[str, list[int]] = field(default_factory=dict)
     broker_restarts: int = 0
     broker_restart_s: list[float] = field(default_factory=list)
@@ -182,6 +191,7 @@ class FaultRunReport:
             and self.duplicates == 0
             and self.unexpected_entries == 0
             and self.wrong_content == 0
+            and self.stale == 0
             and self.other_documents == 0
             and self.dlq_missing == 0
             and self.dlq_unexpected == 0
@@ -209,7 +219,10 @@ class FaultRunReport:
                 f"{self.duplicates} (same identifier {self.duplicate_identifiers}, "
                 f"same device+date {self.duplicate_readings})",
             ),
-            ("unexpected / wrong content", f"{self.unexpected_entries} / {self.wrong_content}"),
+            (
+                "unexpected / wrong content / stale",
+                f"{self.unexpected_entries} / {self.wrong_content} / {self.stale}",
+            ),
             ("DLQ expected (bad on purpose)", f"{self.dlq_expected} ({by_kind})"),
             (
                 "DLQ found",
@@ -217,6 +230,7 @@ class FaultRunReport:
                 f"missing {self.dlq_missing}, unexpected {self.dlq_unexpected}",
             ),
             ("kills (SIGKILL)", ", ".join(f"{r} {self.kills.get(r, 0)}" for r in ROLES)),
+            ("pauses (SIGSTOP)", ", ".join(f"{r} {n}" for r, n in self.pauses.items()) or "none"),
             ("unplanned exits", ", ".join(f"{r} {exits.get(r, 0)}" for r in ROLES)),
             (
                 "broker restarts",
@@ -272,6 +286,7 @@ class RoleProcess:
         self.lock = asyncio.Lock()
         self.wanted = False
         self.kills = 0
+        self.pauses = 0
         self.unplanned_exits: list[int] = []
 
     def start(self) -> None:
@@ -508,6 +523,23 @@ async def _sleep_until(moment: float) -> None:
         await asyncio.sleep(delay)
 
 
+async def _pause_role(role: RoleProcess, moment: float, seconds: float, say: Say) -> None:
+    """SIGSTOP at ``moment``, SIGCONT ``seconds`` later: the group gives the role's partitions
+    to the other instance meanwhile, and the role resumes with work it fetched before."""
+    await _sleep_until(moment)
+    async with role.lock:
+        process = role.process
+        if process is None or process.poll() is not None:
+            return
+        say(f"  SIGSTOP {role.name} for {seconds:.0f} s")
+        process.send_signal(signal.SIGSTOP)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            process.send_signal(signal.SIGCONT)
+        role.pauses += 1
+
+
 async def _kill_role(
     role: RoleProcess, moments: Sequence[float], rng: random.Random, config: FaultRunConfig
 ) -> None:
@@ -685,6 +717,7 @@ class _Run:
         self.raw_topic = self.names.raw(VENDOR)
         self.chaos = _Chaos()
         self.first_reads: dict[str, ReadRequest] = {}
+        self._latest: dict[str, dict[str, Any]] | None = None
         self.last_reads: dict[str, ReadRequest] = {}
 
     def _rng(self, purpose: str) -> random.Random:
@@ -745,6 +778,9 @@ class _Run:
             rng = self._rng(f"kill:{name}")
             moments = _slots(rng, start, end, config.kills_per_role)
             tasks.append(_kill_role(self.roles[name], moments, rng, config))
+        for name in PAUSED_ROLES:
+            moment = self._rng(f"pause:{name}").uniform(start, end - config.pause_seconds)
+            tasks.append(_pause_role(self.roles[name], moment, config.pause_seconds, self.say))
         restarts = _slots(
             self._rng("broker"), start + 0.25 * width, end - 0.25 * width, config.broker_restarts
         )
@@ -837,7 +873,9 @@ class _Run:
             report.ns_puts += sum(
                 int(r["count"]) for r in stats["requests"] if r["method"] == "PUT"
             )
-            self._compare_entries(name, await site.documents("entries"))
+            entries = await site.documents("entries")
+            self._compare_entries(name, entries)
+            report.stale += await self._stale(entries)
         await self._compare_dlq()
         vendor = self.chaos.vendor
         vendor.transport_failures_served = self.sim.knobs.injected_total
@@ -848,6 +886,25 @@ class _Run:
         report.vendor = vendor
         report.broker_restarts = len(self.chaos.broker_restart_s)
         report.broker_restart_s = self.chaos.broker_restart_s
+
+    async def _stale(self, entries: list[dict[str, Any]]) -> int:
+        """Documents whose content in Nightscout differs from their latest version in Kafka."""
+        if self._latest is None:
+            topic = self.names.ns(Collection.ENTRIES)
+            serde = make_serde("entry", subject=f"{topic}-value")
+            latest = await read_latest(self.bootstrap, topic)
+            self._latest = {
+                key.decode(): from_avro(Collection.ENTRIES, serde.decode(value)).document
+                for key, value in latest.items()
+            }
+        stale = 0
+        for doc in entries:
+            newest = self._latest.get(str(doc.get("identifier")))
+            if newest is not None and any(doc.get(k) != v for k, v in newest.items()):
+                stale += 1
+                if len(self.report.problems) < 20:
+                    self.report.problems.append(f"stale: {doc.get('identifier')}")
+        return stale
 
     def _expected_dates(self, link: _Link) -> list[int]:
         """Each reading from the link's first window to its last read, oldest first."""
@@ -1037,8 +1094,8 @@ async def fault_run(
                 sim=sim,
             )
             roles = _roles(config_file, clock, workdir)
-            for name in ("processor", "sink", "poller"):
-                roles[name].start()
+            for role in roles.values():
+                role.start()
             say(f"pipeline {report.prefix}: {config.links} links, logs in {workdir}")
             run = _Run(
                 config,
@@ -1064,6 +1121,7 @@ async def fault_run(
         for server in servers.values():
             server.stop()
     report.kills = {name: role.kills for name, role in roles.items()}
+    report.pauses = {name: role.pauses for name, role in roles.items() if role.pauses}
     report.unplanned_exits = {name: role.unplanned_exits for name, role in roles.items()}
     report.wall_s = time.monotonic() - began
     return report
@@ -1087,11 +1145,8 @@ def _roles(config_file: Path, clock: WallAnchoredClock, workdir: Path) -> dict[s
     ]
     processor = [*cli, "process", "--config", str(config_file)]
     sink = [*cli, "sink", "--config", str(config_file)]
-    return {
-        "poller": RoleProcess("poller", poller, workdir, env),
-        "processor": RoleProcess("processor", processor, workdir, env),
-        "sink": RoleProcess("sink", sink, workdir, env),
-    }
+    argv = {"poller": poller, "processor": processor, "sink": sink}
+    return {name: RoleProcess(name, argv[name.split("-")[0]], workdir, env) for name in ROLES}
 
 
 # -- the benchmark script ---------------------------------------------------------------------

@@ -43,6 +43,7 @@ from bench.common import (
 from nightstream.topics_admin import ensure_topics
 from schemas.documents import Collection, NsRecord, to_avro
 from schemas.identity import device_name, entry_identifier, nightscout_identifier, stream_digest
+from schemas.records import StreamBinding
 from schemas.serde import make_serde
 from schemas.topics import TopicNames, topic_catalog
 from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
@@ -50,6 +51,7 @@ from sinks.nightscout.outcomes import WriteOutcome
 from sinks.nightscout.sink import SinkConfig, TargetSink, client_writer
 
 LINK = "bench"
+STREAM = device_name("dexcomshare", stream_digest("bench-account"))
 START_MS = 1_790_000_000_000
 FIVE_MINUTES = 300_000
 
@@ -61,10 +63,10 @@ def _date_string(ms: int) -> str:
 def make_documents(count: int) -> list[NsRecord]:
     """90 % sgv entries, 5 % treatments, 5 % devicestatus; every identifier distinct."""
     records: list[NsRecord] = []
-    devices = [device_name("dexcomshare", stream_digest(f"bench-{n}")) for n in range(64)]
+    # One stream, as one link reads it: ``replay --link bench`` replays all of it.
+    device = STREAM
     for n in range(count):
-        device = devices[n % len(devices)]
-        date = START_MS - (n // len(devices)) * FIVE_MINUTES
+        date = START_MS - n * FIVE_MINUTES
         common = {
             "date": date,
             "utcOffset": -240,
@@ -81,7 +83,7 @@ def make_documents(count: int) -> list[NsRecord]:
                 "created_at": _date_string(date),
                 "identifier": nightscout_identifier(device, date, event),
             }
-            records.append(NsRecord(Collection.TREATMENTS, LINK, document))
+            records.append(NsRecord(Collection.TREATMENTS, STREAM, document))
         elif kind == 1:
             document = {
                 **common,
@@ -89,7 +91,7 @@ def make_documents(count: int) -> list[NsRecord]:
                 "uploader": {"battery": 50 + n % 50},
                 "identifier": nightscout_identifier(device, date, "devicestatus"),
             }
-            records.append(NsRecord(Collection.DEVICESTATUS, LINK, document))
+            records.append(NsRecord(Collection.DEVICESTATUS, STREAM, document))
         else:
             document = {
                 **common,
@@ -100,7 +102,7 @@ def make_documents(count: int) -> list[NsRecord]:
                 "direction": "Flat",
                 "identifier": entry_identifier(device, date, "sgv"),
             }
-            records.append(NsRecord(Collection.ENTRIES, LINK, document))
+            records.append(NsRecord(Collection.ENTRIES, STREAM, document))
     return records
 
 
@@ -111,9 +113,12 @@ async def publish(bootstrap: str, prefix: str, records: Sequence[NsRecord]) -> N
         c: make_serde(c.schema_name, subject=f"{names.ns(c)}-value", registry=None)
         for c in Collection
     }
+    binding = StreamBinding(LINK, "dexcomshare", STREAM, bound_at_ms=START_MS)
+    binding_serde = make_serde("stream_binding", subject=f"{names.bindings}-value")
     await produce(
         bootstrap,
-        [
+        [(names.bindings, LINK.encode(), binding_serde.encode(binding.to_avro()))]
+        + [
             (
                 names.ns(r.collection),
                 r.identifier.encode(),
@@ -180,7 +185,10 @@ async def sink_child(arguments: argparse.Namespace) -> dict[str, Any]:
 
     sink = TargetSink(
         SinkConfig(
-            bootstrap_servers=arguments.bootstrap, topic_prefix=arguments.prefix, target="b"
+            bootstrap_servers=arguments.bootstrap,
+            topic_prefix=arguments.prefix,
+            target="b",
+            links=frozenset({LINK}),
         ),
         timed_write,
     )

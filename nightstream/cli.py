@@ -20,7 +20,7 @@ from schemas.errors import LinkFatalError, NightstreamError, TargetFatalError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-config_option = click.option(
+config_option: Callable[[F], F] = click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -51,7 +51,8 @@ def _setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("aiokafka", "faust", "mode", "httpx", "kafka"):
+    # httpcore's DEBUG lines hold response headers, session cookies (Tandem's login) included.
+    for noisy in ("aiokafka", "faust", "mode", "httpx", "httpcore", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
@@ -83,17 +84,14 @@ def config() -> None:
 
 @config.command("check")
 @config_option
-def config_check(config_file: Path | None) -> None:
-    """Validate the configuration and explain each problem."""
+@click.option("--list", "listing", is_flag=True, help="Also one line per link and target.")
+def config_check(config_file: Path | None, listing: bool) -> None:
+    """Validate the configuration; summarise it and explain each problem."""
+    from nightstream.config_summary import listing_lines, summary_lines
+
     settings = _settings(config_file)
-    click.echo(
-        f"configuration is valid: {len(settings.links)} link(s), "
-        f"{len(settings.targets)} target(s), Kafka at {settings.kafka.bootstrap_servers}"
-    )
-    for link in settings.links:
-        click.echo(f"  link {link.id}: {link.vendor} -> {', '.join(link.targets)}")
-    for name, target in settings.targets.items():
-        click.echo(f"  target {name}: {target.url} (API {target.api_version})")
+    lines = summary_lines(settings) + (listing_lines(settings) if listing else [])
+    click.echo("\n".join(lines))
 
 
 @main.group()
@@ -414,4 +412,13 @@ def _report_links(status: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as ``python -m``, this file is not ``nightstream.cli``; the links commands import that
+    # module, so run it rather than this copy.
+    from nightstream.cli import main as importable_main
+
+    importable_main()
+else:
+    # At the end: the links commands reuse this module's helpers.
+    from nightstream.links_cli import links
+
+    main.add_command(links)

@@ -9,7 +9,6 @@ one target, so existing setups work as they are), the TOML file named by ``--con
 from __future__ import annotations
 
 import re
-import tomllib
 import zoneinfo
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import tomli
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -27,8 +27,9 @@ from pydantic_settings import (
 
 from nightstream.config_errors import ConfigError, KeyedValueError
 
-VendorName = Literal["dexcomshare", "librelinkup"]
+VendorName = Literal["dexcomshare", "librelinkup", "tandem"]
 DEXCOM_REGIONS = ("us", "ous", "jp")
+TANDEM_REGIONS = ("us", "eu")
 LIBRE_REGIONS = (
     "auto",
     "us",
@@ -125,6 +126,9 @@ class LinkSettings(BaseModel):
     patient_id: str | None = None
     llu_version: str | None = Field(default=None, pattern=r"^\d+\.\d+\.\d+$")
     timezone: str | None = None
+    pump_serial: str | None = Field(default=None, pattern=r"^[0-9A-Za-z-]{1,32}$")
+    client_id: str | None = Field(default=None, pattern=r"^[0-9A-Za-z-]{8,64}$")
+    backfill_days: int = Field(default=7, ge=1, le=365)
     targets: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
     poll_interval_seconds: float = Field(default=300.0, ge=1, le=3600)
 
@@ -156,11 +160,18 @@ class LinkSettings(BaseModel):
 
     @model_validator(mode="after")
     def _region(self) -> LinkSettings:
-        regions = DEXCOM_REGIONS if self.vendor == "dexcomshare" else LIBRE_REGIONS
+        regions = {"dexcomshare": DEXCOM_REGIONS, "tandem": TANDEM_REGIONS}.get(
+            self.vendor, LIBRE_REGIONS
+        )
         if self.region is not None and self.region not in regions:
             raise KeyedValueError(
                 ("region",),
                 f"{self.region!r} is not a {self.vendor} region: use one of {', '.join(regions)}",
+            )
+        if self.vendor == "tandem" and self.timezone is None:
+            raise KeyedValueError(
+                ("timezone",),
+                "a Tandem pump's clock has no zone: set the IANA zone its clock is set in",
             )
         return self
 
@@ -281,12 +292,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not a file: {where}")
     try:
         with path.open("rb") as file:
-            return tomllib.load(file)
+            return tomli.load(file)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path} is not UTF-8 text: save it as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
+    except tomli.TOMLDecodeError as exc:
         raise ConfigError(
             f"config file {path} is not valid TOML: {exc}; fix that line (syntax: toml.io)"
         ) from None

@@ -30,6 +30,9 @@ from sources.librelinkup.protocol import DEFAULT_VERSION
 from sources.poll_source import PollSource
 from sources.runner import Clock, Poller, PollerOptions, wall_clock_ms
 from sources.simclock import FunctionClock
+from sources.tandem.client import TandemSourceClient
+from sources.tandem.poll_source import TandemPollSource
+from sources.tandem.protocol import tandem_hosts
 from streams.processor import Processor, ProcessorConfig, processor_role
 from streams.registry import TRANSFORMS
 
@@ -132,6 +135,22 @@ def build_poll_source(link: LinkSettings, clock: Clock = wall_clock_ms) -> PollS
         return LibreLinkUpPollSource(
             llu, patient_id=link.patient_id, poll_interval_seconds=link.poll_interval_seconds
         )
+    if link.vendor == "tandem":
+        assert link.timezone is not None  # the settings require it for Tandem links
+        tandem = TandemSourceClient(
+            link_id=link.id,
+            email=link.username,
+            password=link.password.get_secret_value(),
+            hosts=tandem_hosts(link.region, link.server_url, link.client_id),
+            clock=FunctionClock(clock),
+        )
+        return TandemPollSource(
+            tandem,
+            timezone=link.timezone,
+            pump_serial=link.pump_serial,
+            backfill_days=link.backfill_days,
+            poll_interval_seconds=link.poll_interval_seconds,
+        )
     raise NightstreamError(f"link {link.id}: vendor {link.vendor} has no poller yet")
 
 
@@ -210,7 +229,7 @@ async def check_link_login(link: LinkSettings) -> tuple[bool, str]:
         if isinstance(source, DexcomSharePollSource):
             verdict = await source.client.check_login()
             return verdict.ok, verdict.message
-        if isinstance(source, LibreLinkUpPollSource):
+        if isinstance(source, LibreLinkUpPollSource | TandemPollSource):
             llu_verdict = await source.check_login()
             return llu_verdict.ok, llu_verdict.message
         raise NightstreamError(f"link {link.id}: no login check for {link.vendor}")

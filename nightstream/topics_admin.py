@@ -35,6 +35,16 @@ async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dic
     return counts
 
 
+def _partitions_note(spec: TopicSpec) -> str:
+    if spec.schema_name in ("entry", "treatment", "devicestatus"):
+        return (
+            " (nothing is skipped: sinks order a document's versions by when their vendor answer "
+            "was fetched, not by partition or offset, so a re-partitioned or recreated topic is "
+            "safe; set kafka.partitions to match to silence this)"
+        )
+    return ""
+
+
 async def ensure_topics(
     bootstrap_servers: str, specs: list[TopicSpec], replication_factor: int = 1
 ) -> TopicsReport:
@@ -64,7 +74,7 @@ async def ensure_topics(
                 if partitions.get(spec.name) != spec.partitions:
                     report.differences.append(
                         f"{spec.name}: {partitions.get(spec.name)} partitions, "
-                        f"catalog says {spec.partitions}"
+                        f"catalog says {spec.partitions}{_partitions_note(spec)}"
                     )
                 actual = configs.get(spec.name, {})
                 for key, wanted in spec.configs().items():

@@ -29,6 +29,9 @@ SCHEMA_NAMES = (
     "dead_letter",
     "poll_cursor",
     "stream_binding",
+    "link",
+    "link_status",
+    "link_handoff",
 )
 
 

@@ -20,7 +20,7 @@ from schemas.catalog import schema_family
 NsDocument = dict[str, Any]
 
 # link_id: v1 records named the delivering link; v2 names the stream (see from_avro).
-_ROUTING_FIELDS = ("identifier", "stream", "link_id", "content_hash", "extra")
+_ROUTING_FIELDS = ("identifier", "stream", "version", "link_id", "content_hash", "extra")
 _AVRO_TYPE_CHECKS: dict[str, type | tuple[type, ...]] = {
     "string": str,
     "int": int,
@@ -55,6 +55,13 @@ class NsRecord:
     collection: Collection
     stream: str
     document: NsDocument
+    version: int | None = None
+    """When the vendor answer behind this version was fetched (epoch ms): a later version of
+    a document has a larger one, whatever partition or rebuilt topic carries it. Not part of
+    the content (the same content fetched twice is the same document)."""
+
+    def at_version(self, version: int) -> NsRecord:
+        return NsRecord(self.collection, self.stream, self.document, version)
 
     @property
     def identifier(self) -> str:
@@ -133,6 +140,7 @@ def to_avro(record: NsRecord) -> dict[str, Any]:
         extra[name] = canonical_json(value)
     out["identifier"] = record.identifier
     out["stream"] = record.stream
+    out["version"] = record.version
     out["content_hash"] = record.content_hash
     out["extra"] = extra
     return out
@@ -151,4 +159,7 @@ def from_avro(collection: Collection, value: Mapping[str, Any]) -> NsRecord:
         document[name] = json.loads(text)
     # v1 records carry no stream; their device names it (every transform sets device = stream).
     stream = value.get("stream") or document.get("device") or ""
-    return NsRecord(collection, str(stream), document)
+    version = value.get("version")
+    return NsRecord(
+        collection, str(stream), document, version if isinstance(version, int) else None
+    )

@@ -1,9 +1,10 @@
-"""Typed records for the envelope topics: raw payloads, dead letters, poll cursors."""
+"""Typed records for the envelope topics: raw payloads, dead letters, poll cursors, links."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
 from typing import Any, Self
 
 
@@ -69,3 +70,48 @@ class StreamBinding(AvroRecord):
     vendor: str
     stream: str
     bound_at_ms: int
+
+
+@dataclass(frozen=True)
+class LinkRecord(AvroRecord):
+    """A link on the links topic; ``credentials`` is an encrypted token, never clear text."""
+
+    id: str
+    vendor: str
+    credentials: bytes
+    targets: list[str]
+    updated_at_ms: int
+    poll_interval_seconds: float = 300.0
+    paused: bool = False
+    region: str | None = None
+    server_url: str | None = None
+    patient_id: str | None = None
+    llu_version: str | None = None
+    timezone: str | None = None
+
+    def same_settings(self, other: LinkRecord) -> bool:
+        """Equal apart from when it was written: re-publishing a link unchanged is no change."""
+        return replace(self, updated_at_ms=0) == replace(other, updated_at_ms=0)
+
+
+class LinkState(StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"
+    RELEASED = "released"
+
+
+@dataclass(frozen=True)
+class LinkStatusRecord(AvroRecord):
+    link_id: str
+    state: str
+    owner: str
+    updated_at_ms: int
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkHandoffRecord(AvroRecord):
+    token: str
+    partition: int
+    member: str
+    released_at_ms: int

@@ -53,6 +53,21 @@ class TopicNames:
         return f"{self.prefix}.bindings"
 
     @property
+    def links(self) -> str:
+        """Links added at run time (``nightstream links``), spread over the pollers."""
+        return f"{self.prefix}.links"
+
+    @property
+    def link_status(self) -> str:
+        """What the poller owning each link last said about it."""
+        return f"{self.prefix}.link-status"
+
+    @property
+    def link_handoffs(self) -> str:
+        """Pollers saying they stopped the links of a partition a rebalance moved elsewhere."""
+        return f"{self.prefix}.link-handoffs"
+
+    @property
     def content_hashes(self) -> str:
         """The processor's ``collection/identifier -> content hash`` table changelog.
 
@@ -72,6 +87,10 @@ def topic_catalog(prefix: str = DEFAULT_PREFIX, partitions: int = 6) -> list[Top
     specs.append(TopicSpec(names.dlq, "dead_letter", 1, "delete", 365 * _DAY_MS))
     specs.append(TopicSpec(names.cursors, "poll_cursor", 1, "compact", forever))
     specs.append(TopicSpec(names.bindings, "stream_binding", 1, "compact", forever))
+    # Partitions bound how many poller instances share the links.
+    specs.append(TopicSpec(names.links, "link", partitions, "compact", forever))
+    specs.append(TopicSpec(names.link_status, "link_status", 1, "compact", forever))
+    specs.append(TopicSpec(names.link_handoffs, "link_handoff", 1, "compact", forever))
     # faust's JSON key/value, not Avro; co-partitioned with the raw topics (faust requires it).
     specs.append(
         TopicSpec(names.content_hashes, CONTENT_HASHES_FORMAT, partitions, "compact", forever)

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
 from schemas.compacted import latest_by_key, partitions_of, read_records
+from schemas.fencing import check_lease
 
 
 class HashEntry(NamedTuple):
@@ -49,6 +50,7 @@ async def send_entries(
 ) -> dict[int, list[RecordMetadata]]:
     """Write ``entries`` (by changelog partition) without awaiting each; return once Kafka has
     acknowledged them all, with their offsets."""
+    check_lease()
     pending: dict[int, list[asyncio.Future[RecordMetadata]]] = {}
     for partition, rows in entries.items():
         for row in rows:

@@ -48,6 +48,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.structs import RecordMetadata
 
 from schemas.errors import NightstreamError
+from schemas.fencing import check_lease
 from streams.hash_changelog import HashEntry, send_entries
 
 logger = logging.getLogger(__name__)
@@ -193,6 +194,7 @@ class LocalHashStore:
         if not rows:
             return 0
         addresses = [row[0] for row in rows]
+        check_lease()
         pending = []
         for address in addresses:
             key = json.dumps(address).encode()

@@ -168,7 +168,7 @@ class PayloadHandler:
             return prepared
         output = transform(raw)
         prepared.raw = raw
-        prepared.records = output.records
+        prepared.records = [r.at_version(raw.fetched_at_ms) for r in output.records]
         prepared.letters += [
             _Letter("transform", r.reason, r.fragment, raw.link_id) for r in output.rejected
         ]

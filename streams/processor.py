@@ -17,6 +17,7 @@ same guarantees on plain aiokafka are a few lines, as in the sink.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -24,12 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError
 
 from schemas.bindings import StreamBindings
 from schemas.compacted import partitions_of
 from schemas.errors import NightstreamError
+from schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_leased
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
 from schemas.topics import TopicNames
@@ -73,7 +75,10 @@ class ProcessorConfig:
         return self.app_id or f"{self.topic_prefix}-processor"
 
 
-class _LoadHashesOnAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
+RawBatch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+
+
+class _LoadHashesOnAssignment:
     """Loads the hashes of newly assigned partitions; ``loaded`` is set once they are in.
 
     aiokafka starts fetching as soon as partitions are assigned, while this listener may still
@@ -84,11 +89,11 @@ class _LoadHashesOnAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
         self._hashes = hashes
         self.loaded = asyncio.Event()
 
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+    async def revoked(self, revoked: set[TopicPartition]) -> None:
         self.loaded.clear()
         self._hashes.revoke({tp.partition for tp in revoked})
 
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+    async def assigned(self, assigned: set[TopicPartition]) -> None:
         partitions = {tp.partition for tp in assigned}
         started = time.monotonic()
         read = await self._hashes.assign(partitions)
@@ -117,6 +122,9 @@ class Processor:
         self._bindings: StreamBindings | None = None
         self._hashes: LocalHashStore | None = None
         self._batch_payloads = FIRST_BATCH
+        self._ownership: PartitionOwnership | None = None
+        self._watching: asyncio.Task[None] | None = None
+        self._last_drop: str | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -160,7 +168,13 @@ class Processor:
             metadata_max_age_ms=10_000,
         )
         self._assignment = _LoadHashesOnAssignment(hashes)
-        self._consumer.subscribe(list(self._transforms), listener=self._assignment)
+        self._ownership = PartitionOwnership(
+            LoopWatch(frozen_after=SESSION_TIMEOUT_MS / 2000, quarantine=SESSION_TIMEOUT_MS / 1000),
+            on_revoke=self._assignment.revoked,
+            on_assign=self._assignment.assigned,
+        )
+        self._consumer.subscribe(list(self._transforms), listener=self._ownership)
+        self._watching = asyncio.create_task(self._ownership.watch.run())
         await self._consumer.start()
         logger.info(
             "processor started: group %s, raw topics %s",
@@ -182,6 +196,8 @@ class Processor:
         return make_serde("stream_binding", subject=subject, registry=self._registry)
 
     async def stop(self) -> None:
+        if self._watching is not None:
+            self._watching.cancel()
         if self._consumer is not None:
             await self._consumer.stop()
         if self._bindings is not None:
@@ -195,7 +211,7 @@ class Processor:
         assert self._consumer is not None, "start() first"
         assert self._handler is not None
         assert self._assignment is not None
-        in_flight: asyncio.Task[None] | None = None
+        in_flight: tuple[asyncio.Task[str | None], RawBatch] | None = None
         try:
             while not stop.is_set():
                 batch = await self._consumer.getmany(
@@ -213,30 +229,52 @@ class Processor:
                     prepared = self._handler.prepare(items)
                     self._batch_payloads = prepared.payloads_for(DOCUMENTS_PER_BATCH, MAX_BATCH)
                 if in_flight is not None:
-                    await in_flight
+                    task, before = in_flight
                     in_flight = None
+                    if await task is not None and prepared is not None:
+                        self._rewind(batch, before)
+                        prepared = None
                 if prepared is not None:
-                    offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
-                    in_flight = asyncio.create_task(self._deliver(prepared, offsets))
+                    in_flight = (asyncio.create_task(self._leased(batch, prepared)), batch)
         finally:
             if in_flight is not None:
-                await in_flight
+                await in_flight[0]
 
-    async def _deliver(self, prepared: PreparedBatch, offsets: dict[TopicPartition, int]) -> None:
+    def _rewind(self, batch: RawBatch, dropped: RawBatch) -> None:
+        """The batch before ``batch`` was dropped and its partitions rewound to it; ``batch``,
+        fetched after it, is dropped too: its other partitions are rewound to it."""
+        assert self._consumer is not None
+        assert self._ownership is not None
+        for tp, messages in batch.items():
+            if tp not in dropped and messages and self._ownership.epoch(tp) is not None:
+                with contextlib.suppress(IllegalStateError):
+                    self._consumer.seek(tp, messages[0].offset)
+
+    async def _leased(self, batch: RawBatch, prepared: PreparedBatch) -> str | None:
+        """Once this instance lost the batch's partitions, or stood still, it publishes and
+        commits nothing more of it; the partitions' owner processes the payloads again, and the
+        change filter makes that harmless. Returns why it was dropped, or None."""
+        assert self._consumer is not None
+        assert self._ownership is not None
+        work = self._deliver(batch, prepared)
+        why = await process_leased(self._ownership, self._consumer, batch, work)
+        if why is not None and why != self._last_drop:
+            logger.warning("processor: a batch was dropped unacknowledged: %s", why)
+        self._last_drop = why
+        return why
+
+    async def _deliver(self, batch: RawBatch, prepared: PreparedBatch) -> None:
         """One batch after the one before it: documents, hashes, then the raw offsets."""
         assert self._consumer is not None
         assert self._handler is not None
         for stats in await self._handler.deliver(prepared):
             self.totals.add(stats)
-        try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, IllegalStateError) as exc:
-            # The group rebalanced meanwhile: the partition's new owner repeats these
-            # payloads, and the change filter makes that harmless.
-            logger.warning("processor: offsets not committed (%s)", exc)
+        check_lease()
+        await self._consumer.commit({tp: messages[-1].offset + 1 for tp, messages in batch.items()})
 
     async def _send(self, topic: str, key: bytes | None, value: bytes) -> Any:
         assert self._producer is not None
+        check_lease()
         return await self._producer.send(topic, value, key=key)
 
 

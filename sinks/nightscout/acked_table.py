@@ -5,9 +5,12 @@ or re-created sink still knows which documents the target already holds and skip
 Markers other than a hash record a final answer from the server for that exact content:
 ``deleted:`` (410, the user deleted it; never resurrect) and ``rejected:`` (400/422, in the DLQ).
 
-Each entry also remembers where the acknowledged version was read (``@partition:offset``), so a
-sink that reads the topics again from the start (a new consumer group, a replay) skips the older
-versions still waiting for compaction instead of writing them over the newer one.
+Each entry also remembers which version was acknowledged and where it was read
+(``@partition:offset:v<version>``), so a sink that reads the topics again from the start (a new
+consumer group, a replay) skips the older versions still waiting for compaction instead of
+writing them over the newer one. Versions (when the vendor answer was fetched) still order the
+versions of a document after its topic was recreated or given more partitions; offsets alone
+would judge a corrected document at offset 0 of a rebuilt topic older than the one acknowledged.
 
 The same changelog records which streams' history the target holds, per ``ns.*`` partition
 (``route/<topic>/<partition>/<stream>``): a stream routed to the target later (a link added, a
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -31,6 +35,29 @@ DELETED = "deleted:"
 REJECTED = "rejected:"
 _ROUTE = "route/"
 _COVERED = b"covered"
+
+
+@dataclass(frozen=True)
+class ReadAt:
+    """Where and which version of a document was read: ``p:o`` or ``p:o:v<version>``."""
+
+    partition: int
+    offset: int
+    version: int | None = None
+
+    def encode(self) -> str:
+        where = f"{self.partition}:{self.offset}"
+        return where if self.version is None else f"{where}:v{self.version}"
+
+    @classmethod
+    def decode(cls, text: str) -> ReadAt | None:
+        partition, _, rest = text.partition(":")
+        offset, _, version = rest.partition(":")
+        if not (partition.isdigit() and offset.isdigit()):
+            return None
+        number = version.removeprefix("v")
+        return cls(int(partition), int(offset), int(number) if number.isdigit() else None)
+
 
 Coverage = tuple[str, int, str]
 """``(topic, partition, stream)``: the stream's history in that partition reached the target."""
@@ -47,7 +74,7 @@ class AckedTable:
         self.topic = topic
         self._replication_factor = replication_factor
         self._values: dict[str, str] = {}
-        self._positions: dict[str, tuple[int, int]] = {}
+        self._read_at: dict[str, ReadAt] = {}
         self._covered: set[Coverage] = set()
         self._producer: AIOKafkaProducer | None = None
 
@@ -64,10 +91,18 @@ class AckedTable:
             return False
         return known in (content_hash, REJECTED + content_hash) or known.startswith(DELETED)
 
-    def is_superseded(self, address: str, partition: int, offset: int) -> bool:
-        """True when the target acknowledged a version read later from the same partition."""
-        known = self._positions.get(address)
-        return known is not None and known[0] == partition and known[1] > offset
+    def is_superseded(self, address: str, read_at: ReadAt) -> bool:
+        """True when the target acknowledged a newer version than the one read at ``read_at``.
+
+        Versions (when the vendor answer was fetched) compare across partitions and topic
+        rebuilds; records written before versions existed fall back to offsets in one partition.
+        """
+        known = self._read_at.get(address)
+        if known is None:
+            return False
+        if known.version is not None and read_at.version is not None:
+            return known.version > read_at.version
+        return known.partition == read_at.partition and known.offset > read_at.offset
 
     def is_covered(self, topic: str, partition: int, stream: str) -> bool:
         return (topic, partition, stream) in self._covered
@@ -104,17 +139,15 @@ class AckedTable:
             self._producer = None
 
     async def record(
-        self,
-        entries: Iterable[tuple[str, str]],
-        positions: Mapping[str, tuple[int, int]] | None = None,
+        self, entries: Iterable[tuple[str, str]], read_at: Mapping[str, ReadAt] | None = None
     ) -> None:
         """Persist entries (with where each version was read, when known) and wait until Kafka
         acknowledged all of them."""
         assert self._producer is not None, "start() first"
         pending = []
         for address, value in entries:
-            position = (positions or {}).get(address)
-            stored = value if position is None else f"{value}@{position[0]}:{position[1]}"
+            where = (read_at or {}).get(address)
+            stored = value if where is None else f"{value}@{where.encode()}"
             pending.append(
                 await self._producer.send(self.topic, key=address.encode(), value=stored.encode())
             )
@@ -149,8 +182,8 @@ class AckedTable:
     def _remember(self, address: str, stored: str) -> None:
         value, _, where = stored.partition("@")
         self._values[address] = value
-        partition, _, offset = where.partition(":")
-        if partition.isdigit() and offset.isdigit():
-            self._positions[address] = (int(partition), int(offset))
+        read_at = ReadAt.decode(where)
+        if read_at is None:
+            self._read_at.pop(address, None)
         else:
-            self._positions.pop(address, None)
+            self._read_at[address] = read_at

@@ -29,6 +29,7 @@ import httpx
 from schemas.backoff import Backoff, RetryPolicy, parse_retry_after
 from schemas.documents import Collection
 from schemas.errors import RetriableError, TargetFatalError
+from schemas.fencing import check_lease, check_lease_on_the_wire
 from schemas.lifecycle import Closing
 from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
 
@@ -565,9 +566,11 @@ class NightscoutClient(Closing):
         if content is not None:
             headers = {**headers, "Content-Type": "application/json"}
         request = self._http.build_request(method, path, content=content, headers=headers)
+        request.extensions["trace"] = check_lease_on_the_wire
         try:
             # Straight to the transport: the client's auth, redirect and cookie layers do nothing
             # here (no cookies, redirects are not followed) but cost about a tenth of the CPU.
+            check_lease()
             response = await self._transport.handle_async_request(request)
             try:
                 await response.aread()

@@ -30,18 +30,23 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from schemas.bindings import StreamBindings
 from schemas.documents import Collection, NsRecord, from_avro, to_avro
 from schemas.errors import RecordDecodeError
+from schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_leased
 from schemas.offset_bounds import OffsetBounds
 from schemas.records import DeadLetter
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
 from schemas.topics import TopicNames
 from schemas.version import app_version
-from sinks.nightscout.acked_table import DELETED, REJECTED, AckedTable
+from sinks.nightscout.acked_table import DELETED, REJECTED, AckedTable, ReadAt
 from sinks.nightscout.client import NightscoutClient
 from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
 from sinks.nightscout.stream_routes import StreamRoutes
 
 logger = logging.getLogger(__name__)
+
+SESSION_TIMEOUT_MS = 15_000
+"""A dead instance's partitions wait this long for another; a stop of half of it fences work."""
+WRITE_CHUNK = 64
 
 Writer = Callable[[Collection, Sequence[NsRecord]], Awaitable[list[WriteOutcome]]]
 RecordFilter = Callable[[NsRecord], bool]
@@ -88,11 +93,18 @@ class SinkStats:
     outside_window: int = 0
     """Documents the ``accept`` filter left out (a replay's ``--since``/``--until``)."""
     skipped_deleted: int = 0
+    dropped_batches: int = 0
+    """Batches dropped unwritten because this instance lost their partitions meanwhile."""
     """Documents the target answered 410 for earlier (deleted by the user): not sent again."""
 
     @property
     def dead_lettered(self) -> int:
         return self.rejected + self.undecodable
+
+
+def _older(read: ReadAt, than: ReadAt) -> bool:
+    """Versions decide when both are known; otherwise the later read wins."""
+    return read.version is not None and than.version is not None and read.version < than.version
 
 
 def client_writer(client: NightscoutClient) -> Writer:
@@ -142,6 +154,11 @@ class TargetSink:
             make_serde("stream_binding", subject=f"{self.names.bindings}-value", registry=registry),
         )
         self._routes = StreamRoutes(config.target, config.links, self._bindings, self.acked)
+        self._ownership = PartitionOwnership(
+            LoopWatch(frozen_after=SESSION_TIMEOUT_MS / 2000, quarantine=SESSION_TIMEOUT_MS / 1000)
+        )
+        self._watching: asyncio.Task[None] | None = None
+        self._last_drop: str | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
 
@@ -153,14 +170,17 @@ class TargetSink:
         )
         await self._producer.start()
         self._consumer = AIOKafkaConsumer(
-            *self._serdes,
             bootstrap_servers=self.config.bootstrap_servers,
             group_id=self.config.consumer_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.config.max_batch,
             metadata_max_age_ms=10_000,
+            session_timeout_ms=SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=SESSION_TIMEOUT_MS // 5,
         )
+        self._consumer.subscribe(list(self._serdes), listener=self._ownership)
+        self._watching = asyncio.create_task(self._ownership.watch.run())
         await self._consumer.start()
         logger.info(
             "sink %s started: group %s, %d acknowledged documents remembered, %d link(s)",
@@ -171,6 +191,8 @@ class TargetSink:
         )
 
     async def stop(self) -> None:
+        if self._watching is not None:
+            self._watching.cancel()
         if self._consumer is not None:
             await self._consumer.stop()
         if self._producer is not None:
@@ -182,13 +204,32 @@ class TargetSink:
         """Consume until ``stop`` is set, or until ``until`` is reached (then True)."""
         assert self._consumer is not None, "start() first"
         while not stop.is_set():
-            await self._routes.refresh(self._consumer)
+            await self._routes.refresh(self._consumer, self._ownership.epochs())
             if until is not None and not self._routes.rewinding and await self._reached(until):
                 return True
             batch = await self._consumer.getmany(timeout_ms=500, max_records=self.config.max_batch)
             if batch:
-                await self.process_batch(batch)
+                await self._leased(batch)
         return False
+
+    async def _leased(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """A batch whose partitions went elsewhere meanwhile, or that outlived a stop of this
+        process, is dropped unwritten and unacknowledged (``schemas.fencing``)."""
+        assert self._consumer is not None
+        why = await process_leased(
+            self._ownership, self._consumer, batch, self.process_batch(batch)
+        )
+        if why is not None:
+            self.stats.dropped_batches += 1
+        if why is not None and why != self._last_drop:
+            logger.warning(
+                "target %s: a batch of %d record(s) was dropped unacknowledged: %s; the "
+                "partitions' owner reads it again",
+                self.config.target,
+                sum(len(messages) for messages in batch.values()),
+                why,
+            )
+        self._last_drop = why
 
     async def _reached(self, bounds: OffsetBounds) -> bool:
         """Every bounded partition consumed to its end; commits positions that skipped a gap."""
@@ -215,7 +256,7 @@ class TargetSink:
     async def process_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         assert self._consumer is not None
         latest: dict[str, NsRecord] = {}
-        read_at: dict[str, tuple[int, int]] = {}
+        read_at: dict[str, ReadAt] = {}
         for messages in batch.values():
             self.stats.read += len(messages)
             for message in messages:
@@ -233,13 +274,17 @@ class TargetSink:
                 if self._accept is not None and not self._accept(record):
                     self.stats.outside_window += 1
                     continue
-                if record.address in latest:
+                here = ReadAt(message.partition, message.offset, record.version)
+                earlier = read_at.get(record.address)
+                if earlier is not None:
                     self.stats.superseded += 1
+                    if _older(here, earlier):
+                        continue
                 latest[record.address] = record
-                read_at[record.address] = (message.partition, message.offset)
+                read_at[record.address] = here
         pending = []
         for record in latest.values():
-            if self.acked.is_superseded(record.address, *read_at[record.address]):
+            if self.acked.is_superseded(record.address, read_at[record.address]):
                 self.stats.superseded += 1
             elif self.acked.is_settled(record.address, record.content_hash):
                 if (self.acked.get(record.address) or "").startswith(DELETED):
@@ -248,15 +293,18 @@ class TargetSink:
                     self.stats.skipped_unchanged += 1
             else:
                 pending.append(record)
-        await self._write_all(pending, read_at)
+        # In chunks, so that what a target acknowledged is recorded even if a later part of the
+        # batch is cancelled (a rebalance, a stop) and read again.
+        for start in range(0, len(pending), WRITE_CHUNK):
+            check_lease()
+            await self._write_all(pending[start : start + WRITE_CHUNK], read_at)
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items() if messages}
+        check_lease()
         await self._consumer.commit(offsets)
         self.positions.update(offsets)
         self.stats.batches += 1
 
-    async def _write_all(
-        self, records: list[NsRecord], read_at: dict[str, tuple[int, int]]
-    ) -> None:
+    async def _write_all(self, records: list[NsRecord], read_at: dict[str, ReadAt]) -> None:
         by_collection: dict[Collection, list[NsRecord]] = {}
         for record in records:
             by_collection.setdefault(record.collection, []).append(record)
@@ -265,6 +313,7 @@ class TargetSink:
         for (collection, docs), outcomes in zip(by_collection.items(), results, strict=True):
             for record, outcome in zip(docs, outcomes, strict=True):
                 answered.append(await self._settle(collection, record, outcome))
+        check_lease()
         await self.acked.record(answered, read_at)
 
     async def _settle(
@@ -332,6 +381,7 @@ class TargetSink:
 
     async def _send_dead_letter(self, letter: DeadLetter) -> None:
         assert self._producer is not None
+        check_lease()
         logger.warning("to DLQ (%s): %s", letter.stage, letter.reason)
         await self._producer.send_and_wait(
             self.names.dlq, key=letter.original_key, value=self._dlq_serde.encode(letter.to_avro())

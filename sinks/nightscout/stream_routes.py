@@ -38,6 +38,9 @@ only add a stream, whose documents then show up as unrouted and force a sync at 
 class _Rewind:
     until: int
     streams: frozenset[str]
+    epoch: int
+    """The assignment it was planned in: a partition revoked meanwhile (even if given back at
+    once) restarts from its committed offset, so the rewind is planned again from there."""
 
 
 class StreamRoutes:
@@ -50,7 +53,7 @@ class StreamRoutes:
         self._acked = acked
         self.routed: frozenset[str] = frozenset()
         self._rewinds: dict[TopicPartition, _Rewind] = {}
-        self._assigned: frozenset[TopicPartition] = frozenset()
+        self._assigned: dict[TopicPartition, int] = {}
         self._unrouted_seen = True
         self._synced_at = -math.inf
 
@@ -69,19 +72,23 @@ class StreamRoutes:
     def rewinding(self) -> bool:
         return bool(self._rewinds)
 
-    async def refresh(self, consumer: AIOKafkaConsumer) -> None:
-        """Between batches: follow new bindings and assignments, start and finish rewinds."""
+    async def refresh(
+        self, consumer: AIOKafkaConsumer, assigned: dict[TopicPartition, int]
+    ) -> None:
+        """Between batches: follow new bindings and assignments (``assigned``: each owned
+        partition with its assignment epoch), start and finish rewinds."""
         try:
-            await self._refresh(consumer)
+            await self._refresh(consumer, assigned)
         except IllegalStateError as exc:
             # A rebalance took a partition meanwhile: the next refresh sees the new assignment.
             logger.info(
                 "target %s: routes not refreshed during a rebalance (%s)", self._target, exc
             )
-            self._assigned = frozenset()
+            self._assigned = {}
 
-    async def _refresh(self, consumer: AIOKafkaConsumer) -> None:
-        assigned = frozenset(consumer.assignment())
+    async def _refresh(
+        self, consumer: AIOKafkaConsumer, assigned: dict[TopicPartition, int]
+    ) -> None:
         due = time.monotonic() - self._synced_at >= SYNC_EVERY_SECONDS
         if self._unrouted_seen or due or assigned != self._assigned:
             self._unrouted_seen = False
@@ -96,12 +103,14 @@ class StreamRoutes:
                     len(self._links),
                 )
             self.routed = routed
-            self._rewinds = {tp: r for tp, r in self._rewinds.items() if tp in assigned}
+            self._rewinds = {
+                tp: r for tp, r in self._rewinds.items() if assigned.get(tp) == r.epoch
+            }
             await self._plan(consumer, assigned)
             self._assigned = assigned
-        await self._finish(consumer)
+        await self._finish(consumer, assigned)
 
-    async def _plan(self, consumer: AIOKafkaConsumer, assigned: frozenset[TopicPartition]) -> None:
+    async def _plan(self, consumer: AIOKafkaConsumer, assigned: dict[TopicPartition, int]) -> None:
         cover: list[Coverage] = []
         uncover: list[Coverage] = []
         for tp in sorted(assigned):
@@ -119,7 +128,7 @@ class StreamRoutes:
                 cover += [(tp.topic, tp.partition, s) for s in missing]
                 continue
             until = max(position, rewind.until if rewind is not None else 0)
-            self._rewinds[tp] = _Rewind(until, rewinding | missing)
+            self._rewinds[tp] = _Rewind(until, rewinding | missing, assigned[tp])
             await consumer.seek_to_beginning(tp)
             logger.info(
                 "target %s: reading %s[%d] again up to offset %d for %d newly routed stream(s)",
@@ -131,9 +140,13 @@ class StreamRoutes:
             )
         await self._acked.set_coverage(cover, uncover)
 
-    async def _finish(self, consumer: AIOKafkaConsumer) -> None:
+    async def _finish(
+        self, consumer: AIOKafkaConsumer, assigned: dict[TopicPartition, int]
+    ) -> None:
         done: list[Coverage] = []
         for tp, rewind in list(self._rewinds.items()):
+            if assigned.get(tp) != rewind.epoch:
+                continue  # revoked since: planned again at the next refresh
             if await consumer.position(tp) >= rewind.until:
                 done += [(tp.topic, tp.partition, s) for s in rewind.streams if s in self.routed]
                 del self._rewinds[tp]

@@ -22,10 +22,11 @@ from tests.integration.topic_records import read_topic
 from tests.streams.test_bad_input import (
     CASES,
     DEXCOM,
-    FLAWS,
     LIBRELINKUP,
     STREAM,
+    TANDEM,
     VendorCase,
+    flaws_of,
     json_text,
     reading_ms,
     with_field,
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.kafka
 
 GOOD_SLOTS = list(range(0, 12, 2))
 LATE_SLOTS = [30, 31]
-LINKS = {"dex-1": "dexcomshare", "llu-1": "librelinkup"}
+LINKS = {"dex-1": "dexcomshare", "llu-1": "librelinkup", "tan-1": "tandem"}
 SENSOR_ACTIVATION_S = (reading_ms(0) - 3 * 86_400_000) // 1000
 
 
@@ -50,9 +51,10 @@ def _mixed_items(case: VendorCase, first_flaw: int) -> tuple[list[bytes], list[b
     """Good readings in GOOD_SLOTS with a different bad reading after each; (items, bad)."""
     items: list[bytes] = []
     bad: list[bytes] = []
+    flaws = flaws_of(case)
     for n, slot in enumerate(GOOD_SLOTS):
         items.append(json_text(case.good_item(slot)))
-        bad.append(FLAWS[(first_flaw + 7 * n) % len(FLAWS)].spoil(case, slot + 1))
+        bad.append(flaws[(first_flaw + 7 * n) % len(flaws)].spoil(case, slot + 1))
         items.append(bad[-1])
     return items, bad
 
@@ -87,12 +89,14 @@ async def test_good_records_reach_ns_topics_and_bad_ones_the_dlq(pipeline: Pipel
     dexcom_items, dexcom_bad = _mixed_items(DEXCOM, first_flaw=0)
     llu_items, llu_bad = _mixed_items(LIBRELINKUP, first_flaw=3)
     llu_body, bad_sensor = _llu_body_with_bad_sensor(llu_items)
+    tandem_items, tandem_bad = _mixed_items(TANDEM, first_flaw=5)
     truncated = DEXCOM.body([20, 21])[:-9]
     not_utf8 = b"\xff\xfe{" + LIBRELINKUP.body([20])
     not_avro = b"this was never an Avro RawPayload"
     sent = [
         ("dexcomshare", "dex-1", DEXCOM.envelope(dexcom_items)),
         ("librelinkup", "llu-1", llu_body),
+        ("tandem", "tan-1", TANDEM.envelope(tandem_items)),
         ("dexcomshare", "dex-1", truncated),
         ("librelinkup", "llu-1", not_utf8),
         # After the bad ones: the processor must still be working.
@@ -114,6 +118,7 @@ async def test_good_records_reach_ns_topics_and_bad_ones_the_dlq(pipeline: Pipel
     expected = Counter(
         [("transform", "dexcomshare", b"dex-1", bad) for bad in dexcom_bad]
         + [("transform", "librelinkup", b"llu-1", bad) for bad in [*llu_bad, bad_sensor]]
+        + [("transform", "tandem", b"tan-1", bad) for bad in tandem_bad]
         + [("transform", "dexcomshare", b"dex-1", truncated)]
         + [("transform", "librelinkup", b"llu-1", not_utf8)]
         + [("decode", "dexcomshare", b"dex-2", not_avro)]

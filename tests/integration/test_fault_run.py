@@ -1,8 +1,10 @@
 """The fault run's short form (issue #6; the full form is ``python -m bench.fault_run``).
 
-Four simulated Dexcom links for four simulated hours at 240x: the poller, the processor and the
-sink are each SIGKILLed three times, the broker restarts once, Nightscout fails or hangs 20 % of
-requests, the simulator answers errors and ends sessions, and bad records are made on purpose.
+Four simulated Dexcom links for four simulated hours at 240x: two instances each of the
+processor and of the sink and one poller are each SIGKILLed three times, one processor and one
+sink are SIGSTOPped past the session timeout and then resumed, the broker restarts once,
+Nightscout fails or hangs 20 % of requests, the simulator answers errors and ends sessions, and
+bad records are made on purpose.
 A second link reads the first account's stream for a clinic site. Afterwards each site must hold
 every reading the simulator served for its streams exactly once, and the DLQ exactly the bad
 records.
@@ -65,7 +67,14 @@ async def test_short_fault_run_lands_each_reading_once_and_dead_letters_only_bad
     problems = "\n".join(report.problems)
 
     # The faults happened as asked.
-    assert report.kills == {"poller": 3, "processor": 3, "sink": 3}
+    assert report.kills == {
+        "poller": 3,
+        "processor-a": 3,
+        "processor-b": 3,
+        "sink-a": 3,
+        "sink-b": 3,
+    }
+    assert report.pauses == {"processor-b": 1, "sink-b": 1}
     assert report.broker_restarts == 1
     assert sum(report.ns_faults.values()) > 0
     assert report.vendor.transport_failures_served > 0
@@ -73,13 +82,14 @@ async def test_short_fault_run_lands_each_reading_once_and_dead_letters_only_bad
     assert report.vendor.rejected_reads >= 1
     # Every link ran through the simulated hours: its first 24 h window plus 4 h of readings;
     # the clinic holds the first stream, which a second link reads for it.
-    assert report.expected_entries >= (SHORT.links + 1) * (288 + 44)
-    assert report.held_by_site["clinic"] >= 288 + 44
+    assert report.expected_entries >= (SHORT.links + 1) * (288 + 40)
+    assert report.held_by_site["clinic"] >= 288 + 40
 
     assert report.missing == 0, problems
     assert report.duplicates == 0, problems
     assert report.unexpected_entries == 0, problems
     assert report.wrong_content == 0, problems
+    assert report.stale == 0, problems
     assert report.held_entries == report.expected_entries
     assert report.other_documents == 0
 

@@ -31,6 +31,7 @@ from sources.dexcomshare.simulator import ShareSimulator, SimAccount
 from sources.librelinkup.hosts import REGION_PLACEHOLDER
 from sources.librelinkup.simulator import LluAccount, LluSimulator, SimPatient
 from sources.librelinkup.simulator.tickets import Ticket, TicketStore
+from sources.tandem.simulator import SimPump, TandemAccount, TandemSimulator
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 from tests.integration.topic_records import read_topic, topics_with_prefix
 
@@ -43,6 +44,9 @@ DEXCOM_WRONG_PASSWORD = "Wr0ng+Dx/Pw#c3d4e5"
 LLU_PASSWORD = "Llu&Pw=5d2e?a8c1b0"
 LLU_WRONG_PASSWORD = "Wr0ng&Llu=Pw?f6a7b8"
 LLU_VERSION = "4.16.0"
+TANDEM_PASSWORD = "Tdm%Pw&7e1f?c2d3"
+TANDEM_WRONG_PASSWORD = "Wr0ng%Tdm&Pw?a9b8"
+TANDEM_EXTRA = (("timezone", "America/New_York"), ("backfill_days", "1"))
 
 
 class RecordingTickets(TicketStore):
@@ -150,6 +154,9 @@ async def test_no_secret_in_logs_topics_dead_letters_or_cli_output(
     patient = SimPatient(str(uuid.uuid4()), "Sam")
     llu = LluAccount("llu.secret@example.com", LLU_PASSWORD, region="eu", patients=(patient,))
     llu_other = LluAccount("llu.other@example.com", "Other-Llu-1", region="eu")
+    pump = SimPump("7700007", first_event_ms=int(time.time() * 1000) - 3 * 86_400_000)
+    tandem = TandemAccount("tandem.secret@example.com", TANDEM_PASSWORD, pumps=(pump,))
+    tandem_other = TandemAccount("tandem.other@example.com", "Other-Tandem-1")
     token = nightscout.create_access_token("uploader", permissions=UPLOADER)
     read_only = nightscout.create_access_token("reader", permissions=["api:*:read"])
     revoked = f"revoked-{os.urandom(8).hex()}"
@@ -157,6 +164,7 @@ async def test_no_secret_in_logs_topics_dead_letters_or_cli_output(
     async with (
         ShareSimulator([dexcom, dexcom_other]) as share,
         LluSimulator([llu, llu_other]) as libre,
+        TandemSimulator([tandem, tandem_other]) as tandem_sim,
     ):
         tickets = RecordingTickets()
         libre.service.tickets = tickets
@@ -202,6 +210,24 @@ async def test_no_secret_in_logs_topics_dead_letters_or_cli_output(
                     vendor="librelinkup",
                     extra=(("llu_version", LLU_VERSION),),
                 ),
+                LinkSpec(
+                    "tan-ok",
+                    tandem.email,
+                    TANDEM_PASSWORD,
+                    "us",
+                    tandem_sim.url,
+                    vendor="tandem",
+                    extra=TANDEM_EXTRA,
+                ),
+                LinkSpec(
+                    "tan-wrong",
+                    tandem_other.email,
+                    TANDEM_WRONG_PASSWORD,
+                    "us",
+                    tandem_sim.url,
+                    vendor="tandem",
+                    extra=TANDEM_EXTRA,
+                ),
             ],
         )
         # Debug logging: whatever the code would ever print about a request is printed.
@@ -210,6 +236,7 @@ async def test_no_secret_in_logs_topics_dead_letters_or_cli_output(
         await pipeline.create_topics()
         share.inject_malformed_reading(dexcom.username)
         libre.inject_malformed_points(1)
+        tandem_sim.inject_malformed_events(1)
 
         pipeline.start("processor", "process")
         pipeline.start("sink", "sink")
@@ -219,6 +246,7 @@ async def test_no_secret_in_logs_topics_dead_letters_or_cli_output(
         poll_log = pipeline.log("poll")
         assert "link dex-wrong: stopped" in poll_log, poll_log
         assert "link llu-wrong: stopped" in poll_log, poll_log
+        assert "link tan-wrong: stopped" in poll_log, poll_log
 
         names = TopicNames(pipeline.prefix)
 
@@ -233,15 +261,19 @@ async def test_no_secret_in_logs_topics_dead_letters_or_cli_output(
                 f"{pipeline.prefix}-sink-ns",
                 [names.ns(collection) for collection in Collection],
             )
-            return stopped and lag == 0 and vendors == {"dexcomshare", "librelinkup"}
+            return stopped and lag == 0 and vendors == {"dexcomshare", "librelinkup", "tandem"}
 
         await wait_until(worked_through, within=75, what="documents and both target failures")
         commands = [
             ("config", "check"),
-            *[("check-login", link) for link in ("dex-ok", "dex-wrong", "llu-ok", "llu-wrong")],
+            *[
+                ("check-login", link)
+                for link in ("dex-ok", "dex-wrong", "llu-ok", "llu-wrong", "tan-ok", "tan-wrong")
+            ],
             ("topics", "tail", names.dlq, "--limit", "20"),
             ("topics", "tail", names.raw("librelinkup"), "--limit", "5"),
             ("topics", "tail", names.raw("dexcomshare"), "--limit", "5"),
+            ("topics", "tail", names.raw("tandem"), "--limit", "5"),
         ]
         # In threads: the simulators answer on this event loop.
         done = await asyncio.gather(*(asyncio.to_thread(cli, pipeline, *c) for c in commands))
@@ -250,6 +282,7 @@ async def test_no_secret_in_logs_topics_dead_letters_or_cli_output(
         assert codes == {" ".join(c): 1 if c[-1].endswith("wrong") else 0 for c in commands}
         await asyncio.to_thread(pipeline.stop_all)
         sessions = share.service.sessions.active_ids()
+        tandem_issued = list(tandem_sim.service.issued)
 
     secrets = {
         "Dexcom password": DEXCOM_PASSWORD,
@@ -262,11 +295,16 @@ async def test_no_secret_in_logs_topics_dead_letters_or_cli_output(
         "Nightscout JWT": nightscout.issue_jwt(token),
         "read-only Nightscout JWT": nightscout.issue_jwt(read_only),
         "Dexcom account id": dexcom.account_id,
+        "Tandem password": TANDEM_PASSWORD,
+        "wrong Tandem password": TANDEM_WRONG_PASSWORD,
+        "Tandem pumper id": tandem.pumper_id,
     }
     assert sessions, "the run never logged in to Dexcom Share"
     secrets |= {f"Dexcom session {n}": session for n, session in enumerate(sessions)}
     assert tickets.tokens, "the run never logged in to LibreLinkUp"
     secrets |= {f"LibreLinkUp ticket {n}": ticket for n, ticket in enumerate(tickets.tokens)}
+    assert tandem_issued, "the run never logged in to Tandem Source"
+    secrets |= {f"Tandem token or code {n}": value for n, value in enumerate(tandem_issued)}
 
     haystacks = [Haystack(f"{name}.log", text.encode()) for name, text in pipeline.logs()]
     topics = await topics_with_prefix(pipeline.bootstrap, pipeline.prefix)
@@ -279,13 +317,14 @@ async def test_no_secret_in_logs_topics_dead_letters_or_cli_output(
     haystacks += [output for _, output in runs.values()]
 
     # The scan covered what it claims: every kind of topic, with data in it, and the error paths.
-    wanted = [names.raw("dexcomshare"), names.raw("librelinkup"), names.dlq, names.cursors]
+    wanted = [names.raw(v) for v in ("dexcomshare", "librelinkup", "tandem")]
+    wanted += [names.dlq, names.cursors]
     assert set(wanted) <= set(topics)
     assert any(topic.endswith("-changelog") for topic in topics), topics
     assert {f"{pipeline.prefix}.sink.{t}.acked" for t in ("ns", "readonly", "revoked")} <= set(
         topics
     )
     dead_letters = [h for h in haystacks if h.where.startswith(names.dlq + "[")]
-    assert len(dead_letters) >= 2, "the malformed readings did not reach the DLQ"
+    assert len(dead_letters) >= 3, "the malformed readings did not reach the DLQ"
 
     assert leaks(secrets, haystacks) == []

@@ -165,6 +165,14 @@ def _llu_with_region(config: Toml) -> None:
     _link(config).update(vendor="librelinkup", region="mars")
 
 
+def _tandem_without_zone(config: Toml) -> None:
+    _link(config).update(vendor="tandem", region="us")
+
+
+def _tandem_with_region(config: Toml) -> None:
+    _link(config).update(vendor="tandem", region="jp", timezone="Asia/Tokyo")
+
+
 def _second_link_same_id(config: Toml) -> None:
     config["links"].append(dict(_link(config)))
 
@@ -222,6 +230,20 @@ WRONG_SETTINGS = [
         "links[0].region",
         ("'mars'", "librelinkup", "eu"),
         ('region = "',),
+    ),
+    WrongSetting(
+        "Tandem region",
+        _tandem_with_region,
+        "links[0].region",
+        ("'jp'", "tandem", "us, eu"),
+        ('region = "',),
+    ),
+    WrongSetting(
+        "Tandem link without the pump clock's zone",
+        _tandem_without_zone,
+        "links[0].timezone",
+        ("Tandem pump's clock has no zone",),
+        ('timezone = "Europe/Paris"',),
     ),
     WrongSetting(
         "time zone",

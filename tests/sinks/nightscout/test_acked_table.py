@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sinks.nightscout.acked_table import DELETED, AckedTable
+from sinks.nightscout.acked_table import DELETED, AckedTable, ReadAt
 from tests.kafka_broker import unique_name
 
 pytestmark = pytest.mark.kafka
@@ -18,8 +18,10 @@ async def test_a_restarted_table_knows_hashes_markers_and_where_each_version_was
     await first.start()
     await first.record(
         [("entries/a", "h2"), ("entries/b", DELETED + "h1"), ("entries/c", "h9")],
-        {"entries/a": (1, 40), "entries/b": (0, 7)},
+        {"entries/a": ReadAt(1, 40), "entries/b": ReadAt(0, 7)},
     )
+    await first.record([("entries/v", "h5")], {"entries/v": ReadAt(2, 900, 50)})
+    await first.set_coverage([("t.ns.entries", 1, "nightstream://x/1")], [])
     await first.stop()
 
     table = AckedTable(kafka_bootstrap, topic)
@@ -31,12 +33,20 @@ async def test_a_restarted_table_knows_hashes_markers_and_where_each_version_was
         assert table.is_settled("entries/b", "anything")  # deleted by the user: never again
         # An older version on the same partition is superseded; a newer one or another
         # partition (the topic was repartitioned) is not.
-        assert table.is_superseded("entries/a", 1, 39)
-        assert not table.is_superseded("entries/a", 1, 40)
-        assert not table.is_superseded("entries/a", 1, 41)
-        assert not table.is_superseded("entries/a", 2, 10)
+        assert table.is_superseded("entries/a", ReadAt(1, 39))
+        assert not table.is_superseded("entries/a", ReadAt(1, 40))
+        assert not table.is_superseded("entries/a", ReadAt(1, 41))
+        assert not table.is_superseded("entries/a", ReadAt(2, 10))
+        # With versions, the version decides, whatever the partition and offset (a rebuilt
+        # topic starts again at offset 0; more partitions move documents).
+        assert table.is_superseded("entries/v", ReadAt(0, 5000, 49))
+        assert not table.is_superseded("entries/v", ReadAt(2, 0, 50))
+        assert not table.is_superseded("entries/v", ReadAt(5, 0, 51))
         # Entries written without a position (older releases) still count as hashes.
         assert table.is_settled("entries/c", "h9")
-        assert not table.is_superseded("entries/c", 0, 0)
+        assert not table.is_superseded("entries/c", ReadAt(0, 0))
+        # Route coverage survives a restart too.
+        assert table.is_covered("t.ns.entries", 1, "nightstream://x/1")
+        assert not table.is_covered("t.ns.entries", 0, "nightstream://x/1")
     finally:
         await table.stop()

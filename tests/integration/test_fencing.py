@@ -1,0 +1,162 @@
+"""Two sink instances of one target, as an operator scales out, on the real broker.
+
+Reproduced in the first release: instance A fetched version 1 of many documents and its writes
+stalled (Nightscout failing, the client retrying); A stood still past the group's session
+timeout; B took the partitions and wrote version 2; when A went on, its version-1 PUTs went out
+and Nightscout kept the older version forever. A then died on ``CommitFailedError``. Starting a
+second sink while the first had a backlog crashed the first ("Partition ... is not assigned").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from nightstream.kafka_offsets import group_lag
+from schemas.documents import Collection, NsRecord, to_avro
+from schemas.identity import entry_identifier
+from schemas.serde import make_serde
+from schemas.topics import TopicNames
+from sinks.nightscout.testserver import Faults, NightscoutTestServer
+from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
+from tests.integration.topic_records import bind_streams
+
+pytestmark = pytest.mark.kafka
+
+STREAM = "nightstream://dexcomshare/0f0f0f0f0f0f"
+START = 1_790_000_000_000
+DOCUMENTS = 300
+SESSION_TIMEOUT_S = 15
+
+
+def _version(sgv_offset: int, fetched_at: int) -> list[NsRecord]:
+    records = []
+    for n in range(DOCUMENTS):
+        date = START + n * 300_000
+        document = {
+            "identifier": entry_identifier(STREAM, date, "sgv"),
+            "device": STREAM,
+            "date": date,
+            "type": "sgv",
+            "sgv": 100 + sgv_offset + n % 50,
+            "app": "nightstream",
+        }
+        records.append(NsRecord(Collection.ENTRIES, STREAM, document, fetched_at))
+    return records
+
+
+async def _produce(bootstrap: str, prefix: str, records: list[NsRecord]) -> None:
+    topic = TopicNames(prefix).ns(Collection.ENTRIES)
+    serde = make_serde("entry", subject=f"{topic}-value")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        for record in records:
+            await producer.send(
+                topic, serde.encode(to_avro(record)), key=record.identifier.encode()
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[NightscoutTestServer]:
+    async with NightscoutTestServer(api_secret=os.urandom(12).hex()) as server:
+        yield server
+
+
+async def _prepared(pipeline: Pipeline, site: NightscoutTestServer) -> None:
+    token = site.create_access_token("sink", permissions=["api:*:create", "api:*:update"])
+    link = LinkSpec("only", "u", "pw", "us", "http://127.0.0.1:9", targets=("home",))
+    pipeline.write_config({"home": (site.url, token)}, [link], target_timeout=3.0)
+    await pipeline.create_topics()
+    await bind_streams(pipeline.bootstrap, pipeline.prefix, {"only": STREAM})
+
+
+def _sgvs(site: NightscoutTestServer) -> dict[str, int]:
+    return {str(d["identifier"]): int(d["sgv"]) for d in site.store.documents("entries")}
+
+
+async def test_a_stopped_sink_writes_no_older_version_after_another_took_over(
+    kafka_bootstrap: str, tmp_path: Path, site: NightscoutTestServer
+) -> None:
+    pipeline = Pipeline(kafka_bootstrap, tmp_path)
+    try:
+        await _prepared(pipeline, site)
+        # Every write fails: instance A holds version 1 of the documents in its retry loop.
+        site.faults = Faults(error_rate=1.0, methods=("PUT",))
+        await _produce(kafka_bootstrap, pipeline.prefix, _version(0, START))
+        a = pipeline.start("sink-a", "sink")
+
+        async def a_is_retrying() -> bool:
+            return site.stats.count(method="PUT") >= 10
+
+        await wait_until(a_is_retrying, within=90, what="instance A to try its first writes")
+        a.send_signal(signal.SIGSTOP)
+        try:
+            # Past the session timeout the group gives A's partitions to B, which writes the
+            # newer version that the vendor's next answer brought.
+            await asyncio.sleep(SESSION_TIMEOUT_S + 5)
+            site.faults = Faults()
+            newer = _version(50, START + 600_000)
+            await _produce(kafka_bootstrap, pipeline.prefix, newer)
+            pipeline.start("sink-b", "sink")
+            expected = {r.identifier: int(r.document["sgv"]) for r in newer}
+
+            async def b_wrote_all() -> bool:
+                return _sgvs(site) == expected
+
+            await wait_until(b_wrote_all, within=120, what="instance B to write version 2")
+        finally:
+            a.send_signal(signal.SIGCONT)
+        puts_before = site.stats.count(method="PUT")
+        # A wakes up with version-1 writes pending; give them every chance to go out, during
+        # and after its quarantine (one session timeout).
+        await asyncio.sleep(SESSION_TIMEOUT_S + 10)
+        assert _sgvs(site) == expected, "a stale version overwrote a newer one"
+        assert a.poll() is None, f"instance A died:\n{pipeline.log('sink-a')[-3000:]}"
+        assert site.stats.count(method="PUT") == puts_before, "instance A wrote after it woke"
+        assert "dropped unacknowledged" in pipeline.log("sink-a")
+        assert "Traceback" not in pipeline.log("sink-a")
+    finally:
+        pipeline.stop_all()
+
+
+async def test_a_second_sink_started_during_a_backlog_shares_it_without_crashing_the_first(
+    kafka_bootstrap: str, tmp_path: Path, site: NightscoutTestServer
+) -> None:
+    pipeline = Pipeline(kafka_bootstrap, tmp_path)
+    try:
+        await _prepared(pipeline, site)
+        # A slow site keeps a backlog in the first instance when the second one joins.
+        site.faults = Faults(hang_rate=0.2, hang_seconds=1.0, seed=3)
+        records = _version(0, START)
+        await _produce(kafka_bootstrap, pipeline.prefix, records)
+        first = pipeline.start("sink-1", "sink")
+
+        async def started() -> bool:
+            return site.stats.count(method="PUT") >= 20
+
+        await wait_until(started, within=90, what="the first sink to start writing")
+        second = pipeline.start("sink-2", "sink")
+        topics = [TopicNames(pipeline.prefix).ns(c) for c in Collection]
+
+        async def drained() -> bool:
+            lag = await group_lag(kafka_bootstrap, f"{pipeline.prefix}-sink-home", topics)
+            return lag == 0 and len(_sgvs(site)) == DOCUMENTS
+
+        await wait_until(drained, within=180, what="both sinks to drain the backlog")
+        assert first.poll() is None, pipeline.log("sink-1")[-3000:]
+        assert second.poll() is None, pipeline.log("sink-2")[-3000:]
+        assert _sgvs(site) == {r.identifier: int(r.document["sgv"]) for r in records}
+        for name in ("sink-1", "sink-2"):
+            assert "Traceback" not in pipeline.log(name)
+    finally:
+        pipeline.stop_all()
