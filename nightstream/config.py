@@ -71,6 +71,15 @@ class KafkaSettings(BaseModel):
         return value
 
 
+class ProcessorSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    state_dir: Path | None = None
+    """Local store of the content hashes, kept across restarts (default: a temporary one)."""
+    hash_horizon_days: float = Field(default=35.0, gt=0, le=3650)
+    """How long a document's hash is kept, by document date: longer than any vendor re-sends."""
+
+
 class TargetSettings(BaseModel):
     """One Nightscout site."""
 
@@ -186,6 +195,7 @@ class Settings(BaseSettings):
     )
 
     kafka: KafkaSettings = KafkaSettings()
+    processor: ProcessorSettings = ProcessorSettings()
     targets: dict[str, TargetSettings] = Field(default_factory=dict)
     links: list[LinkSettings] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

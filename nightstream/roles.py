@@ -57,6 +57,8 @@ def build_processor(settings: Settings, *, app_id: str | None = None) -> Process
         replication_factor=kafka.replication_factor,
         schema_registry_url=kafka.schema_registry_url,
         app_id=app_id,
+        state_dir=settings.processor.state_dir,
+        hash_horizon_ms=int(settings.processor.hash_horizon_days * 86_400_000),
     )
     vendors: set[str] = {link.vendor for link in settings.links} or set(TRANSFORMS)
     return Processor(config, {v: TRANSFORMS[v] for v in sorted(vendors) if v in TRANSFORMS})

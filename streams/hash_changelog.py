@@ -1,27 +1,66 @@
-"""The processor's content hashes: ``collection/identifier -> hash``, kept in a compacted
+"""The processor's content hashes on Kafka: ``collection/identifier -> hash`` in a compacted
 changelog topic whose partition ``p`` holds the hashes of documents made from raw partition ``p``.
 
 Records are JSON key and value, the format faust tables use, so a faust table over the same
-topic would restore them. A processor loads the partitions of the raw partitions it is given;
-``nightstream reprocess`` loads them all. A hash is written, and the write acknowledged, before
-it counts as recorded.
+topic would restore them. A record's Kafka timestamp is the document's date (capped at the time
+of writing), which is what the processor's horizon expires entries by (``streams.hash_store``);
+an expired entry is a tombstone. Records written before this rule carry their write time, a
+fair stand-in for the date of what was then new.
+
+``ChangelogHashes`` holds a whole changelog in memory: ``nightstream reprocess`` uses it, a
+one-off pass over every partition. The processor keeps its own on disk (``LocalHashStore``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 
 from schemas.compacted import latest_by_key, partitions_of, read_records
 from schemas.fencing import check_lease
 
 
+class HashEntry(NamedTuple):
+    """One emitted document's hash, and its date (epoch ms) for the horizon."""
+
+    address: str
+    content_hash: str
+    date_ms: int
+
+
 def changelog_record(address: str, content_hash: str) -> tuple[bytes, bytes]:
     """Key and value as faust's ``json`` codec writes a table's changelog."""
     return json.dumps(address).encode(), json.dumps(content_hash).encode()
+
+
+def changelog_timestamp(date_ms: int) -> int:
+    """The record timestamp for a document dated ``date_ms``: never in the future (brokers may
+    refuse timestamps too far ahead), never before the epoch."""
+    return max(0, min(date_ms, time.time_ns() // 1_000_000))
+
+
+async def send_entries(
+    producer: AIOKafkaProducer, topic: str, entries: Mapping[int, Sequence[HashEntry]]
+) -> dict[int, list[RecordMetadata]]:
+    """Write ``entries`` (by changelog partition) without awaiting each; return once Kafka has
+    acknowledged them all, with their offsets."""
+    check_lease()
+    pending: dict[int, list[asyncio.Future[RecordMetadata]]] = {}
+    for partition, rows in entries.items():
+        for row in rows:
+            key, value = changelog_record(row.address, row.content_hash)
+            timestamp = changelog_timestamp(row.date_ms)
+            sent = await producer.send(
+                topic, value, key=key, partition=partition, timestamp_ms=timestamp
+            )
+            pending.setdefault(partition, []).append(sent)
+    return {p: list(await asyncio.gather(*futures)) for p, futures in pending.items()}
 
 
 class ChangelogHashes:
@@ -46,26 +85,21 @@ class ChangelogHashes:
                 json.loads(key): json.loads(value) for key, value in latest.items()
             }
 
-    def forget(self, partitions: Iterable[int]) -> None:
-        for partition in partitions:
-            self._by_partition.pop(partition, None)
-
-    def get(self, address: str) -> str | None:
+    def lookup(self, addresses: Collection[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
         for hashes in self._by_partition.values():
-            found = hashes.get(address)
-            if found is not None:
-                return found
-        return None
+            for address in addresses:
+                if address not in found and address in hashes:
+                    found[address] = hashes[address]
+        return found
 
-    async def record(self, entries: Sequence[tuple[str, str]], partition: int) -> None:
-        check_lease()
-        pending = []
-        for address, content_hash in entries:
-            key, value = changelog_record(address, content_hash)
-            pending.append(
-                await self._producer.send(self._topic, value, key=key, partition=partition)
-            )
-        await asyncio.gather(*pending)
-        hashes = self._by_partition.setdefault(partition, {})
-        for address, content_hash in entries:
-            hashes[address] = content_hash
+    async def record(
+        self, entries: Mapping[int, Sequence[HashEntry]], stream_times: Mapping[int, int]
+    ) -> None:
+        """Write ``entries`` to the changelog, then hold them (``stream_times`` is unused: a
+        reprocess pass expires nothing)."""
+        await send_entries(self._producer, self._topic, entries)
+        for partition, rows in entries.items():
+            hashes = self._by_partition.setdefault(partition, {})
+            for row in rows:
+                hashes[row.address] = row.content_hash

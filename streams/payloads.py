@@ -1,10 +1,14 @@
-"""One raw payload in, only new or changed Nightscout documents out: the processor's work.
+"""Raw payloads in, only new or changed Nightscout documents out: the processor's work.
 
-Decode the envelope, run the vendor's pure transform, send rejected fragments to the DLQ, and
-publish only the documents whose content hash differs from the recorded one. The new hashes are
-recorded only after Kafka acknowledged the documents, so a crash can repeat a document but never
-lose one. The same code runs in the processor and in a reprocess pass; they differ only
-in how they send records and where the hashes live.
+For a batch of payloads: decode each envelope, run the vendor's pure transform, send rejected
+fragments to the DLQ, and publish only the documents whose content hash differs from the
+recorded one (or from an earlier payload of the same batch). Nothing is awaited per record:
+the batch's links are bound to their streams (acknowledged before any of their documents is
+sent), then documents and dead letters are sent and Kafka's acknowledgements awaited once, and
+only then are the new hashes recorded; the caller commits the raw offsets after that. So a
+crash can repeat a document but never lose one. A batch in which a link's stream changes is
+cut there into segments, each delivered in that order. The same code runs in the processor and
+in a reprocess pass; they differ only in how they send records and where the hashes live.
 """
 
 from __future__ import annotations
@@ -12,17 +16,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from schemas.documents import Collection, NsRecord, to_avro
+from schemas.documents import Collection as DocumentCollection
+from schemas.documents import NsRecord, to_avro
 from schemas.errors import RecordDecodeError
 from schemas.records import DeadLetter, RawPayload
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
 from schemas.topics import TopicNames
 from schemas.version import app_version
+from streams.hash_changelog import HashEntry
 from streams.transform import Transform
 
 logger = logging.getLogger(__name__)
@@ -46,19 +52,27 @@ class RawMessage(Protocol):
     def value(self) -> bytes | None: ...
 
 
-class Binder(Protocol):
-    """Records which stream a link reads (see ``streams.stream_binder``)."""
+RawItem = tuple[str, Transform, RawMessage]
+"""A raw payload to process: vendor, its transform, the Kafka record."""
 
-    async def bind(self, link_id: str, vendor: str, streams: set[str]) -> None: ...
+
+class Binder(Protocol):
+    """Records which stream each link reads (see ``streams.stream_binder``)."""
+
+    async def bind_all(self, links: Sequence[tuple[str, str, set[str]]]) -> None:
+        """Bind each ``(link id, vendor, streams of its payload)``; return once acknowledged."""
 
 
 class HashStore(Protocol):
     """``collection/identifier -> content hash`` of the documents emitted so far."""
 
-    def get(self, address: str) -> str | None: ...
+    def lookup(self, addresses: Collection[str]) -> Mapping[str, str]: ...
 
-    async def record(self, entries: Sequence[tuple[str, str]], partition: int) -> None:
-        """Remember hashes of documents that came from raw ``partition``."""
+    async def record(
+        self, entries: Mapping[int, Sequence[HashEntry]], stream_times: Mapping[int, int]
+    ) -> None:
+        """Remember hashes of documents that came from each raw partition; ``stream_times``:
+        the newest payload fetch time seen per raw partition."""
 
 
 @dataclass
@@ -109,9 +123,9 @@ class PayloadHandler:
         self._registry = registry
         self._only_link = only_link.encode() if only_link is not None else None
         self._raw_serdes: dict[str, Serde] = {}
-        self._doc_serdes: dict[Collection, Serde] = {
+        self._doc_serdes: dict[DocumentCollection, Serde] = {
             c: make_serde(c.schema_name, subject=f"{names.ns(c)}-value", registry=registry)
-            for c in Collection
+            for c in DocumentCollection
         }
         self._dlq_serde = make_serde("dead_letter", subject=f"{names.dlq}-value", registry=registry)
 
@@ -123,11 +137,26 @@ class PayloadHandler:
             self._raw_serdes[vendor] = serde
         return serde
 
-    async def handle(self, vendor: str, transform: Transform, message: RawMessage) -> PayloadStats:
-        stats = PayloadStats()
+    async def handle_batch(self, items: Sequence[RawItem]) -> list[PayloadStats]:
+        """Process payloads in order: documents and dead letters are sent without awaiting each,
+        Kafka is awaited once per segment, then the hashes are recorded (see module doc)."""
+        return await self.deliver(self.prepare(items))
+
+    def prepare(self, items: Sequence[RawItem]) -> PreparedBatch:
+        """Decode and transform (CPU only: no Kafka, no hashes), so it can overlap the
+        delivery of the batch before."""
+        return PreparedBatch([self._prepare(*item) for item in items])
+
+    async def deliver(self, batch: PreparedBatch) -> list[PayloadStats]:
+        for segment in _segments(batch.payloads):
+            await self._deliver(segment)
+        return [p.stats for p in batch.payloads]
+
+    def _prepare(self, vendor: str, transform: Transform, message: RawMessage) -> _Prepared:
+        prepared = _Prepared(vendor, message)
         if self._only_link is not None and message.key != self._only_link:
-            stats.other_link = True
-            return stats
+            prepared.stats.other_link = True
+            return prepared
         value = message.value or b""
         try:
             decoded = self._raw_serde(vendor).decode(
@@ -135,80 +164,144 @@ class PayloadHandler:
             )
             raw = RawPayload.from_avro(decoded)
         except (RecordDecodeError, TypeError) as exc:
-            await self._dead_letter("decode", str(exc), message, value, vendor=vendor)
-            stats.rejected += 1
-            return stats
+            prepared.letters.append(_Letter("decode", str(exc), value, None))
+            return prepared
         output = transform(raw)
-        output.records = [r.at_version(raw.fetched_at_ms) for r in output.records]
-        for rejected in output.rejected:
-            await self._dead_letter(
-                "transform",
-                rejected.reason,
-                message,
-                rejected.fragment,
-                vendor=vendor,
-                link_id=raw.link_id,
-            )
-        stats.rejected = len(output.rejected)
-        if self._binder is not None:
-            await self._binder.bind(raw.link_id, vendor, {r.stream for r in output.records})
-        changed = [r for r in output.records if self._hashes.get(r.address) != r.content_hash]
-        stats.unchanged = len(output.records) - len(changed)
-        await self._publish(changed)
-        await self._hashes.record([(r.address, r.content_hash) for r in changed], message.partition)
-        stats.emitted = len(changed)
-        if changed or stats.rejected:
-            logger.info(
-                "link %s %s: %d new or changed, %d unchanged, %d to DLQ",
-                raw.link_id,
-                raw.endpoint,
-                stats.emitted,
-                stats.unchanged,
-                stats.rejected,
-            )
-        return stats
+        prepared.raw = raw
+        prepared.records = [r.at_version(raw.fetched_at_ms) for r in output.records]
+        prepared.letters += [
+            _Letter("transform", r.reason, r.fragment, raw.link_id) for r in output.rejected
+        ]
+        return prepared
 
-    async def _publish(self, records: list[NsRecord]) -> None:
-        pending = []
-        for record in records:
-            value = self._doc_serdes[record.collection].encode(to_avro(record))
-            topic = self.names.ns(record.collection)
-            pending.append(await self._send(topic, record.identifier.encode(), value))
+    async def _deliver(self, segment: Sequence[_Prepared]) -> None:
+        pending = [
+            await self._dead_letter(letter, p.message, vendor=p.vendor)
+            for p in segment
+            for letter in p.letters
+        ]
+        for p in segment:
+            p.stats.rejected = len(p.letters)
+        decoded = [p for p in segment if p.raw is not None]
+        if self._binder is not None:
+            await self._binder.bind_all(
+                [(p.link, p.vendor, {r.stream for r in p.records}) for p in decoded]
+            )
+        known = dict(self._hashes.lookup({r.address for p in decoded for r in p.records}))
+        entries: dict[int, dict[str, HashEntry]] = {}
+        stream_times: dict[int, int] = {}
+        for p in decoded:
+            partition = p.message.partition
+            assert p.raw is not None
+            stream_times[partition] = max(stream_times.get(partition, 0), p.raw.fetched_at_ms)
+            changed = [r for r in p.records if known.get(r.address) != r.content_hash]
+            for record in changed:
+                known[record.address] = record.content_hash
+                pending.append(await self._publish(record))
+                entry = HashEntry(record.address, record.content_hash, int(record.document["date"]))
+                entries.setdefault(partition, {})[record.address] = entry
+            p.stats.emitted = len(changed)
+            p.stats.unchanged = len(p.records) - len(changed)
+            p.log()
         # Kafka's acknowledgement comes before the hashes are recorded (see module doc).
         await asyncio.gather(*pending)
+        await self._hashes.record(
+            {partition: list(rows.values()) for partition, rows in entries.items()}, stream_times
+        )
+
+    async def _publish(self, record: NsRecord) -> Awaitable[Any]:
+        value = self._doc_serdes[record.collection].encode(to_avro(record))
+        return await self._send(self.names.ns(record.collection), record.identifier.encode(), value)
 
     async def _dead_letter(
-        self,
-        stage: str,
-        reason: str,
-        message: RawMessage,
-        original: bytes,
-        *,
-        vendor: str | None = None,
-        link_id: str | None = None,
-    ) -> None:
-        letter = DeadLetter(
-            stage=stage,
-            reason=reason,
+        self, letter: _Letter, message: RawMessage, *, vendor: str | None = None
+    ) -> Awaitable[Any]:
+        dead = DeadLetter(
+            stage=letter.stage,
+            reason=letter.reason,
             source_topic=message.topic,
             source_partition=message.partition,
             source_offset=message.offset,
-            link_id=link_id,
+            link_id=letter.link_id,
             vendor=vendor,
             original_key=message.key,
-            original_value=original,
+            original_value=letter.original,
             failed_at_ms=_now_ms(),
             app_version=app_version(),
         )
         logger.warning(
             "to DLQ (%s) from %s[%s]@%s: %s",
-            stage,
+            letter.stage,
             message.topic,
             message.partition,
             message.offset,
-            reason,
+            letter.reason,
         )
-        sent = await self._send(
-            self.names.dlq, message.key, self._dlq_serde.encode(letter.to_avro())
-        )
-        await sent
+        return await self._send(self.names.dlq, message.key, self._dlq_serde.encode(dead.to_avro()))
+
+
+@dataclass(frozen=True)
+class _Letter:
+    stage: str
+    reason: str
+    original: bytes
+    link_id: str | None
+
+
+@dataclass
+class _Prepared:
+    """One payload, decoded and transformed, waiting for its segment to be delivered."""
+
+    vendor: str
+    message: RawMessage
+    raw: RawPayload | None = None
+    records: list[NsRecord] = field(default_factory=list)
+    letters: list[_Letter] = field(default_factory=list)
+    stats: PayloadStats = field(default_factory=PayloadStats)
+
+    @property
+    def link(self) -> str:
+        assert self.raw is not None
+        return self.raw.link_id
+
+    @property
+    def stream(self) -> str | None:
+        """The stream its link is bound to by this payload (the binder's rule: the last)."""
+        return max((r.stream for r in self.records), default=None)
+
+    def log(self) -> None:
+        if self.raw is not None and (self.stats.emitted or self.stats.rejected):
+            logger.info(
+                "link %s %s: %d new or changed, %d unchanged, %d to DLQ",
+                self.raw.link_id,
+                self.raw.endpoint,
+                self.stats.emitted,
+                self.stats.unchanged,
+                self.stats.rejected,
+            )
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    payloads: list[_Prepared]
+
+    def payloads_for(self, documents: int, most: int) -> int:
+        """How many payloads like these make about ``documents`` documents (1 to ``most``)."""
+        made = sum(len(p.records) for p in self.payloads)
+        per_payload = made / len(self.payloads) if self.payloads else 1.0
+        return max(1, min(most, int(documents / max(per_payload, 1.0))))
+
+
+def _segments(prepared: Sequence[_Prepared]) -> Iterator[list[_Prepared]]:
+    """Cut the batch where a link's stream changes, so each payload's binding is acknowledged
+    before its documents are published, never replaced by a later one first."""
+    segment: list[_Prepared] = []
+    streams: dict[str, str] = {}
+    for p in prepared:
+        stream = p.stream if p.raw is not None else None
+        if stream is not None and streams.setdefault(p.link, stream) != stream:
+            yield segment
+            segment, streams = [], {p.link: stream}
+        segment.append(p)
+    if segment:
+        yield segment

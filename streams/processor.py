@@ -1,11 +1,12 @@
 """The stream processor: raw vendor payloads in, new or changed Nightscout documents out.
 
-A consumer group over the vendors' raw topics; each payload goes through ``PayloadHandler``
-(decode, transform, DLQ, change filter, publish). The content hashes of the documents made from
-raw partition ``p`` live in partition ``p`` of a compacted changelog (``ChangelogHashes``),
-loaded when the partition is assigned. A payload's documents are acknowledged by Kafka before
-its hashes are written, and the hashes before the raw offset is committed, so a crash can
-repeat a document but never lose one.
+A consumer group over the vendors' raw topics; each batch of payloads goes through
+``PayloadHandler`` (decode, transform, DLQ, bindings, change filter, publish). The content
+hashes of the documents made from raw partition ``p`` live in partition ``p`` of a compacted
+changelog, held in a local store (``LocalHashStore``) that catches up with the changelog when
+the partition is assigned. A batch's documents are acknowledged by Kafka (after the bindings
+they need) before its hashes are written, and the hashes before the raw offsets are committed,
+so a crash can repeat a document but never lose one.
 
 Why not a faust agent: faust-streaming 0.15.3, restarted over a backlog, stopped delivering
 events with lag left (half of the runs of ``tests/integration/test_processor_restart.py``), and
@@ -16,12 +17,16 @@ same guarantees on plain aiokafka are a few lines, as in the sink.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError
 
 from schemas.bindings import StreamBindings
 from schemas.compacted import partitions_of
@@ -30,14 +35,24 @@ from schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
 from schemas.topics import TopicNames
-from streams.hash_changelog import ChangelogHashes
-from streams.payloads import PayloadHandler, PayloadTotals
+from streams.hash_store import DAY_MS, DEFAULT_HORIZON_DAYS, LocalHashStore
+from streams.payloads import PayloadHandler, PayloadTotals, PreparedBatch, RawItem
 from streams.stream_binder import StreamBinder
 from streams.transform import Transform
 
 logger = logging.getLogger(__name__)
 
-MAX_BATCH = 50
+MAX_BATCH = 500
+"""Raw payloads per batch: one wait for Kafka, one hash write and one commit for them all."""
+FIRST_BATCH = 50
+"""Until a batch shows how many documents a payload makes."""
+DOCUMENTS_PER_BATCH = 5_000
+"""Batches of big payloads (a 288-reading backfill) are cut to about this many documents, so
+transforming one batch and Kafka's work on the one before stay about the same size."""
+PRODUCER_BATCH_BYTES = 512 * 1024
+"""Per partition and request. aiokafka's 16 KiB default made a backfill batch (tens of
+thousands of documents) hundreds of sequential produce requests; brokers take 1 MiB batches
+by default (``message.max.bytes``)."""
 SESSION_TIMEOUT_MS = 15_000
 """A killed worker's partitions wait this long for another; the Kafka default is 45 s."""
 
@@ -50,10 +65,17 @@ class ProcessorConfig:
     app_id: str | None = None
     replication_factor: int = 1
     schema_registry_url: str | None = None
+    state_dir: Path | None = None
+    """Where the content hashes are kept between rebalances and restarts (default: a temporary
+    directory for this process, so a restart restores them from the changelog)."""
+    hash_horizon_ms: int = int(DEFAULT_HORIZON_DAYS * DAY_MS)
 
     @property
     def consumer_group(self) -> str:
         return self.app_id or f"{self.topic_prefix}-processor"
+
+
+RawBatch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 
 
 class _LoadHashesOnAssignment:
@@ -63,22 +85,24 @@ class _LoadHashesOnAssignment:
     be reading the changelog, so the processing loop waits for ``loaded`` before each batch.
     """
 
-    def __init__(self, hashes: ChangelogHashes) -> None:
+    def __init__(self, hashes: LocalHashStore) -> None:
         self._hashes = hashes
         self.loaded = asyncio.Event()
 
     async def revoked(self, revoked: set[TopicPartition]) -> None:
         self.loaded.clear()
-        self._hashes.forget({tp.partition for tp in revoked})
+        self._hashes.revoke({tp.partition for tp in revoked})
 
     async def assigned(self, assigned: set[TopicPartition]) -> None:
         partitions = {tp.partition for tp in assigned}
-        await self._hashes.load(partitions)
+        started = time.monotonic()
+        read = await self._hashes.assign(partitions)
         self.loaded.set()
         logger.info(
-            "processor: raw partitions %s assigned, %d content hashes loaded",
+            "processor: raw partitions %s assigned, %d changelog records caught up in %.2f s",
             sorted(partitions),
-            len(self._hashes),
+            read,
+            time.monotonic() - started,
         )
 
 
@@ -96,6 +120,8 @@ class Processor:
         self._handler: PayloadHandler | None = None
         self._assignment: _LoadHashesOnAssignment | None = None
         self._bindings: StreamBindings | None = None
+        self._hashes: LocalHashStore | None = None
+        self._batch_payloads = FIRST_BATCH
         self._ownership: PartitionOwnership | None = None
         self._watching: asyncio.Task[None] | None = None
         self._last_drop: str | None = None
@@ -106,15 +132,21 @@ class Processor:
             bootstrap_servers=config.bootstrap_servers,
             acks="all",
             enable_idempotence=True,
-            # Each payload waits for its acknowledgements (documents, then hashes): lingering
-            # would add to every payload's latency, and batches form anyway under load.
+            # A batch is sent whole before anything is awaited, so Kafka batches form without
+            # lingering, which would only add to each batch's latency.
             linger_ms=0,
+            max_batch_size=PRODUCER_BATCH_BYTES,
         )
         await self._producer.start()
         await self._require_changelog()
-        hashes = ChangelogHashes(
-            config.bootstrap_servers, self.names.content_hashes, self._producer
+        hashes = LocalHashStore(
+            config.bootstrap_servers,
+            self.names.content_hashes,
+            self._producer,
+            state_dir=config.state_dir,
+            horizon_ms=config.hash_horizon_ms,
         )
+        self._hashes = hashes
         self._bindings = StreamBindings(
             config.bootstrap_servers,
             self.names.bindings,
@@ -172,35 +204,71 @@ class Processor:
             await self._bindings.stop()
         if self._producer is not None:
             await self._producer.stop()
+        if self._hashes is not None:
+            self._hashes.close()
 
     async def run(self, stop: asyncio.Event) -> None:
         assert self._consumer is not None, "start() first"
         assert self._handler is not None
         assert self._assignment is not None
-        while not stop.is_set():
-            batch = await self._consumer.getmany(timeout_ms=500)
-            if batch:
-                await self._assignment.loaded.wait()
-                await self._leased(batch)
+        in_flight: tuple[asyncio.Task[str | None], RawBatch] | None = None
+        try:
+            while not stop.is_set():
+                batch = await self._consumer.getmany(
+                    timeout_ms=0 if in_flight else 500, max_records=self._batch_payloads
+                )
+                prepared = None
+                if batch:
+                    await self._assignment.loaded.wait()
+                    items: list[RawItem] = [
+                        (*self._transforms[tp.topic], message)
+                        for tp, messages in batch.items()
+                        for message in messages
+                    ]
+                    # Transforming this batch overlaps Kafka's work on the one before.
+                    prepared = self._handler.prepare(items)
+                    self._batch_payloads = prepared.payloads_for(DOCUMENTS_PER_BATCH, MAX_BATCH)
+                if in_flight is not None:
+                    task, before = in_flight
+                    in_flight = None
+                    if await task is not None and prepared is not None:
+                        self._rewind(batch, before)
+                        prepared = None
+                if prepared is not None:
+                    in_flight = (asyncio.create_task(self._leased(batch, prepared)), batch)
+        finally:
+            if in_flight is not None:
+                await in_flight[0]
 
-    async def _leased(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        """Once this instance lost the batch's partitions, or stood still, it publishes and
-        commits nothing more of it; the partitions' owner processes the payloads again, and the
-        change filter makes that harmless."""
+    def _rewind(self, batch: RawBatch, dropped: RawBatch) -> None:
+        """The batch before ``batch`` was dropped and its partitions rewound to it; ``batch``,
+        fetched after it, is dropped too: its other partitions are rewound to it."""
         assert self._consumer is not None
         assert self._ownership is not None
-        why = await process_leased(self._ownership, self._consumer, batch, self._process(batch))
+        for tp, messages in batch.items():
+            if tp not in dropped and messages and self._ownership.epoch(tp) is not None:
+                with contextlib.suppress(IllegalStateError):
+                    self._consumer.seek(tp, messages[0].offset)
+
+    async def _leased(self, batch: RawBatch, prepared: PreparedBatch) -> str | None:
+        """Once this instance lost the batch's partitions, or stood still, it publishes and
+        commits nothing more of it; the partitions' owner processes the payloads again, and the
+        change filter makes that harmless. Returns why it was dropped, or None."""
+        assert self._consumer is not None
+        assert self._ownership is not None
+        work = self._deliver(batch, prepared)
+        why = await process_leased(self._ownership, self._consumer, batch, work)
         if why is not None and why != self._last_drop:
             logger.warning("processor: a batch was dropped unacknowledged: %s", why)
         self._last_drop = why
+        return why
 
-    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+    async def _deliver(self, batch: RawBatch, prepared: PreparedBatch) -> None:
+        """One batch after the one before it: documents, hashes, then the raw offsets."""
         assert self._consumer is not None
         assert self._handler is not None
-        for tp, messages in batch.items():
-            vendor, transform = self._transforms[tp.topic]
-            for message in messages:
-                self.totals.add(await self._handler.handle(vendor, transform, message))
+        for stats in await self._handler.deliver(prepared):
+            self.totals.add(stats)
         check_lease()
         await self._consumer.commit({tp: messages[-1].offset + 1 for tp, messages in batch.items()})
 

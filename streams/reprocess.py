@@ -21,7 +21,7 @@ from schemas.offset_bounds import OffsetBounds
 from schemas.registry import SchemaRegistryClient
 from schemas.topics import TopicNames
 from streams.hash_changelog import ChangelogHashes
-from streams.payloads import PayloadHandler, PayloadTotals
+from streams.payloads import PayloadHandler, PayloadTotals, RawItem
 from streams.transform import Transform
 
 BATCH = 20
@@ -89,18 +89,19 @@ class Reprocessor:
             consumer.seek(tp, bounds.start[tp])
         while not bounds.reached(self.positions):
             batch = await consumer.getmany(timeout_ms=500)
-            for tp, messages in batch.items():
-                for message in messages:
-                    if stop.is_set():
-                        return False
-                    if message.offset >= bounds.end[tp]:
-                        consumer.pause(tp)
-                        break
-                    stats = await handler.handle(self._vendor, self._transform, message)
-                    self.totals.add(stats)
-                    self.positions[tp] = message.offset + 1
             if stop.is_set():
                 return False
+            items: list[RawItem] = []
+            for tp, messages in batch.items():
+                inside = [m for m in messages if m.offset < bounds.end[tp]]
+                if len(inside) < len(messages):
+                    consumer.pause(tp)
+                items += [(self._vendor, self._transform, m) for m in inside]
+            for stats in await handler.handle_batch(items):
+                self.totals.add(stats)
+            for _, _, message in items:
+                tp = TopicPartition(message.topic, message.partition)
+                self.positions[tp] = max(self.positions.get(tp, 0), message.offset + 1)
             if not batch:
                 await self._skip_gaps(consumer, bounds)
         return True

@@ -7,8 +7,10 @@ bindings topic knows every link bound to the document's stream at that time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Sequence
 
 from schemas.bindings import StreamBindings
 from schemas.records import StreamBinding
@@ -24,26 +26,31 @@ class StreamBinder:
         self._send = send
         self._serde = serde
 
-    async def bind(self, link_id: str, vendor: str, streams: set[str]) -> None:
-        """Record that ``link_id`` reads the stream of its latest payload's documents."""
-        if not streams:
-            return
-        if len(streams) > 1:
-            logger.warning(
-                "link %s: one payload held documents of %d streams; a link reads one stream, "
-                "so it is routed by the last of them",
-                link_id,
-                len(streams),
+    async def bind_all(self, links: Sequence[tuple[str, str, set[str]]]) -> None:
+        """Record that each link reads the stream of its payload's documents (the last payload
+        of a link wins); send the new bindings, then await Kafka once."""
+        wanted: dict[str, StreamBinding] = {}
+        now_ms = time.time_ns() // 1_000_000
+        for link_id, vendor, streams in links:
+            if not streams:
+                continue
+            if len(streams) > 1:
+                logger.warning(
+                    "link %s: one payload held documents of %d streams; a link reads one "
+                    "stream, so it is routed by the last of them",
+                    link_id,
+                    len(streams),
+                )
+            stream = sorted(streams)[-1]
+            wanted[link_id] = StreamBinding(
+                link_id=link_id, vendor=vendor, stream=stream, bound_at_ms=now_ms
             )
-        stream = sorted(streams)[-1]
-        if self._table.stream_of(link_id) == stream:
-            return
-        binding = StreamBinding(
-            link_id=link_id, vendor=vendor, stream=stream, bound_at_ms=time.time_ns() // 1_000_000
-        )
-        sent = await self._send(
-            self._table.topic, link_id.encode(), self._serde.encode(binding.to_avro())
-        )
-        await sent
-        self._table.remember(binding)
-        logger.info("link %s reads stream %s", link_id, stream)
+        new = [b for b in wanted.values() if self._table.stream_of(b.link_id) != b.stream]
+        pending = [
+            await self._send(self._table.topic, b.link_id.encode(), self._serde.encode(b.to_avro()))
+            for b in new
+        ]
+        await asyncio.gather(*pending)
+        for binding in new:
+            self._table.remember(binding)
+            logger.info("link %s reads stream %s", binding.link_id, binding.stream)

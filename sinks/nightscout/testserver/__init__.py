@@ -12,6 +12,7 @@ authorization endpoints, in memory, rejecting what the real server rejects.
 from sinks.nightscout.testserver.faults import Faults
 from sinks.nightscout.testserver.identifiers import IDENTIFIER_NAMESPACE, calculate_identifier
 from sinks.nightscout.testserver.server import NightscoutTestServer
+from sinks.nightscout.testserver.sites import HostedSite, MultiSiteTestServer
 from sinks.nightscout.testserver.stats import RequestKey, RequestStats
 from sinks.nightscout.testserver.storage import DocumentStore
 
@@ -19,6 +20,8 @@ __all__ = [
     "IDENTIFIER_NAMESPACE",
     "DocumentStore",
     "Faults",
+    "HostedSite",
+    "MultiSiteTestServer",
     "NightscoutTestServer",
     "RequestKey",
     "RequestStats",

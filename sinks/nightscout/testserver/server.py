@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from aiohttp import web
 
 from schemas.lifecycle import StartStop
-from sinks.nightscout.testserver.admin import create_access_token
 from sinks.nightscout.testserver.app import build_application
-from sinks.nightscout.testserver.auth import sha1_hex
-from sinks.nightscout.testserver.faults import Faults
-from sinks.nightscout.testserver.settings import (
-    DEFAULT_JWT_LIFETIME_SECONDS,
-    ServerSettings,
-    split_roles,
-)
-from sinks.nightscout.testserver.state import ServerState
-from sinks.nightscout.testserver.stats import RequestStats
-from sinks.nightscout.testserver.storage import DocumentStore
+from sinks.nightscout.testserver.settings import DEFAULT_JWT_LIFETIME_SECONDS
+from sinks.nightscout.testserver.site_control import SiteControl, site_settings
 
 _SHUTDOWN_TIMEOUT_SECONDS = 1.0
 
 
-class NightscoutTestServer(StartStop):
+class NightscoutTestServer(SiteControl, StartStop):
     """An in-memory Nightscout 15.0.7 (API v3, a minimal v1, v2 authorization) on a real port.
 
     ``insecure_use_http`` defaults to True here (plain HTTP allowed), unlike the real default.
@@ -48,27 +39,26 @@ class NightscoutTestServer(StartStop):
         jwt_key: bytes | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.settings = ServerSettings(
-            api_secret=api_secret,
-            auth_default_roles=split_roles(auth_default_roles),
-            auth_fail_delay_seconds=auth_fail_delay_seconds,
-            jwt_lifetime_seconds=jwt_lifetime_seconds,
-            insecure_use_http=insecure_use_http,
-            api3_security_enabled=api3_security_enabled,
-            api3_dedup_fallback_enabled=api3_dedup_fallback_enabled,
-            api3_created_at_fallback_enabled=api3_created_at_fallback_enabled,
-            api3_max_limit=api3_max_limit,
-            uuid_handling=uuid_handling,
-            jwt_key=jwt_key,
-            clock=clock,
+        super().__init__(
+            site_settings(
+                api_secret,
+                auth_default_roles=auth_default_roles,
+                auth_fail_delay_seconds=auth_fail_delay_seconds,
+                jwt_lifetime_seconds=jwt_lifetime_seconds,
+                insecure_use_http=insecure_use_http,
+                api3_security_enabled=api3_security_enabled,
+                api3_dedup_fallback_enabled=api3_dedup_fallback_enabled,
+                api3_created_at_fallback_enabled=api3_created_at_fallback_enabled,
+                api3_max_limit=api3_max_limit,
+                uuid_handling=uuid_handling,
+                jwt_key=jwt_key,
+                clock=clock,
+            )
         )
         self._host = host
         self._requested_port = port
-        self._state = ServerState.create(self.settings)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
-
-    # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
         if self._runner is not None:
@@ -83,7 +73,7 @@ class NightscoutTestServer(StartStop):
         site = web.TCPSite(runner, self._host, self._requested_port)
         await site.start()
         self._runner = runner
-        self._port = _bound_port(runner)
+        self._port = bound_port(runner)
 
     async def stop(self) -> None:
         if self._runner is None:
@@ -101,66 +91,14 @@ class NightscoutTestServer(StartStop):
     @property
     def url(self) -> str:
         """``http://<host>:<port>``, without a trailing slash."""
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}"
-
-    # -- what tests look at and change -------------------------------------------------------
-
-    @property
-    def store(self) -> DocumentStore:
-        return self._state.store
-
-    @property
-    def stats(self) -> RequestStats:
-        return self._state.stats
-
-    @property
-    def faults(self) -> Faults:
-        return self._state.fault_injector.faults
-
-    @faults.setter
-    def faults(self, faults: Faults) -> None:
-        self._state.set_faults(faults)
-
-    @property
-    def api_secret_hash(self) -> str:
-        """The ``api-secret`` header value for API v1 and ``/__testserver/``."""
-        return sha1_hex(self.settings.api_secret)
-
-    def create_access_token(
-        self,
-        name: str,
-        *,
-        permissions: Sequence[str] | None = None,
-        roles: Sequence[str] | None = None,
-    ) -> str:
-        """Create (or redefine) subject ``name`` and return its access token. ``permissions``
-        become a role of its own (``<name>-role``); ``roles`` names existing or built-in roles.
-        The token is derived from API_SECRET and the subject's id, as on the real server."""
-        return create_access_token(
-            self._state,
-            name,
-            list(permissions) if permissions is not None else None,
-            list(roles) if roles is not None else None,
-        )
-
-    def create_role(self, name: str, permissions: Sequence[str]) -> None:
-        self._state.access.add_role(name, permissions)
-
-    def remove_subject(self, name: str) -> bool:
-        """Revoke a subject: its access token stops working, its unexpired JWTs get 403s."""
-        subject = self._state.access.find_subject_by_name(name)
-        return subject is not None and self._state.access.remove_subject(subject.object_id)
-
-    def issue_jwt(self, access_token: str) -> str:
-        """What ``GET /api/v2/authorization/request/<token>`` would return as ``token``."""
-        granted = self._state.access.authorize(access_token)
-        if granted is None:
-            raise ValueError("no subject has this access token")
-        return str(granted["token"])
+        return http_url(self._host, self.port)
 
 
-def _bound_port(runner: web.AppRunner) -> int:
+def http_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def bound_port(runner: web.AppRunner) -> int:
     for address in runner.addresses:
         if isinstance(address, tuple) and len(address) >= 2:
             return int(address[1])

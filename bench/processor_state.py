@@ -1,0 +1,209 @@
+"""The processor's content-hash state at 1M and 10M documents of history: RSS and restore time.
+
+    .venv/bin/python -m bench.processor_state [--history 1000000 10000000] [--delta 10000]
+
+For each history size H, in a fresh changelog topic (3 partitions, as ``nightstream topics
+create`` makes it):
+
+1. H hash records are written to the changelog (dates spread over the last 30 days, inside the
+   default 35-day horizon, so nothing expires: the worst case for the store);
+2. a child process builds the local store from nothing (``LocalHashStore.assign``, a cold
+   restore: no state dir yet) and exits;
+3. ``--delta`` more records are written (what other instances wrote while this one was away);
+4. a new child process, as the processor after a restart or a rebalance with its state dir kept,
+   assigns the partitions again (reads only the delta), looks 10,000 addresses up, then revokes
+   and re-assigns them within the process after another delta (an in-process rebalance);
+   it reports both restore times, its RSS then (``VmRSS``) and its peak (``ru_maxrss``).
+
+The issue's target compares the figures of step 4 at 1M and at 10M (within 20 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from bench.common import child_env, kafka_broker, machine, table, unique_prefix, write_results
+from nightstream.topics_admin import ensure_topics
+from schemas.topics import TopicSpec
+from streams.hash_changelog import changelog_record
+from streams.hash_store import DAY_MS, LocalHashStore
+from streams.processor import PRODUCER_BATCH_BYTES
+
+PARTITIONS = 3
+CHUNK = 50_000
+LOOKUPS = 10_000
+
+
+def address(n: int) -> str:
+    return f"entries/{n:08d}-0000-5000-8000-{n:012d}"
+
+
+async def write_history(bootstrap: str, topic: str, start: int, count: int) -> float:
+    """Hash records ``start .. start+count`` (round-robin over partitions); returns seconds."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=PRODUCER_BATCH_BYTES
+    )
+    now_ms = time.time_ns() // 1_000_000
+    began = time.monotonic()
+    await producer.start()
+    try:
+        for first in range(start, start + count, CHUNK):
+            pending = []
+            for n in range(first, min(first + CHUNK, start + count)):
+                key, value = changelog_record(address(n), f"{n:032x}")
+                stamp = now_ms - (n * 7919) % (30 * DAY_MS)
+                sent = await producer.send(
+                    topic, value, key=key, partition=n % PARTITIONS, timestamp_ms=stamp
+                )
+                pending.append(sent)
+            await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return time.monotonic() - began
+
+
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def child(arguments: argparse.Namespace) -> dict[str, Any]:
+    """One processor-like process over the store in ``--state-dir``."""
+    producer = AIOKafkaProducer(bootstrap_servers=arguments.bootstrap)
+    await producer.start()
+    store = LocalHashStore(
+        arguments.bootstrap, arguments.topic, producer, state_dir=Path(arguments.state_dir)
+    )
+    partitions = list(range(PARTITIONS))
+    try:
+        began = time.monotonic()
+        read = await store.assign(partitions)
+        result: dict[str, Any] = {"restore_s": time.monotonic() - began, "records_read": read}
+        if arguments.cold:
+            return result
+        rng = random.Random(1)
+        wanted = [address(n) for n in rng.sample(range(arguments.history), LOOKUPS)]
+        began = time.monotonic()
+        found = store.lookup(wanted)
+        result["lookups_per_s"] = LOOKUPS / (time.monotonic() - began)
+        result["lookups_found"] = len(found)
+        store.revoke(partitions)
+        await write_history(
+            arguments.bootstrap, arguments.topic, arguments.history * 2, arguments.delta
+        )
+        began = time.monotonic()
+        result["rebalance_records_read"] = await store.assign(partitions)
+        result["rebalance_restore_s"] = time.monotonic() - began
+        result["rss_mib"] = rss_kib() / 1024
+        result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["rows"] = store.count()
+        result["store_mib"] = sum(f.stat().st_size for f in store.path.parent.iterdir()) / 2**20
+        return result
+    finally:
+        store.close()
+        await producer.stop()
+
+
+def run_child(bootstrap: str, topic: str, state_dir: Path, history: int, *extra: str) -> Any:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.processor_state",
+            "--child",
+            "--bootstrap",
+            bootstrap,
+            "--topic",
+            topic,
+            "--state-dir",
+            str(state_dir),
+            "--history",
+            str(history),
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=child_env(),
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+async def measure(bootstrap: str, history: int, delta: int, workdir: Path) -> dict[str, Any]:
+    topic = f"{unique_prefix('state')}.content-hashes"
+    await ensure_topics(bootstrap, [TopicSpec(topic, "json", PARTITIONS, "compact", -1)])
+    written = await write_history(bootstrap, topic, 0, history)
+    print(f"{history}: history written in {written:.0f} s", file=sys.stderr)
+    state_dir = workdir / f"state-{history}"
+    cold = run_child(bootstrap, topic, state_dir, history, "--cold")
+    print(f"{history}: cold restore {cold['restore_s']:.0f} s", file=sys.stderr)
+    await write_history(bootstrap, topic, history, delta)
+    warm = run_child(bootstrap, topic, state_dir, history, "--delta", str(delta))
+    return {"history": history, "delta": delta, "cold": cold, "after_restart": warm}
+
+
+async def main(arguments: argparse.Namespace) -> None:
+    results: dict[str, Any] = {"machine": machine(), "partitions": PARTITIONS, "runs": []}
+    rows: list[tuple[str, str]] = []
+    with (
+        kafka_broker(arguments.bootstrap) as bootstrap,
+        tempfile.TemporaryDirectory(prefix="bench-state-") as tmp,
+    ):
+        for history in arguments.history:
+            run = await measure(bootstrap, history, arguments.delta, Path(tmp))
+            results["runs"].append(run)
+            warm, cold = run["after_restart"], run["cold"]
+            rows += [
+                (f"{history}: cold restore (no local state)", f"{cold['restore_s']:.1f} s"),
+                (
+                    f"{history}: restart with state, delta {run['delta']}",
+                    f"{warm['restore_s']:.2f} s ({warm['records_read']} records read)",
+                ),
+                (
+                    f"{history}: in-process rebalance, delta {run['delta']}",
+                    f"{warm['rebalance_restore_s']:.2f} s",
+                ),
+                (
+                    f"{history}: RSS after / peak",
+                    f"{warm['rss_mib']:.0f} / {warm['peak_rss_mib']:.0f} MiB",
+                ),
+                (f"{history}: store on disk", f"{warm['store_mib']:.0f} MiB, {warm['rows']} rows"),
+                (f"{history}: lookups", f"{warm['lookups_per_s']:.0f}/s"),
+            ]
+            write_results("processor_state", results)
+    print(table(rows))
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.processor_state")
+    parser.add_argument("--history", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--delta", type=int, default=10_000)
+    parser.add_argument("--bootstrap", default=None)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--topic", help=argparse.SUPPRESS)
+    parser.add_argument("--state-dir", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    parsed = parse_arguments(sys.argv[1:])
+    if parsed.child:
+        parsed.history = parsed.history[0]
+        print(json.dumps(asyncio.run(child(parsed))))
+    else:
+        asyncio.run(main(parsed))
