@@ -160,6 +160,9 @@ def build_poller(
         sources=[build_poll_source(link, clock) for link in links],
         options=options,
         clock=clock,
+        dead_letter_serde=make_serde(
+            "dead_letter", subject=f"{names.dlq}-value", registry=registry
+        ),
     )
 
 

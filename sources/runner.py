@@ -18,10 +18,11 @@ from aiokafka import AIOKafkaProducer
 from schemas.backoff import Backoff, RetryPolicy
 from schemas.errors import LinkFatalError, RetriableError
 from schemas.records import PollCursor
-from schemas.serde import Serde
+from schemas.serde import Serde, make_serde
 from schemas.topics import TopicNames
 from sources.cursors import CursorStore
 from sources.poll_source import FetchResult, PollSource
+from sources.publisher import RawPublisher, raw_producer
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class LinkStatus:
     polls: int = 0
     payloads_published: int = 0
     retries: int = 0
+    skipped_windows: int = 0
     message: str | None = None
 
 
@@ -65,6 +67,7 @@ class Poller:
         sources: Sequence[PollSource],
         options: PollerOptions = PollerOptions(),
         clock: Clock = wall_clock_ms,
+        dead_letter_serde: Serde | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._names = names
@@ -74,15 +77,25 @@ class Poller:
         self._options = options
         self._clock = clock
         self.status: dict[str, LinkStatus] = {s.link_id: LinkStatus() for s in sources}
+        self._dlq_serde = dead_letter_serde or make_serde(
+            "dead_letter", subject=f"{names.dlq}-value", registry=None
+        )
         self._producer: AIOKafkaProducer | None = None
+        self._publisher: RawPublisher | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         if not self._options.dry_run:
             await self._cursors.load()
-            self._producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
-            )
+            self._producer = raw_producer(self._bootstrap)
             await self._producer.start()
+            self._publisher = RawPublisher(
+                producer=self._producer,
+                names=self._names,
+                raw_serdes=self._raw_serdes,
+                dead_letter_serde=self._dlq_serde,
+                cursors=self._cursors,
+                clock=self._clock,
+            )
         try:
             await asyncio.gather(*(self._run_link(source, stop) for source in self._sources))
         finally:
@@ -135,32 +148,9 @@ class Poller:
                     len(payload.body),
                 )
             return
-        assert self._producer is not None
-        topic = self._names.raw(source.vendor)
-        pending = [
-            await self._producer.send(
-                topic,
-                key=source.link_id.encode(),
-                value=self._raw_serdes[source.vendor].encode(p.to_avro()),
-            )
-            for p in result.payloads
-        ]
-        await asyncio.gather(*pending)
-        newest = result.newest_data_ms
-        if cursor is not None and cursor.newest_data_ms is not None:
-            newest = max(newest or 0, cursor.newest_data_ms)
-        now = self._clock()
-        await self._cursors.save(
-            self._producer,
-            PollCursor(
-                link_id=source.link_id,
-                vendor=source.vendor,
-                updated_at_ms=now,
-                newest_data_ms=newest,
-                last_success_ms=now,
-                state=result.state,
-            ),
-        )
+        assert self._publisher is not None
+        published = await self._publisher.publish(source.link_id, source.vendor, cursor, result)
+        self.status[source.link_id].skipped_windows += published.skipped
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:

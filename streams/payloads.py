@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from schemas.dead_letters import bounded_dead_letter
 from schemas.documents import Collection, NsRecord, to_avro
 from schemas.errors import RecordDecodeError
 from schemas.records import DeadLetter, RawPayload
@@ -176,18 +177,21 @@ class PayloadHandler:
         vendor: str | None = None,
         link_id: str | None = None,
     ) -> None:
-        letter = DeadLetter(
-            stage=stage,
-            reason=reason,
-            source_topic=message.topic,
-            source_partition=message.partition,
-            source_offset=message.offset,
-            link_id=link_id,
-            vendor=vendor,
-            original_key=message.key,
-            original_value=original,
-            failed_at_ms=_now_ms(),
-            app_version=app_version(),
+        # A huge bad payload must not make its own dead letter too large to publish.
+        letter = bounded_dead_letter(
+            DeadLetter(
+                stage=stage,
+                reason=reason,
+                source_topic=message.topic,
+                source_partition=message.partition,
+                source_offset=message.offset,
+                link_id=link_id,
+                vendor=vendor,
+                original_key=message.key,
+                original_value=original,
+                failed_at_ms=_now_ms(),
+                app_version=app_version(),
+            )
         )
         logger.warning(
             "to DLQ (%s) from %s[%s]@%s: %s",

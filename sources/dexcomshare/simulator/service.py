@@ -70,6 +70,7 @@ class ShareService:
         self._counters: dict[str, AccountCounters] = {}
         self._malformed: list[_PendingMalformed] = []
         self._rejected_reads: deque[str] = deque()
+        self._inflated: dict[str, deque[int]] = {}
         for account in accounts:
             self.add_account(account)
 
@@ -114,6 +115,11 @@ class ShareService:
         key = None if username is None else username.casefold()
         self._malformed.append(_PendingMalformed(key, kind, count))
 
+    def inflate_next_reads(self, username: str, size_bytes: int, count: int = 1) -> None:
+        """The next ``count`` reads of ``username`` answer at least ``size_bytes`` of JSON: its
+        readings repeated (a vendor answer far larger than any real Share answer)."""
+        self._inflated.setdefault(username.casefold(), deque()).extend([size_bytes] * count)
+
     def lock(self, username: str) -> None:
         account = self.account(username)
         self._guard.lock(_guard_key(account.region, account.key), self.clock.now_ms())
@@ -122,6 +128,7 @@ class ShareService:
         self._counters.clear()
         self._malformed.clear()
         self._rejected_reads.clear()
+        self._inflated.clear()
         self._guard.clear()
         self.read_log.clear()
         self.last_read_body.clear()
@@ -242,6 +249,7 @@ class ShareService:
                 faults.MONITORED_RECEIVER_NOT_ASSIGNED, "Monitored receiver not assigned"
             )
         body = compact_json(self._reading_objects(account, now_ms, minutes, max_count))
+        body = self._inflate(account_key, body)
         self.last_read_body[account_key] = body
         return Reply(200, body)
 
@@ -268,6 +276,15 @@ class ShareService:
             assert isinstance(near, dict)
             objects.insert(1, malformed_object(pending, near))
         return objects
+
+    def _inflate(self, account_key: str, body: bytes) -> bytes:
+        pending = self._inflated.get(account_key)
+        if not pending:
+            return body
+        size = pending.popleft()
+        items = body[1:-1] or compact_json({"WT": "Date(0)", "ST": "Date(0)", "Value": 100})
+        copies = -(-size // (len(items) + 1))
+        return b"[" + b",".join([items] * copies) + b"]"
 
     def _take_malformed(self, account_key: str) -> MalformedKind | None:
         for pending in self._malformed:
