@@ -6,7 +6,7 @@ its login fails with the same AccountPasswordInvalid as a wrong password.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -38,6 +38,7 @@ APPLICATION_IDS: dict[Region, str] = {
 }
 # Consecutive failed logins; a success starts the count over.
 DEXCOM_LOCKOUT = LockoutPolicy(failures=5, lockout_ms=10 * MINUTE_MS)
+LAST_BODIES_KEPT = 256
 
 
 @dataclass(slots=True)
@@ -63,9 +64,11 @@ class ShareService:
         self.history_ms = history_ms
         self.sessions = SessionStore(session_ttl_ms)
         self.read_log: deque[ReadRequest] = deque(maxlen=10_000)
-        self.last_read_body: dict[str, bytes] = {}
+        # The latest answers only: 10,000 accounts' first 24 h answers would hold 350 MB.
+        self.last_read_body: OrderedDict[str, bytes] = OrderedDict()
         self._guard = LoginLockout(lockout or DEXCOM_LOCKOUT)
         self._accounts: dict[str, SimAccount] = {}
+        self._by_account_id: dict[tuple[str, str], SimAccount] = {}
         self._traces: dict[str, GlucoseTrace] = {}
         self._counters: dict[str, AccountCounters] = {}
         self._malformed: list[_PendingMalformed] = []
@@ -84,6 +87,7 @@ class ShareService:
         if account.key in self._accounts:
             raise ValueError(f"account {account.username!r} exists already")
         self._accounts[account.key] = account
+        self._by_account_id[account.region, account.account_id.lower()] = account
         self._traces[account.key] = GlucoseTrace.from_seed(
             self.seed, f"{account.region}:{account.key}", gap_probability=account.gap_probability
         )
@@ -173,14 +177,7 @@ class ShareService:
         if fields is None or not is_uuid(fields[0]):
             return self._fault(faults.INVALID_ARGUMENT, "accountId, password and applicationId")
         account_id, password, application_id = fields
-        account = next(
-            (
-                a
-                for a in self._accounts.values()
-                if a.account_id.lower() == account_id.lower() and a.region == region
-            ),
-            None,
-        )
+        account = self._by_account_id.get((region, account_id.lower()))
         counters = self.counters(account.key if account else f"account-id:{account_id.lower()}")
         counters.login_by_id_calls += 1
         if application_id != APPLICATION_IDS[region]:
@@ -251,6 +248,9 @@ class ShareService:
         body = compact_json(self._reading_objects(account, now_ms, minutes, max_count))
         body = self._inflate(account_key, body)
         self.last_read_body[account_key] = body
+        self.last_read_body.move_to_end(account_key)
+        while len(self.last_read_body) > LAST_BODIES_KEPT:
+            self.last_read_body.popitem(last=False)
         return Reply(200, body)
 
     def _reading_objects(
