@@ -45,6 +45,13 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_NEVER_MS = 2**62
+
+
+def _monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
 class LinkState(StrEnum):
     RUNNING = "running"
     DONE = "done"
@@ -76,7 +83,7 @@ class PollerOptions:
     """How fast first polls may come: n links start over n / this seconds (at most one
     interval), so one link polls at once and 10,000 spread over their whole interval."""
     max_idle_wait_seconds: float = 5.0
-    """The longest the scheduler sleeps without reading the clock again (clocks can jump)."""
+    """The longest the scheduler sleeps at once (a new due time wakes it earlier)."""
     stop_grace_seconds: float = 5.0
     """How long polls in flight may finish after a stop before they are cancelled."""
 
@@ -89,6 +96,8 @@ class PollObserver(Protocol):
 class _Link:
     source: PollSource
     interval_ms: int
+    due_ms: int = 0
+    """When the clock should read at the link's next poll (for the observer)."""
     failures: int = 0
     polling: asyncio.Task[None] | None = None
     removed: bool = False
@@ -163,6 +172,11 @@ class Poller:
     def link_ids(self) -> list[str]:
         return list(self._links)
 
+    @property
+    def scheduled_count(self) -> int:
+        """Links with a due time or a poll in flight."""
+        return len(self._due) + len(self._polling)
+
     # the run
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -204,18 +218,25 @@ class Poller:
             return
         status.state = LinkState.RUNNING
         if self._options.once:
-            self._schedule(link, now_ms)
+            self._schedule(link, now_ms, now_ms)
             return
         window_ms = int(len(self._links) / self._options.first_polls_per_second * 1000)
         window_ms = min(max(window_ms, 1), link.interval_ms)
         phase = phase_ms(link.source.link_id, window_ms)
-        self._schedule(link, next_slot_ms(now_ms, phase, window_ms))
+        self._schedule(link, now_ms, next_slot_ms(now_ms, phase, window_ms))
 
-    def _schedule(self, link: _Link, due_ms: int) -> None:
+    def _schedule(self, link: _Link, now_ms: int, due_ms: int) -> None:
+        """Poll ``link`` when the clock reads ``due_ms``.
+
+        The heap holds monotonic real time, the wait divided by the clock's speed: a clock that
+        stands still (a test's) or jumps does not stall or burst the waits.
+        """
         if link.removed or not self._running:
             return
-        self._due.schedule(link.source.link_id, due_ms)
-        if self._sleeping_until_ms is not None and due_ms < self._sleeping_until_ms:
+        link.due_ms = due_ms
+        due_real_ms = _monotonic_ms() + int(max(due_ms - now_ms, 0) / self._options.clock_speed)
+        self._due.schedule(link.source.link_id, due_real_ms)
+        if self._sleeping_until_ms is not None and due_real_ms < self._sleeping_until_ms:
             self._wake.set()
 
     async def _schedule_loop(self, stop: asyncio.Event) -> None:
@@ -224,26 +245,26 @@ class Poller:
         while not stop.is_set() and self._failure is None:
             if self._options.once and not self._due and not self._polling:
                 return
-            now = self._clock()
+            now = _monotonic_ms()
             while len(self._polling) < cap:
                 due = self._due.pop_due(now)
                 if due is None:
                     break
-                self._start_poll(self._links[due[0]], due[1], now)
+                self._start_poll(self._links[due[0]])
             next_due = self._due.next_due_ms()
             wait_s = self._options.max_idle_wait_seconds
             if next_due is not None and len(self._polling) < cap:
-                wait_s = min(wait_s, (next_due - now) / self._options.clock_speed / 1000)
-            self._sleeping_until_ms = next_due
+                wait_s = min(wait_s, (next_due - _monotonic_ms()) / 1000)
+            self._sleeping_until_ms = _NEVER_MS if next_due is None else next_due
             self._wake.clear()
             timer = loop.call_later(max(wait_s, 0.0), self._wake.set)
             await self._wake.wait()
             timer.cancel()
             self._sleeping_until_ms = None
 
-    def _start_poll(self, link: _Link, due_ms: int, now_ms: int) -> None:
+    def _start_poll(self, link: _Link) -> None:
         if self.observer is not None:
-            self.observer.poll_started(link.source.link_id, due_ms, now_ms)
+            self.observer.poll_started(link.source.link_id, link.due_ms, self._clock())
         task = asyncio.create_task(self._poll(link))
         link.polling = task
         self._polling.add(task)
@@ -269,7 +290,8 @@ class Poller:
             status.retries += 1
             delay_ms = self._retry_delay_ms(link, exc.retry_after)
             logger.warning("link %s: %s; retrying in %.0f s", source.link_id, exc, delay_ms / 1000)
-            self._schedule(link, self._clock() + delay_ms)
+            now = self._clock()
+            self._schedule(link, now, now + delay_ms)
             return
         except Exception as exc:  # a bug: end the run loudly rather than lose it
             self._fail(exc)
@@ -286,7 +308,7 @@ class Poller:
             return
         now = self._clock()
         wait_s = source.seconds_until_next_poll(self._cursors.get(source.link_id), now)
-        self._schedule(link, now + int(wait_s * 1000))
+        self._schedule(link, now, now + int(wait_s * 1000))
 
     def _retry_delay_ms(self, link: _Link, retry_after: float | None) -> int:
         """Backoff (real seconds, so scaled to the clock) or the vendor's own wait, the longer."""
