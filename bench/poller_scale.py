@@ -10,8 +10,10 @@ process, built by ``build_poller`` from a TOML file as ``nightstream poll`` buil
 default host budget (stated in vendor time, so its real-time rate is multiplied by the speed).
 
 Phases, in simulated time from the poller's start: **cold** (every link's first poll: logins and
-24 h / 12 h windows; spread over one interval), then **steady** (``--steady-cycles`` Dexcom
-intervals, 5 min each) in which everything below "steady" is measured. Then the poller stops and
+24 h / 12 h windows; spread over one interval, longer when the simulators cannot keep up), then,
+from 40 s after the last first poll (and at least one Dexcom interval after the start),
+**steady** (``--steady-cycles`` Dexcom intervals, 5 min each) in which everything below
+"steady" is measured. Then the poller stops and
 an **idle** poller (the same links, dry run, on a clock that stands still so that no link falls
 due) runs ``--idle-seconds`` to show what links cost between polls.
 
@@ -67,7 +69,8 @@ START_MS = 1_790_000_000_000
 DEXCOM_INTERVAL_S = 300.0
 LLU_INTERVAL_S = 60.0
 COLD_MARGIN_S = 40.0
-"""Simulated seconds after the first interval before the steady phase starts."""
+"""Simulated seconds after every link's first poll (and at least one Dexcom interval after the
+start) before the steady phase starts."""
 SEED = 1
 
 
@@ -79,8 +82,10 @@ class Lateness:
     cold: list[int] = field(default_factory=list)
     steady: list[int] = field(default_factory=list)
     polls: Counter[str] = field(default_factory=Counter)
+    polled: set[str] = field(default_factory=set)
 
     def poll_started(self, link_id: str, due_ms: int, now_ms: int) -> None:
+        self.polled.add(link_id)
         phase = "steady" if due_ms >= self.steady_from_ms else "cold"
         (self.steady if phase == "steady" else self.cold).append(now_ms - due_ms)
         self.polls[f"{phase}:{link_id[0]}"] += 1
@@ -209,9 +214,10 @@ def top_functions(raw: Path, count: int = 15) -> list[tuple[str, float]]:
 
 
 async def idle_cpu(settings: Settings, seconds: float) -> dict[str, float]:
-    """CPU of a poller whose links are all scheduled and none due (its clock stands still)."""
+    """CPU of a poller whose links are all scheduled and none due: its clock stands still and
+    counts as a million times slower than real time, so every wait outlasts the measurement."""
     clock = ManualClock(START_MS + 7)
-    options = PollerOptions(dry_run=True)
+    options = PollerOptions(dry_run=True, clock_speed=1e-6)
     poller = build_poller(settings, options, clock=clock.now_ms)
     stop = asyncio.Event()
     running = asyncio.create_task(poller.run(stop))
@@ -270,7 +276,14 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
             scheduled_s = time.monotonic() - started
             print(f"every link scheduled after {scheduled_s:.2f} s; {uptime()}", file=sys.stderr)
 
-            steady_from = run_started_sim + int((DEXCOM_INTERVAL_S + COLD_MARGIN_S) * 1000)
+            while len(lateness.polled) < links and not running.done():  # noqa: ASYNC110
+                await asyncio.sleep(0.5)
+            every_link_polled_sim = clock.now_ms()
+            cold_real_s = time.monotonic() - started
+            steady_from = max(
+                every_link_polled_sim + int(COLD_MARGIN_S * 1000),
+                run_started_sim + int((DEXCOM_INTERVAL_S + COLD_MARGIN_S) * 1000),
+            )
             steady_to = steady_from + int(arguments.steady_cycles * DEXCOM_INTERVAL_S * 1000)
             lateness.steady_from_ms = steady_from
             await sleep_until_sim(clock, steady_from)
@@ -314,6 +327,8 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "config_load_s": round(config_s, 2),
         "build_s": round(built_s, 2),
         "start_to_every_link_scheduled_s": round(scheduled_s, 2),
+        "start_to_every_link_polled_s": round(cold_real_s, 2),
+        "every_link_polled_after_simulated_s": (every_link_polled_sim - run_started_sim) / 1000,
         "rss_kib": {"before": rss_before, "built": rss_built, "steady_end": rss_steady},
         "rss_per_link_kib_built": round((rss_built - rss_before) / links, 2),
         "rss_per_link_kib": round((rss_steady - rss_before) / links, 2),
@@ -337,7 +352,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.poller_scale")
     parser.add_argument("--dexcom", type=int, default=10_000)
     parser.add_argument("--llu", type=int, default=1_000)
-    parser.add_argument("--speed", type=float, default=4.0)
+    parser.add_argument("--speed", type=float, default=2.0)
     parser.add_argument("--steady-cycles", type=float, default=2.0)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--profile-seconds", type=int, default=20)
