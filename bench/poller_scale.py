@@ -260,7 +260,8 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
             started = time.monotonic()
             settings = load_settings({}, config)
             config_s = time.monotonic() - started
-            budget = HostBudget(DEFAULT_BUDGET.requests_per_second * speed, 64)
+            rate = DEFAULT_BUDGET.requests_per_second * speed
+            budget = HostBudget(rate, arguments.max_in_flight)
             pools = SharedPools(default_budget=budget)
             options = PollerOptions(clock_speed=speed)
             poller = build_poller(settings, options, clock=clock.now_ms, pools=pools)
@@ -358,6 +359,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile-seconds", type=int, default=20)
     parser.add_argument("--bootstrap")
     parser.add_argument("--name", default="poller_scale")
+    parser.add_argument("--max-in-flight", type=int, default=DEFAULT_BUDGET.max_in_flight)
     return parser.parse_args(argv)
 
 

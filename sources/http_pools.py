@@ -31,8 +31,9 @@ class HostBudget:
 
     requests_per_second: float = 50.0
     """Sustained rate; a burst of up to one second's worth passes at once (leaky bucket)."""
-    max_in_flight: int = 32
-    """Requests sent and not yet fully answered."""
+    max_in_flight: int = 16
+    """Requests sent and not yet fully answered. Also the pool's size: httpcore checks every
+    pooled connection on each request, so a large pool costs CPU on every request."""
 
     def __post_init__(self) -> None:
         if self.requests_per_second <= 0 or self.max_in_flight < 1:

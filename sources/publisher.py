@@ -35,6 +35,7 @@ from sources.poll_source import FetchResult
 logger = logging.getLogger(__name__)
 
 OVERSIZE_STAGE = "poll"
+LINGER_MS = 10
 _MIB = 1024 * 1024
 
 
@@ -54,6 +55,9 @@ def raw_producer(bootstrap_servers: str) -> AIOKafkaProducer:
         compression_type=RAW_COMPRESSION,
         # aiokafka checks the uncompressed size against this (before compressing).
         max_request_size=RAW_RECORD_MAX_BYTES,
+        # Many links' raw records and cursors share a produce request: at 10,000 links a
+        # request per record cost the poller more CPU than its HTTP.
+        linger_ms=LINGER_MS,
     )
 
 
