@@ -70,7 +70,7 @@ DEXCOM_INTERVAL_S = 300.0
 LLU_INTERVAL_S = 60.0
 COLD_MARGIN_S = 40.0
 """Simulated seconds after every link's first poll (and at least one Dexcom interval after the
-start) before the steady phase starts."""
+start) before the steady phase starts; ``--settle-s`` adds to it."""
 SEED = 1
 
 
@@ -282,7 +282,7 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
             every_link_polled_sim = clock.now_ms()
             cold_real_s = time.monotonic() - started
             steady_from = max(
-                every_link_polled_sim + int(COLD_MARGIN_S * 1000),
+                every_link_polled_sim + int((COLD_MARGIN_S + arguments.settle_s) * 1000),
                 run_started_sim + int((DEXCOM_INTERVAL_S + COLD_MARGIN_S) * 1000),
             )
             steady_to = steady_from + int(arguments.steady_cycles * DEXCOM_INTERVAL_S * 1000)
@@ -355,6 +355,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--llu", type=int, default=1_000)
     parser.add_argument("--speed", type=float, default=2.0)
     parser.add_argument("--steady-cycles", type=float, default=2.0)
+    parser.add_argument(
+        "--settle-s",
+        type=float,
+        default=0.0,
+        help="more simulated seconds between the last first poll and the steady phase",
+    )
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--profile-seconds", type=int, default=20)
     parser.add_argument("--bootstrap")
