@@ -6,9 +6,8 @@
 poller it can SIGKILL while it polls a simulator that lives in another process, both on the
 same simulated day. Both therefore derive "now" from the wall clock the same way
 (:class:`WallAnchoredClock`): simulated ``start_ms`` at wall time ``anchor_ms``, ``speed``
-simulated milliseconds per real one. The poller is built exactly as ``build_poller`` builds it,
-except that each poll source's wait until its next poll (simulated seconds) is divided by
-``speed``, so a link polls every 5 simulated minutes, not every 5 real ones.
+simulated milliseconds per real one. The poller is built by ``build_poller``, told the clock's
+speed, so a link polls every 5 simulated minutes, not every 5 real ones.
 """
 
 from __future__ import annotations
@@ -20,13 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nightstream.config import Settings, load_settings
-from nightstream.roles import build_poll_source, run_roles, schema_registry
+from nightstream.roles import build_poller, run_roles
 from schemas.backoff import RetryPolicy
-from schemas.records import PollCursor
-from schemas.serde import make_serde
-from schemas.topics import TopicNames
-from sources.cursors import CursorStore
-from sources.poll_source import FetchResult, PollSource
 from sources.runner import Poller, PollerOptions
 from sources.simclock import wall_clock_ms
 
@@ -56,52 +50,12 @@ class WallAnchoredClock:
         return f"WallAnchoredClock(speed={self.speed}, now_ms={self.now_ms()})"
 
 
-class AcceleratedPollSource:
-    """A poll source whose waits between polls pass ``speed`` times faster."""
-
-    def __init__(self, inner: PollSource, speed: float) -> None:
-        self._inner = inner
-        self._speed = speed
-        self.link_id = inner.link_id
-        self.vendor = inner.vendor
-
-    async def fetch(self, cursor: PollCursor | None, now_ms: int) -> FetchResult:
-        return await self._inner.fetch(cursor, now_ms)
-
-    def seconds_until_next_poll(self, cursor: PollCursor | None, now_ms: int) -> float:
-        return self._inner.seconds_until_next_poll(cursor, now_ms) / self._speed
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
 def build_accelerated_poller(
     settings: Settings, clock: WallAnchoredClock, retry: RetryPolicy
 ) -> Poller:
-    """``nightstream.roles.build_poller`` with accelerated waits (every link of ``settings``)."""
-    kafka = settings.kafka
-    names = TopicNames(kafka.topic_prefix)
-    registry = schema_registry(settings)
-    return Poller(
-        bootstrap_servers=kafka.bootstrap_servers,
-        names=names,
-        raw_serdes={
-            link.vendor: make_serde(
-                "raw_payload", subject=f"{names.raw(link.vendor)}-value", registry=registry
-            )
-            for link in settings.links
-        },
-        cursors=CursorStore(
-            kafka.bootstrap_servers,
-            names.cursors,
-            make_serde("poll_cursor", subject=f"{names.cursors}-value", registry=registry),
-        ),
-        sources=[
-            AcceleratedPollSource(build_poll_source(link), clock.speed) for link in settings.links
-        ],
-        options=PollerOptions(retry=retry),
-        clock=clock.now_ms,
-    )
+    """``nightstream.roles.build_poller`` on ``clock`` (every link of ``settings``)."""
+    options = PollerOptions(retry=retry, clock_speed=clock.speed)
+    return build_poller(settings, options, clock=clock.now_ms)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+import httpx
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
 
 from nightstream.config import LinkSettings, Settings, TargetSettings
@@ -24,6 +25,7 @@ from sources.cursors import CursorStore
 from sources.dexcomshare.client import DexcomShareClient
 from sources.dexcomshare.poll_source import DexcomSharePollSource
 from sources.dexcomshare.servers import share_server
+from sources.http_pools import SharedPools
 from sources.librelinkup.client import LibreLinkUpClient
 from sources.librelinkup.hosts import llu_hosts
 from sources.librelinkup.poll_source import LibreLinkUpPollSource
@@ -32,6 +34,7 @@ from sources.poll_source import PollSource
 from sources.runner import Clock, Poller, PollerOptions, wall_clock_ms
 from sources.simclock import FunctionClock
 from sources.tandem.client import TandemSourceClient
+from sources.tandem.client import make_http_client as make_tandem_http_client
 from sources.tandem.poll_source import TandemPollSource
 from sources.tandem.protocol import tandem_hosts
 from streams.processor import Processor, ProcessorConfig, processor_role
@@ -134,13 +137,20 @@ def build_sink_role(
     return run
 
 
-def build_poll_source(link: LinkSettings, clock: Clock = wall_clock_ms) -> PollSource:
+def build_poll_source(
+    link: LinkSettings, clock: Clock = wall_clock_ms, pools: SharedPools | None = None
+) -> PollSource:
+    """The link's poll source; over ``pools`` (a poller's, shared by its links) when given,
+    else with an HTTP client of its own that ``aclose()`` closes."""
+    # Per link only cookies and headers; connections, TLS and the host budget are shared.
+    http = None if pools is None else httpx.AsyncClient(transport=pools)
     if link.vendor == "dexcomshare":
         client = DexcomShareClient(
             link_id=link.id,
             server=share_server(link.region or "us", link.server_url),
             username=link.username,
             password=link.password.get_secret_value(),
+            http=http,
         )
         return DexcomSharePollSource(client, poll_interval_seconds=link.poll_interval_seconds)
     if link.vendor == "librelinkup":
@@ -152,6 +162,7 @@ def build_poll_source(link: LinkSettings, clock: Clock = wall_clock_ms) -> PollS
             hosts=llu_hosts(link.server_url),
             version=link.llu_version or DEFAULT_VERSION,
             clock=FunctionClock(clock),
+            http=http,
         )
         return LibreLinkUpPollSource(
             llu, patient_id=link.patient_id, poll_interval_seconds=link.poll_interval_seconds
@@ -164,6 +175,7 @@ def build_poll_source(link: LinkSettings, clock: Clock = wall_clock_ms) -> PollS
             password=link.password.get_secret_value(),
             hosts=tandem_hosts(link.region, link.server_url, link.client_id),
             clock=FunctionClock(clock),
+            http=None if pools is None else make_tandem_http_client(transport=pools),
         )
         return TandemPollSource(
             tandem,
@@ -180,10 +192,15 @@ def build_poller(
     options: PollerOptions,
     link_ids: Sequence[str] | None = None,
     clock: Clock = wall_clock_ms,
+    pools: SharedPools | None = None,
 ) -> Poller:
+    """The poller of ``link_ids`` (default: every link); its links share ``pools`` (default:
+    new pools with the default budget per vendor host)."""
     kafka = settings.kafka
+    pools = pools or SharedPools()
     names = TopicNames(kafka.topic_prefix)
-    links = [link for link in settings.links if link_ids is None or link.id in link_ids]
+    wanted = None if link_ids is None else set(link_ids)
+    links = [link for link in settings.links if wanted is None or link.id in wanted]
     registry = schema_registry(settings)
     return Poller(
         bootstrap_servers=kafka.bootstrap_servers,
@@ -199,9 +216,13 @@ def build_poller(
             names.cursors,
             make_serde("poll_cursor", subject=f"{names.cursors}-value", registry=registry),
         ),
-        sources=[build_poll_source(link, clock) for link in links],
+        sources=[build_poll_source(link, clock, pools) for link in links],
         options=options,
         clock=clock,
+        pools=pools,
+        dead_letter_serde=make_serde(
+            "dead_letter", subject=f"{names.dlq}-value", registry=registry
+        ),
     )
 
 

@@ -12,6 +12,23 @@ _DAY_MS = 24 * 3600 * 1000
 CONTENT_HASHES_FORMAT = "faust-json"
 """``schema_name`` of the processor's table changelog: faust writes it as JSON, not Avro."""
 
+MAX_VENDOR_ANSWER_BYTES = 16 * 1024 * 1024
+"""The limit: the largest vendor answer (body as received, uncompressed) a raw topic takes.
+
+Everything else about sizes follows from it. A larger answer is a per-link error: the poller
+sends a small dead letter (hash, size, where it came from) instead of the body."""
+RAW_ENVELOPE_ALLOWANCE = 64 * 1024
+"""Room for a raw record's key and envelope fields beside a body of the largest size."""
+RAW_RECORD_MAX_BYTES = MAX_VENDOR_ANSWER_BYTES + RAW_ENVELOPE_ALLOWANCE
+"""Producer ``max_request_size`` for raw records (aiokafka checks the *uncompressed* size) and
+the raw topics' ``max.message.bytes`` (checked after compression, so even an answer that does
+not compress at all fits)."""
+RAW_COMPRESSION = "zstd"
+"""Codec of raw records: vendor JSON shrinks about 11x at zstd's level 3, quickly."""
+DEAD_LETTER_MAX_BYTES = 512 * 1024
+"""No dead letter is larger: well inside Kafka's default 1 MiB, so the DLQ topic and every
+producer keep their default limits (see ``schemas.dead_letters``)."""
+
 
 @dataclass(frozen=True)
 class TopicSpec:
@@ -20,9 +37,13 @@ class TopicSpec:
     partitions: int
     cleanup_policy: str
     retention_ms: int
+    max_message_bytes: int | None = None
+    """The topic's ``max.message.bytes``; None keeps the broker's (1 MiB by default)."""
 
     def configs(self) -> dict[str, str]:
         configs = {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
+        if self.max_message_bytes is not None:
+            configs["max.message.bytes"] = str(self.max_message_bytes)
         if self.cleanup_policy == "compact":
             # Keep a replaced value readable for a day so slow consumers see the latest one.
             configs["delete.retention.ms"] = str(_DAY_MS)
@@ -80,7 +101,10 @@ class TopicNames:
 def topic_catalog(prefix: str = DEFAULT_PREFIX, partitions: int = 6) -> list[TopicSpec]:
     names = TopicNames(prefix)
     forever = -1
-    specs = [TopicSpec(names.raw(v), "raw_payload", partitions, "delete", forever) for v in VENDORS]
+    specs = [
+        TopicSpec(names.raw(v), "raw_payload", partitions, "delete", forever, RAW_RECORD_MAX_BYTES)
+        for v in VENDORS
+    ]
     specs += [
         TopicSpec(names.ns(c), c.schema_name, partitions, "compact", forever) for c in Collection
     ]

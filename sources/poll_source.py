@@ -21,6 +21,10 @@ class PollSource(Protocol):
     link_id: str
     vendor: str
 
+    @property
+    def poll_interval_seconds(self) -> float:
+        """The usual time between polls; the scheduler spreads first polls over it."""
+
     async def fetch(self, cursor: PollCursor | None, now_ms: int) -> FetchResult: ...
 
     def seconds_until_next_poll(self, cursor: PollCursor | None, now_ms: int) -> float: ...

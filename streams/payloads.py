@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, 
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from schemas.dead_letters import bounded_dead_letter
 from schemas.documents import Collection as DocumentCollection
 from schemas.documents import NsRecord, to_avro
 from schemas.errors import RecordDecodeError
@@ -216,18 +217,21 @@ class PayloadHandler:
     async def _dead_letter(
         self, letter: _Letter, message: RawMessage, *, vendor: str | None = None
     ) -> Awaitable[Any]:
-        dead = DeadLetter(
-            stage=letter.stage,
-            reason=letter.reason,
-            source_topic=message.topic,
-            source_partition=message.partition,
-            source_offset=message.offset,
-            link_id=letter.link_id,
-            vendor=vendor,
-            original_key=message.key,
-            original_value=letter.original,
-            failed_at_ms=_now_ms(),
-            app_version=app_version(),
+        # A huge bad payload must not make its own dead letter too large to publish.
+        dead = bounded_dead_letter(
+            DeadLetter(
+                stage=letter.stage,
+                reason=letter.reason,
+                source_topic=message.topic,
+                source_partition=message.partition,
+                source_offset=message.offset,
+                link_id=letter.link_id,
+                vendor=vendor,
+                original_key=message.key,
+                original_value=letter.original,
+                failed_at_ms=_now_ms(),
+                app_version=app_version(),
+            )
         )
         logger.warning(
             "to DLQ (%s) from %s[%s]@%s: %s",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
 import re
 
 from schemas.records import PollCursor, RawPayload
@@ -11,6 +10,7 @@ from schemas.version import app_version
 from sources.dexcomshare.client import DexcomShareClient
 from sources.dexcomshare.servers import MAX_COUNT, MAX_MINUTES
 from sources.poll_source import FetchResult
+from sources.schedule import phase_ms
 
 VENDOR = "dexcomshare"
 READING_INTERVAL_MS = 5 * 60 * 1000
@@ -18,6 +18,7 @@ READING_INTERVAL_MS = 5 * 60 * 1000
 PUBLISH_DELAY_MS = 20_000
 OVERLAP_MINUTES = 15
 MIN_WAIT_SECONDS = 30.0
+SPREAD_MS = 20_000
 _WALL_TIME = re.compile(rb'"WT"\s*:\s*"/?Date\((\d+)')
 
 
@@ -35,12 +36,16 @@ class DexcomSharePollSource:
         client: DexcomShareClient,
         *,
         poll_interval_seconds: float = 300.0,
-        rng: random.Random | None = None,
     ) -> None:
         self.client = client
         self.link_id = client.link_id
         self._poll_interval = poll_interval_seconds
-        self._rng = rng or random.Random()
+        # Links whose readings fall due at the same moment still ask a few seconds apart.
+        self._spread_s = phase_ms(self.link_id, SPREAD_MS) / 1000
+
+    @property
+    def poll_interval_seconds(self) -> float:
+        return self._poll_interval
 
     def window(self, cursor: PollCursor | None, now_ms: int) -> tuple[int, int]:
         """Minutes and count to ask for: the gap since the newest reading, plus an overlap."""
@@ -69,7 +74,7 @@ class DexcomSharePollSource:
         return FetchResult(payloads=[payload], newest_data_ms=newest_wall_time_ms(answer.body))
 
     def seconds_until_next_poll(self, cursor: PollCursor | None, now_ms: int) -> float:
-        jitter = self._rng.uniform(0.0, 20.0)
+        jitter = self._spread_s
         if cursor is None or cursor.newest_data_ms is None:
             return self._poll_interval + jitter
         due = cursor.newest_data_ms + READING_INTERVAL_MS + PUBLISH_DELAY_MS

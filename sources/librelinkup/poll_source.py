@@ -2,14 +2,13 @@
 
 Cadence: the current reading changes about once a minute while the ~12 h history lags 15-20 min
 behind, and every graph answer carries both, so the link polls every ``poll_interval_seconds``
-(default 60 s, never under 30 s) with a little jitter so that links do not poll in step. The
+(default 60 s, never under 30 s); the poller's phases keep links from polling in step. The
 connections list is read once, and only when no patient_id is configured (Abbott throttles
 accounts that call it on every poll).
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import replace
 
 from schemas.errors import LinkFatalError
@@ -24,7 +23,6 @@ from sources.poll_source import FetchResult
 VENDOR = "librelinkup"
 DEFAULT_POLL_SECONDS = 60.0
 MIN_POLL_SECONDS = 30.0
-JITTER_FRACTION = 0.1
 GRAPH_HISTORY_MS = 12 * 60 * 60 * 1000
 REGION_STATE = "region"
 
@@ -38,7 +36,6 @@ class LibreLinkUpPollSource:
         *,
         patient_id: str | None = None,
         poll_interval_seconds: float = DEFAULT_POLL_SECONDS,
-        rng: random.Random | None = None,
     ) -> None:
         self.client = client
         self.link_id = client.link_id
@@ -46,7 +43,6 @@ class LibreLinkUpPollSource:
         self._configured_patient = patient_id.strip().lower() if patient_id else None
         self._patient_id = self._configured_patient
         self._poll_interval = max(poll_interval_seconds, MIN_POLL_SECONDS)
-        self._rng = rng or random.Random()
         self._envelope = RawPayload(
             link_id=self.link_id,
             vendor=VENDOR,
@@ -71,8 +67,12 @@ class LibreLinkUpPollSource:
         # The poller leaves vendor timestamps to the transform: newest_data_ms stays unset.
         return FetchResult([payload], newest_data_ms=None, state={REGION_STATE: answer.region})
 
+    @property
+    def poll_interval_seconds(self) -> float:
+        return self._poll_interval
+
     def seconds_until_next_poll(self, cursor: PollCursor | None, now_ms: int) -> float:
-        return self._poll_interval * (1 + self._rng.uniform(0.0, JITTER_FRACTION))
+        return self._poll_interval
 
     async def check_login(self) -> LoginVerdict:
         """The client's verdict, plus which patient this link would follow."""

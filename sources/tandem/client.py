@@ -41,15 +41,18 @@ DEFAULT_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) nightstream-tandem/0.1"
 MIN_LOGIN_SPACING_MS = 60_000
 
 
-def make_http_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
-    """The one place a Tandem client's HTTP client is built (swap in a shared pool here).
+def make_http_client(
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """The one place a Tandem client's HTTP client is built (``transport``: a poller's shared
+    pools).
 
     Its cookie jar accepts nothing: the login carries its own cookies (``LoginRequest``), so a
     client shared by many links never sends one link's Tandem session along with another's
     requests. A shared pool for Tandem hosts must keep that property.
     """
     no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-    return httpx.AsyncClient(timeout=timeout, cookies=no_cookies)
+    return httpx.AsyncClient(timeout=timeout, cookies=no_cookies, transport=transport)
 
 
 class TandemSourceClient:

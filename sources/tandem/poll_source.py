@@ -149,6 +149,10 @@ class TandemPollSource:
             next_day = max(start, newest.pump_time.date() - OVERLAP)
         return PumpCursor(next_day, sequence, pump.max_date_of_events)
 
+    @property
+    def poll_interval_seconds(self) -> float:
+        return self._poll_interval
+
     def seconds_until_next_poll(self, cursor: PollCursor | None, now_ms: int) -> float:
         if cursor is not None and self._backfilling(cursor.state, now_ms):
             return BACKFILL_PAUSE_SECONDS

@@ -6,7 +6,7 @@ its login fails with the same AccountPasswordInvalid as a wrong password.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -38,6 +38,7 @@ APPLICATION_IDS: dict[Region, str] = {
 }
 # Consecutive failed logins; a success starts the count over.
 DEXCOM_LOCKOUT = LockoutPolicy(failures=5, lockout_ms=10 * MINUTE_MS)
+LAST_BODIES_KEPT = 256
 
 
 @dataclass(slots=True)
@@ -63,13 +64,16 @@ class ShareService:
         self.history_ms = history_ms
         self.sessions = SessionStore(session_ttl_ms)
         self.read_log: deque[ReadRequest] = deque(maxlen=10_000)
-        self.last_read_body: dict[str, bytes] = {}
+        # The latest answers only: 10,000 accounts' first 24 h answers would hold 350 MB.
+        self.last_read_body: OrderedDict[str, bytes] = OrderedDict()
         self._guard = LoginLockout(lockout or DEXCOM_LOCKOUT)
         self._accounts: dict[str, SimAccount] = {}
+        self._by_account_id: dict[tuple[str, str], SimAccount] = {}
         self._traces: dict[str, GlucoseTrace] = {}
         self._counters: dict[str, AccountCounters] = {}
         self._malformed: list[_PendingMalformed] = []
         self._rejected_reads: deque[str] = deque()
+        self._inflated: dict[str, deque[int]] = {}
         for account in accounts:
             self.add_account(account)
 
@@ -83,6 +87,7 @@ class ShareService:
         if account.key in self._accounts:
             raise ValueError(f"account {account.username!r} exists already")
         self._accounts[account.key] = account
+        self._by_account_id[account.region, account.account_id.lower()] = account
         self._traces[account.key] = GlucoseTrace.from_seed(
             self.seed, f"{account.region}:{account.key}", gap_probability=account.gap_probability
         )
@@ -114,6 +119,11 @@ class ShareService:
         key = None if username is None else username.casefold()
         self._malformed.append(_PendingMalformed(key, kind, count))
 
+    def inflate_next_reads(self, username: str, size_bytes: int, count: int = 1) -> None:
+        """The next ``count`` reads of ``username`` answer at least ``size_bytes`` of JSON: its
+        readings repeated (a vendor answer far larger than any real Share answer)."""
+        self._inflated.setdefault(username.casefold(), deque()).extend([size_bytes] * count)
+
     def lock(self, username: str) -> None:
         account = self.account(username)
         self._guard.lock(_guard_key(account.region, account.key), self.clock.now_ms())
@@ -122,6 +132,7 @@ class ShareService:
         self._counters.clear()
         self._malformed.clear()
         self._rejected_reads.clear()
+        self._inflated.clear()
         self._guard.clear()
         self.read_log.clear()
         self.last_read_body.clear()
@@ -166,14 +177,7 @@ class ShareService:
         if fields is None or not is_uuid(fields[0]):
             return self._fault(faults.INVALID_ARGUMENT, "accountId, password and applicationId")
         account_id, password, application_id = fields
-        account = next(
-            (
-                a
-                for a in self._accounts.values()
-                if a.account_id.lower() == account_id.lower() and a.region == region
-            ),
-            None,
-        )
+        account = self._by_account_id.get((region, account_id.lower()))
         counters = self.counters(account.key if account else f"account-id:{account_id.lower()}")
         counters.login_by_id_calls += 1
         if application_id != APPLICATION_IDS[region]:
@@ -242,7 +246,11 @@ class ShareService:
                 faults.MONITORED_RECEIVER_NOT_ASSIGNED, "Monitored receiver not assigned"
             )
         body = compact_json(self._reading_objects(account, now_ms, minutes, max_count))
+        body = self._inflate(account_key, body)
         self.last_read_body[account_key] = body
+        self.last_read_body.move_to_end(account_key)
+        while len(self.last_read_body) > LAST_BODIES_KEPT:
+            self.last_read_body.popitem(last=False)
         return Reply(200, body)
 
     def _reading_objects(
@@ -268,6 +276,15 @@ class ShareService:
             assert isinstance(near, dict)
             objects.insert(1, malformed_object(pending, near))
         return objects
+
+    def _inflate(self, account_key: str, body: bytes) -> bytes:
+        pending = self._inflated.get(account_key)
+        if not pending:
+            return body
+        size = pending.popleft()
+        items = body[1:-1] or compact_json({"WT": "Date(0)", "ST": "Date(0)", "Value": 100})
+        copies = -(-size // (len(items) + 1))
+        return b"[" + b",".join([items] * copies) + b"]"
 
     def _take_malformed(self, account_key: str) -> MalformedKind | None:
         for pending in self._malformed:

@@ -30,7 +30,8 @@ from sources.librelinkup.simulator.tickets import Ticket, TicketStore
 from sources.simclock import Clock
 from sources.simulator_kit.glucose import HOUR_MS
 from sources.simulator_kit.lockout import LoginLockout
-from sources.simulator_kit.replies import Reply
+from sources.simulator_kit.quota import RequestQuota
+from sources.simulator_kit.replies import Reply, html_reply
 
 STEP_TICKET_MS = HOUR_MS
 SEPARATE_REGIONS = frozenset({"cn"})
@@ -46,6 +47,8 @@ class LluService:
         self.minimum_version = self.options.minimum_version
         self.tickets = TicketStore()
         self.throttle = LoginLockout(self.options.lockout)
+        quota = self.options.call_quota
+        self.call_quota = None if quota is None else RequestQuota(quota)
         self.malformed_graphs = 0
         self._accounts: dict[str, LluAccount] = {}
         self._feeds: dict[str, PatientFeed] = {}
@@ -100,6 +103,8 @@ class LluService:
         self._counters.clear()
         self._login_hosts.clear()
         self.throttle.clear()
+        if self.call_quota is not None:
+            self.call_quota.clear()
         self.malformed_graphs = 0
 
     # the service
@@ -172,7 +177,8 @@ class LluService:
         self, region: str, headers: Mapping[str, str]
     ) -> tuple[LluAccount, Ticket] | Reply:
         scheme, _, token = headers.get("Authorization", "").partition(" ")
-        ticket = self.tickets.valid(token, region, self.clock.now_ms())
+        now_ms = self.clock.now_ms()
+        ticket = self.tickets.valid(token, region, now_ms)
         account = None if ticket is None else self._accounts.get(ticket.account_key)
         if not self._version_ok(headers):
             if account is not None:
@@ -185,6 +191,11 @@ class LluService:
             return envelopes.unauthorized()
         if sent_account_id.lower() != account_id_header(account.user_id):
             return envelopes.unauthorized()
+        wait_ms = None if self.call_quota is None else self.call_quota.admit(account.key, now_ms)
+        if wait_ms is not None:
+            self.counters(account.email).saw("throttled_calls")
+            reply = html_reply(429)
+            return replace(reply, headers={"Retry-After": str(-(-wait_ms // 1000))})
         return account, ticket
 
     def _version_ok(self, headers: Mapping[str, str]) -> bool:

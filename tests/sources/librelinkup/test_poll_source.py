@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 
 import httpx
 import pytest
@@ -56,11 +55,13 @@ async def test_region_from_the_cursor_is_tried_first(
     assert sim.counters_for(EU_EMAIL)["redirects"] == redirects
 
 
-async def test_poll_interval_has_jitter_and_a_floor(sim: LluSimulator) -> None:
+async def test_poll_interval_is_steady_with_a_floor(sim: LluSimulator) -> None:
+    """Steady, so a link keeps the place in the interval its phase gave it."""
     client = llu_client(sim)
-    default = LibreLinkUpPollSource(client, rng=random.Random(1))
-    waits = [default.seconds_until_next_poll(None, 0) for _ in range(200)]
-    assert DEFAULT_POLL_SECONDS <= min(waits) < max(waits) <= DEFAULT_POLL_SECONDS * 1.1
+    default = LibreLinkUpPollSource(client)
+    waits = {default.seconds_until_next_poll(None, now) for now in range(0, 10**6, 7919)}
+    assert waits == {DEFAULT_POLL_SECONDS}
+    assert default.poll_interval_seconds == DEFAULT_POLL_SECONDS
     hasty = LibreLinkUpPollSource(client, poll_interval_seconds=1)
     assert hasty.seconds_until_next_poll(None, 0) >= MIN_POLL_SECONDS
     await default.aclose()
