@@ -204,10 +204,23 @@ def process(config_file: Path | None) -> None:
 @click.option("--link", "link_ids", multiple=True, help="Only these links (repeatable).")
 @click.option("--once", is_flag=True, help="Poll each link once, then exit.")
 @click.option("--dry-run", is_flag=True, help="Fetch and report, publish nothing.")
+@click.option(
+    "--instance-id",
+    envvar="NIGHTSTREAM_POLLER_INSTANCE",
+    default=None,
+    help="A name unique to this poller process, the same across its restarts (links added at "
+    "run time stay with it through a quick restart).",
+)
 @user_errors
-def poll(config_file: Path | None, link_ids: tuple[str, ...], once: bool, dry_run: bool) -> None:
+def poll(
+    config_file: Path | None,
+    link_ids: tuple[str, ...],
+    once: bool,
+    dry_run: bool,
+    instance_id: str | None,
+) -> None:
     """Run the pollers: vendor clouds -> raw topics."""
-    from nightstream.roles import build_poller, run_roles
+    from nightstream.roles import Role, build_poller, links_role, run_roles
     from sources.runner import PollerOptions
 
     settings = _settings(config_file)
@@ -218,7 +231,10 @@ def poll(config_file: Path | None, link_ids: tuple[str, ...], once: bool, dry_ru
     poller = build_poller(
         settings, PollerOptions(once=once, dry_run=dry_run), list(link_ids) or None
     )
-    run_roles({"poller": poller.run})
+    roles: dict[str, Role] = {"poller": poller.run}
+    if not (link_ids or once or dry_run):
+        roles["links"] = links_role(settings, poller, instance_id)
+    run_roles(roles)
     _report_links(poller.status)
 
 
@@ -251,6 +267,7 @@ def run(config_file: Path | None, dry_run: bool) -> None:
         build_poller,
         build_processor_role,
         build_sink_role,
+        links_role,
         run_roles,
     )
     from sources.runner import PollerOptions
@@ -261,6 +278,7 @@ def run(config_file: Path | None, dry_run: bool) -> None:
     poller = build_poller(settings, PollerOptions(dry_run=dry_run))
     roles: dict[str, Role] = {"poller": poller.run, "processor": build_processor_role(settings)}
     if not dry_run:
+        roles["links"] = links_role(settings, poller, None)
         roles |= {f"sink-{name}": build_sink_role(settings, name) for name in settings.targets}
     run_roles(roles)
 

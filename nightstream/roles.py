@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -63,8 +64,8 @@ def build_processor(settings: Settings, *, app_id: str | None = None) -> Process
         state_dir=settings.processor.state_dir,
         hash_horizon_ms=int(settings.processor.hash_horizon_days * 86_400_000),
     )
-    vendors: set[str] = {link.vendor for link in settings.links} or set(TRANSFORMS)
-    return Processor(config, {v: TRANSFORMS[v] for v in sorted(vendors) if v in TRANSFORMS})
+    # Every vendor, not only the file's: links added at run time may be of any of them.
+    return Processor(config, {v: TRANSFORMS[v] for v in sorted(TRANSFORMS)})
 
 
 def build_processor_role(settings: Settings) -> Role:
@@ -137,6 +138,17 @@ def build_sink_role(
     return run
 
 
+def links_role(
+    settings: Settings, poller: Poller, instance_id: str | None, clock: Clock = wall_clock_ms
+) -> Role:
+    """The links added at run time (the links topic) that this poller instance owns, added to
+    and removed from ``poller`` as the pollers' consumer group spreads them."""
+    from nightstream.link_wiring import LinksRole
+
+    build = functools.partial(build_poll_source, clock=clock, pools=poller.pools)
+    return LinksRole(settings, poller, build, instance_id=instance_id).run
+
+
 def build_poll_source(
     link: LinkSettings, clock: Clock = wall_clock_ms, pools: SharedPools | None = None
 ) -> PollSource:
@@ -205,11 +217,12 @@ def build_poller(
     return Poller(
         bootstrap_servers=kafka.bootstrap_servers,
         names=names,
+        # Every vendor: links added at run time may be of any of them.
         raw_serdes={
-            link.vendor: make_serde(
-                "raw_payload", subject=f"{names.raw(link.vendor)}-value", registry=registry
+            vendor: make_serde(
+                "raw_payload", subject=f"{names.raw(vendor)}-value", registry=registry
             )
-            for link in links
+            for vendor in TRANSFORMS
         },
         cursors=CursorStore(
             kafka.bootstrap_servers,
