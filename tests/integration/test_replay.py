@@ -210,7 +210,7 @@ async def test_reprocess_after_a_transform_change_writes_only_the_changed_docume
     assert await same.wait() == 0, same.stderr()
     assert _report_value(same.stdout(), "emitted") == "0"
     assert _report_value(same.stdout(), "unchanged") == str(history.readings)
-    assert _report_value(same.stdout(), "other streams") == str(OTHER_DAYS)
+    assert _report_value(same.stdout(), "other links") == str(OTHER_DAYS)
     assert await records_in(pipeline.bootstrap, entries_topic) == published
 
     settings = load_settings({}, pipeline.config)
