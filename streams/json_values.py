@@ -9,7 +9,7 @@ from typing import Any
 
 from schemas.errors import BadRecordError
 from schemas.glucose_values import MAX_AHEAD_MS, MIN_DATE_MS_EXCLUSIVE
-from streams.json_text import json_kind
+from streams.json_text import Located, json_kind, member
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The last millisecond whose ISO-8601 form still has a four-digit year.
@@ -34,6 +34,15 @@ def required(item: dict[str, Any], name: str, where: str = "") -> Any:
     if name not in item:
         raise BadRecordError(f"{where}{name} is missing")
     return item[name]
+
+
+def member_of_kind(node: Located, name: str, kind: type, expected: str) -> Located:
+    """``node[name]`` when it is a ``kind`` (``expected`` says which in the reason)."""
+    found = member(node, name)
+    if found is None or not isinstance(found.value, kind):
+        shape = "missing" if found is None else f"a JSON {json_kind(found.value)}"
+        raise BadRecordError(f"{name} is {shape}, expected {expected}")
+    return found
 
 
 def finite_number(value: Any, name: str) -> int | float:

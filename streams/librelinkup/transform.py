@@ -28,7 +28,7 @@ from schemas.errors import BadRecordError
 from schemas.identity import device_name
 from schemas.records import RawPayload
 from streams.json_text import Located, elements, json_kind, located_utf8, member
-from streams.json_values import shown
+from streams.json_values import member_of_kind, shown
 from streams.librelinkup.entries import entry
 from streams.librelinkup.sensors import sensor_start
 from streams.transform import Rejected, TransformOutput, stream_digest
@@ -161,11 +161,7 @@ def _graph_data(raw: RawPayload) -> Located:
         raise BadRecordError(f"body is a JSON {json_kind(envelope)}, expected an object")
     if envelope.get("status") != 0:
         raise BadRecordError(f"LibreLinkUp answered{_refusal(envelope)}: no graph")
-    data = member(body, "data")
-    if data is None or not isinstance(data.value, dict):
-        shape = "missing" if data is None else f"a JSON {json_kind(data.value)}"
-        raise BadRecordError(f"data is {shape}, expected an object")
-    return data
+    return member_of_kind(body, "data", dict, "an object")
 
 
 def _refusal(envelope: Any) -> str:

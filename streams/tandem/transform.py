@@ -26,7 +26,8 @@ from schemas.documents import Collection, NsDocument, NsRecord
 from schemas.errors import BadRecordError
 from schemas.identity import device_name
 from schemas.records import RawPayload
-from streams.json_text import Located, elements, json_kind, located_utf8, member
+from streams.json_text import Located, elements, json_kind, located_utf8
+from streams.json_values import member_of_kind
 from streams.tandem.codes import BASAL_DELIVERY
 from streams.tandem.documents import BUILDERS, Built, Context, temp_basal
 from streams.tandem.events import PumpEvent, read_event
@@ -140,11 +141,7 @@ def _events(raw: RawPayload) -> Located:
         raise BadRecordError("body is not UTF-8 JSON: no pump events")
     if not isinstance(body.value, dict):
         raise BadRecordError(f"body is a JSON {json_kind(body.value)}, expected an object")
-    events = member(body, "events")
-    if events is None or not isinstance(events.value, list):
-        shape = "missing" if events is None else f"a JSON {json_kind(events.value)}"
-        raise BadRecordError(f"events is {shape}, expected an array")
-    return events
+    return member_of_kind(body, "events", list, "an array")
 
 
 def _refusal(body: Located | None) -> str:
