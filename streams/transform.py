@@ -7,13 +7,16 @@ same output, forever. A bad item inside a payload is rejected on its own; the re
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from schemas.documents import NsRecord
+from schemas.errors import BadRecordError
 from schemas.records import RawPayload
 
 APP_NAME = "nightstream"
+_STREAM_DIGEST = re.compile(r"[0-9a-f]{12}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,15 @@ def json_int(text: str) -> int | float:
         return int(text)
     except ValueError:
         return -math.inf if text.startswith("-") else math.inf
+
+
+def stream_digest(raw: RawPayload) -> str:
+    """The digest the poller put in ``request_params["stream"]``, which names the documents'
+    device and identifiers; BadRecordError when it is missing or not 12 lowercase hex."""
+    digest = raw.request_params.get("stream", "")
+    if not _STREAM_DIGEST.fullmatch(digest):
+        raise BadRecordError(
+            "request_params has no valid stream digest (12 lowercase hex): the documents' "
+            "device and identifiers cannot be named"
+        )
+    return digest

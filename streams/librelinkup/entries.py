@@ -18,9 +18,9 @@ from typing import Any
 from schemas.documents import NsDocument
 from schemas.errors import BadRecordError
 from schemas.identity import entry_identifier
-from streams.librelinkup.json_text import json_kind
+from streams.json_text import json_kind
+from streams.json_values import checked_date, iso_utc, required, shown, whole_number
 from streams.librelinkup.timestamps import digits_as_utc_ms, utc_offset_minutes
-from streams.librelinkup.values import checked_date, iso_utc, required, shown, whole_number
 from streams.transform import APP_NAME
 
 # Libre sensors report 40-500 mg/dL (LO/HI beyond); one step of slack each side.

@@ -13,8 +13,8 @@ from typing import Any
 from schemas.documents import NsDocument
 from schemas.errors import BadRecordError
 from schemas.identity import nightscout_identifier
-from streams.librelinkup.json_text import json_kind
-from streams.librelinkup.values import checked_date, iso_utc, required, whole_number
+from streams.json_text import json_kind
+from streams.json_values import checked_date, iso_utc, required, whole_number
 from streams.transform import APP_NAME
 
 SENSOR_START = "Sensor Start"

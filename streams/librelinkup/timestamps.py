@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.errors import BadRecordError
-from streams.librelinkup.json_text import json_kind
-from streams.librelinkup.values import shown
+from streams.json_text import json_kind
+from streams.json_values import shown
 
 _LLU_TIME = re.compile(
     r"(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4}) "

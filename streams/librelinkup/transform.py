@@ -27,15 +27,14 @@ from schemas.documents import Collection, NsDocument, NsRecord
 from schemas.errors import BadRecordError
 from schemas.identity import device_name
 from schemas.records import RawPayload
+from streams.json_text import Located, elements, json_kind, located_utf8, member
+from streams.json_values import member_of_kind, shown
 from streams.librelinkup.entries import entry
-from streams.librelinkup.json_text import Located, elements, json_kind, located_document, member
 from streams.librelinkup.sensors import sensor_start
-from streams.librelinkup.values import shown
-from streams.transform import Rejected, TransformOutput
+from streams.transform import Rejected, TransformOutput, stream_digest
 
 VENDOR = "librelinkup"
 
-_STREAM_DIGEST = re.compile(r"[0-9a-f]{12}", re.ASCII)
 _CODE = re.compile(r"[A-Za-z0-9_.-]{1,80}", re.ASCII)
 Build = Callable[[Any], NsDocument]
 
@@ -77,7 +76,7 @@ class _Collector:
 
 def transform(raw: RawPayload) -> TransformOutput:
     try:
-        device = device_name(VENDOR, _stream_digest(raw))
+        device = device_name(VENDOR, stream_digest(raw))
         data = _graph_data(raw)
     except BadRecordError as exc:
         return TransformOutput(rejected=[Rejected(exc.reason, raw.body)])
@@ -150,19 +149,9 @@ def _object_member(collector: _Collector, node: Located, name: str, where: str) 
     return child
 
 
-def _stream_digest(raw: RawPayload) -> str:
-    digest = raw.request_params.get("stream", "")
-    if not _STREAM_DIGEST.fullmatch(digest):
-        raise BadRecordError(
-            "request_params has no valid stream digest (12 lowercase hex): the documents' "
-            "device and identifiers cannot be named"
-        )
-    return digest
-
-
 def _graph_data(raw: RawPayload) -> Located:
     """The ``data`` object of a successful graph answer; BadRecordError for anything else."""
-    body = _located_body(raw)
+    body = located_utf8(raw.body)
     envelope = body.value if body is not None else None
     if not 200 <= raw.http_status <= 299:
         raise BadRecordError(f"HTTP {raw.http_status} from LibreLinkUp{_refusal(envelope)}")
@@ -172,18 +161,7 @@ def _graph_data(raw: RawPayload) -> Located:
         raise BadRecordError(f"body is a JSON {json_kind(envelope)}, expected an object")
     if envelope.get("status") != 0:
         raise BadRecordError(f"LibreLinkUp answered{_refusal(envelope)}: no graph")
-    data = member(body, "data")
-    if data is None or not isinstance(data.value, dict):
-        shape = "missing" if data is None else f"a JSON {json_kind(data.value)}"
-        raise BadRecordError(f"data is {shape}, expected an object")
-    return data
-
-
-def _located_body(raw: RawPayload) -> Located | None:
-    try:
-        return located_document(raw.body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return None
+    return member_of_kind(body, "data", dict, "an object")
 
 
 def _refusal(envelope: Any) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from schemas.documents import Collection, NsDocument
 from schemas.errors import BadRecordError
 from schemas.identity import entry_identifier, nightscout_identifier
-from streams.librelinkup.values import checked_date, iso_utc, shown
+from streams.json_values import checked_date, iso_utc, shown
 from streams.tandem import codes
 from streams.tandem.events import PROPERTIES, PumpEvent
 from streams.tandem.values import PumpClock, tandem_seconds

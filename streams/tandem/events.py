@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from schemas.errors import BadRecordError
-from streams.librelinkup.json_text import json_kind
-from streams.librelinkup.values import checked_date
+from streams.json_text import json_kind
+from streams.json_values import checked_date, required
 from streams.tandem.codes import MAPPED_CODES
-from streams.tandem.values import U32_MAX, PumpClock, number, required, wall_time, whole
+from streams.tandem.values import U32_MAX, PumpClock, number, wall_time, whole
 
 PROPERTIES = "eventProperties."
 

@@ -26,15 +26,15 @@ from schemas.documents import Collection, NsDocument, NsRecord
 from schemas.errors import BadRecordError
 from schemas.identity import device_name
 from schemas.records import RawPayload
-from streams.librelinkup.json_text import Located, elements, json_kind, located_document, member
+from streams.json_text import Located, elements, json_kind, located_utf8
+from streams.json_values import member_of_kind
 from streams.tandem.codes import BASAL_DELIVERY
 from streams.tandem.documents import BUILDERS, Built, Context, temp_basal
 from streams.tandem.events import PumpEvent, read_event
 from streams.tandem.values import PumpClock
-from streams.transform import Rejected, TransformOutput
+from streams.transform import Rejected, TransformOutput, stream_digest
 
 VENDOR = "tandem"
-_STREAM_DIGEST = re.compile(r"[0-9a-f]{12}", re.ASCII)
 _CODE = re.compile(r"[A-Za-z0-9_./ -]{1,60}", re.ASCII)
 
 
@@ -70,7 +70,7 @@ class _Collector:
 
 def transform(raw: RawPayload) -> TransformOutput:
     try:
-        context = Context(device_name(VENDOR, _stream_digest(raw)), _clock(raw), raw.fetched_at_ms)
+        context = Context(device_name(VENDOR, stream_digest(raw)), _clock(raw), raw.fetched_at_ms)
         events = _events(raw)
     except BadRecordError as exc:
         return TransformOutput(rejected=[Rejected(exc.reason, raw.body)])
@@ -122,16 +122,6 @@ def _checked_events(
     return kept
 
 
-def _stream_digest(raw: RawPayload) -> str:
-    digest = raw.request_params.get("stream", "")
-    if not _STREAM_DIGEST.fullmatch(digest):
-        raise BadRecordError(
-            "request_params has no valid stream digest (12 lowercase hex): the documents' "
-            "device and identifiers cannot be named"
-        )
-    return digest
-
-
 def _clock(raw: RawPayload) -> PumpClock:
     zone = raw.source_tz
     try:
@@ -144,21 +134,14 @@ def _clock(raw: RawPayload) -> PumpClock:
 
 
 def _events(raw: RawPayload) -> Located:
-    try:
-        body: Located | None = located_document(raw.body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        body = None
+    body = located_utf8(raw.body)
     if not 200 <= raw.http_status <= 299:
         raise BadRecordError(f"HTTP {raw.http_status} from Tandem Source{_refusal(body)}")
     if body is None:
         raise BadRecordError("body is not UTF-8 JSON: no pump events")
     if not isinstance(body.value, dict):
         raise BadRecordError(f"body is a JSON {json_kind(body.value)}, expected an object")
-    events = member(body, "events")
-    if events is None or not isinstance(events.value, list):
-        shape = "missing" if events is None else f"a JSON {json_kind(events.value)}"
-        raise BadRecordError(f"events is {shape}, expected an array")
-    return events
+    return member_of_kind(body, "events", list, "an array")
 
 
 def _refusal(body: Located | None) -> str:

@@ -1,7 +1,7 @@
 """Reading one Tandem event: its envelope, its pump-local times and its properties.
 
 Checks that every vendor's values share (dates Nightscout accepts, how a value is shown in a
-reason) come from the LibreLinkUp transform's helpers, which are vendor-neutral.
+reason) come from ``streams.json_values``.
 
 Every failure is a BadRecordError whose reason names the field (``eventProperties.<name>`` for
 properties), so a dead letter says exactly what was wrong with which event.
@@ -9,7 +9,6 @@ properties), so a dead letter says exactly what was wrong with which event.
 
 from __future__ import annotations
 
-import math
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -17,25 +16,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.errors import BadRecordError
-from streams.librelinkup.json_text import json_kind
-from streams.librelinkup.values import shown
+from streams.json_text import json_kind
+from streams.json_values import finite_number, shown
 
 TANDEM_EPOCH = datetime(2008, 1, 1)  # noqa: DTZ001 (the pump's wall clock has no zone)
 _WALL = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})", re.ASCII)
 U32_MAX = 2**32 - 1
 
 
-def required(item: dict[str, Any], name: str, where: str = "") -> Any:
-    if name not in item:
-        raise BadRecordError(f"{where}{name} is missing")
-    return item[name]
-
-
 def number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRecordError(f"{name} is a JSON {json_kind(value)}, expected a number")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise BadRecordError(f"{name} {shown(value)} is not a finite number")
+    value = finite_number(value, name)
     if isinstance(value, int) and value.bit_length() > 64:
         raise BadRecordError(f"{name} {shown(value)} is out of range")
     return float(value)

@@ -10,22 +10,17 @@ second sink while the first had a backlog crashed the first ("Partition ... is n
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from nightstream.kafka_offsets import group_lag
-from schemas.documents import Collection, NsRecord, to_avro
+from schemas.documents import Collection, NsRecord
 from schemas.identity import entry_identifier
-from schemas.serde import make_serde
 from schemas.topics import TopicNames
 from sinks.nightscout.testserver import Faults, NightscoutTestServer
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
-from tests.integration.topic_records import bind_streams
+from tests.integration.topic_records import bind_streams, produce_documents
 from tests.timing import scaled
 
 pytestmark = pytest.mark.kafka
@@ -52,112 +47,85 @@ def _version(sgv_offset: int, fetched_at: int) -> list[NsRecord]:
     return records
 
 
-async def _produce(bootstrap: str, prefix: str, records: list[NsRecord]) -> None:
-    topic = TopicNames(prefix).ns(Collection.ENTRIES)
-    serde = make_serde("entry", subject=f"{topic}-value")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        for record in records:
-            await producer.send(
-                topic, serde.encode(to_avro(record)), key=record.identifier.encode()
-            )
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[NightscoutTestServer]:
-    async with NightscoutTestServer(api_secret=os.urandom(12).hex()) as server:
-        yield server
-
-
-async def _prepared(pipeline: Pipeline, site: NightscoutTestServer) -> None:
-    token = site.create_access_token("sink", permissions=["api:*:create", "api:*:update"])
+async def _prepared(
+    pipeline: Pipeline, nightscout: NightscoutTestServer, records: list[NsRecord]
+) -> None:
+    """One target ``home`` on ``nightscout``, and ``records`` waiting on its topics."""
+    token = nightscout.create_access_token("sink", permissions=["api:*:create", "api:*:update"])
     link = LinkSpec("only", "u", "pw", "us", "http://127.0.0.1:9", targets=("home",))
-    pipeline.write_config({"home": (site.url, token)}, [link], target_timeout=3.0)
+    pipeline.write_config({"home": (nightscout.url, token)}, [link], target_timeout=3.0)
     await pipeline.create_topics()
     await bind_streams(pipeline.bootstrap, pipeline.prefix, {"only": STREAM})
+    await produce_documents(pipeline.bootstrap, pipeline.prefix, records)
 
 
-def _sgvs(site: NightscoutTestServer) -> dict[str, int]:
-    return {str(d["identifier"]): int(d["sgv"]) for d in site.store.documents("entries")}
+def _sgvs(nightscout: NightscoutTestServer) -> dict[str, int]:
+    return {str(d["identifier"]): int(d["sgv"]) for d in nightscout.store.documents("entries")}
 
 
 async def test_a_stopped_sink_writes_no_older_version_after_another_took_over(
-    kafka_bootstrap: str, tmp_path: Path, site: NightscoutTestServer
+    nightscout: NightscoutTestServer, pipeline: Pipeline
 ) -> None:
-    pipeline = Pipeline(kafka_bootstrap, tmp_path)
+    await _prepared(pipeline, nightscout, _version(0, START))
+    # Every write fails: instance A holds version 1 of the documents in its retry loop.
+    nightscout.faults = Faults(error_rate=1.0, methods=("PUT",))
+    a = pipeline.start("sink-a", "sink")
+
+    async def a_is_retrying() -> bool:
+        return nightscout.stats.count(method="PUT") >= 10
+
+    await wait_until(a_is_retrying, within=90, what="instance A to try its first writes")
+    a.send_signal(signal.SIGSTOP)
     try:
-        await _prepared(pipeline, site)
-        # Every write fails: instance A holds version 1 of the documents in its retry loop.
-        site.faults = Faults(error_rate=1.0, methods=("PUT",))
-        await _produce(kafka_bootstrap, pipeline.prefix, _version(0, START))
-        a = pipeline.start("sink-a", "sink")
+        # Past the session timeout the group gives A's partitions to B, which writes the
+        # newer version that the vendor's next answer brought.
+        await asyncio.sleep(SESSION_TIMEOUT_S + 5)
+        nightscout.faults = Faults()
+        newer = _version(50, START + 600_000)
+        await produce_documents(pipeline.bootstrap, pipeline.prefix, newer)
+        pipeline.start("sink-b", "sink")
+        expected = {r.identifier: int(r.document["sgv"]) for r in newer}
 
-        async def a_is_retrying() -> bool:
-            return site.stats.count(method="PUT") >= 10
+        async def b_wrote_all() -> bool:
+            return _sgvs(nightscout) == expected
 
-        await wait_until(a_is_retrying, within=90, what="instance A to try its first writes")
-        a.send_signal(signal.SIGSTOP)
-        try:
-            # Past the session timeout the group gives A's partitions to B, which writes the
-            # newer version that the vendor's next answer brought.
-            await asyncio.sleep(SESSION_TIMEOUT_S + 5)
-            site.faults = Faults()
-            newer = _version(50, START + 600_000)
-            await _produce(kafka_bootstrap, pipeline.prefix, newer)
-            pipeline.start("sink-b", "sink")
-            expected = {r.identifier: int(r.document["sgv"]) for r in newer}
-
-            async def b_wrote_all() -> bool:
-                return _sgvs(site) == expected
-
-            await wait_until(b_wrote_all, within=120, what="instance B to write version 2")
-        finally:
-            a.send_signal(signal.SIGCONT)
-        puts_before = site.stats.count(method="PUT")
-        # A wakes up with version-1 writes pending; give them every chance to go out, during
-        # and after its quarantine (one session timeout).
-        await asyncio.sleep(SESSION_TIMEOUT_S + scaled(10))
-        assert _sgvs(site) == expected, "a stale version overwrote a newer one"
-        assert a.poll() is None, f"instance A died:\n{pipeline.log('sink-a')[-3000:]}"
-        assert site.stats.count(method="PUT") == puts_before, "instance A wrote after it woke"
-        assert "dropped unacknowledged" in pipeline.log("sink-a")
-        assert "Traceback" not in pipeline.log("sink-a")
+        await wait_until(b_wrote_all, within=120, what="instance B to write version 2")
     finally:
-        pipeline.stop_all()
+        a.send_signal(signal.SIGCONT)
+    puts_before = nightscout.stats.count(method="PUT")
+    # A wakes up with version-1 writes pending; give them every chance to go out, during
+    # and after its quarantine (one session timeout).
+    await asyncio.sleep(SESSION_TIMEOUT_S + scaled(10))
+    assert _sgvs(nightscout) == expected, "a stale version overwrote a newer one"
+    assert a.poll() is None, f"instance A died:\n{pipeline.log('sink-a')[-3000:]}"
+    assert nightscout.stats.count(method="PUT") == puts_before, "instance A wrote after it woke"
+    assert "dropped unacknowledged" in pipeline.log("sink-a")
+    assert "Traceback" not in pipeline.log("sink-a")
 
 
 async def test_a_second_sink_started_during_a_backlog_shares_it_without_crashing_the_first(
-    kafka_bootstrap: str, tmp_path: Path, site: NightscoutTestServer
+    nightscout: NightscoutTestServer, pipeline: Pipeline
 ) -> None:
-    pipeline = Pipeline(kafka_bootstrap, tmp_path)
-    try:
-        await _prepared(pipeline, site)
-        # A slow site keeps a backlog in the first instance when the second one joins.
-        site.faults = Faults(hang_rate=0.2, hang_seconds=1.0, seed=3)
-        records = _version(0, START)
-        await _produce(kafka_bootstrap, pipeline.prefix, records)
-        first = pipeline.start("sink-1", "sink")
+    records = _version(0, START)
+    await _prepared(pipeline, nightscout, records)
+    # A slow site keeps a backlog in the first instance when the second one joins.
+    nightscout.faults = Faults(hang_rate=0.2, hang_seconds=1.0, seed=3)
+    first = pipeline.start("sink-1", "sink")
 
-        async def started() -> bool:
-            return site.stats.count(method="PUT") >= 20
+    async def started() -> bool:
+        return nightscout.stats.count(method="PUT") >= 20
 
-        await wait_until(started, within=90, what="the first sink to start writing")
-        second = pipeline.start("sink-2", "sink")
-        topics = [TopicNames(pipeline.prefix).ns(c) for c in Collection]
+    await wait_until(started, within=90, what="the first sink to start writing")
+    second = pipeline.start("sink-2", "sink")
+    topics = [TopicNames(pipeline.prefix).ns(c) for c in Collection]
 
-        async def drained() -> bool:
-            lag = await group_lag(kafka_bootstrap, f"{pipeline.prefix}-sink-home", topics)
-            return lag == 0 and len(_sgvs(site)) == DOCUMENTS
+    async def drained() -> bool:
+        lag = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink-home", topics)
+        return lag == 0 and len(_sgvs(nightscout)) == DOCUMENTS
 
-        await wait_until(drained, within=180, what="both sinks to drain the backlog")
-        assert first.poll() is None, pipeline.log("sink-1")[-3000:]
-        assert second.poll() is None, pipeline.log("sink-2")[-3000:]
-        assert _sgvs(site) == {r.identifier: int(r.document["sgv"]) for r in records}
-        for name in ("sink-1", "sink-2"):
-            assert "Traceback" not in pipeline.log(name)
-    finally:
-        pipeline.stop_all()
+    await wait_until(drained, within=180, what="both sinks to drain the backlog")
+    assert first.poll() is None, pipeline.log("sink-1")[-3000:]
+    assert second.poll() is None, pipeline.log("sink-2")[-3000:]
+    assert _sgvs(nightscout) == {r.identifier: int(r.document["sgv"]) for r in records}
+    for name in ("sink-1", "sink-2"):
+        assert "Traceback" not in pipeline.log(name)

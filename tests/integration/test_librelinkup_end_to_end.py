@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pytest
 
@@ -121,19 +119,6 @@ class Expected:
             self.entries |= {entry_identifier(link.device, r.time_ms, "sgv") for r in readings}
             started = feed.sensor_start_ms(now_ms)
             self.treatments.add(nightscout_identifier(link.device, started, SENSOR_START))
-
-
-@pytest.fixture
-async def nightscout() -> AsyncIterator[NightscoutTestServer]:
-    async with NightscoutTestServer(api_secret=os.urandom(12).hex()) as server:
-        yield server
-
-
-@pytest.fixture
-def pipeline(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Pipeline]:
-    running = Pipeline(kafka_bootstrap, tmp_path)
-    yield running
-    running.stop_all()
 
 
 def _poller(pipeline: Pipeline, link_ids: list[str] | None, clock: ManualClock | None) -> Poller:

@@ -19,12 +19,16 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.documents import Collection, NsRecord
-from schemas.identity import entry_identifier
 from schemas.topics import TopicNames
 from sinks.nightscout.testserver import Faults, NightscoutTestServer
 from tests.integration.cli_runs import CliRun
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
-from tests.integration.topic_records import bind_streams, produce_documents, read_topic
+from tests.integration.topic_records import (
+    bind_streams,
+    produce_documents,
+    read_topic,
+    sgv_entry,
+)
 from tests.kafka_broker import KafkaBroker
 from tests.timing import scaled
 
@@ -40,21 +44,7 @@ TOKEN_ENV = "NIGHTSTREAM_REPLAY_TOKEN"
 
 
 def _backlog() -> list[NsRecord]:
-    records = []
-    for i in range(BACKLOG):
-        date = START + i * 300_000
-        document = {
-            "device": DEVICE,
-            "date": date,
-            "type": "sgv",
-            "sgv": 40 + i % 300,
-            "direction": "Flat",
-            "app": "nightstream",
-            "utcOffset": 0,
-            "identifier": entry_identifier(DEVICE, date, "sgv"),
-        }
-        records.append(NsRecord(Collection.ENTRIES, DEVICE, document))
-    return records
+    return [sgv_entry(DEVICE, START + i * 300_000, 40 + i % 300) for i in range(BACKLOG)]
 
 
 def _closed_port() -> int:
@@ -124,6 +114,20 @@ async def _stop_promptly(process: subprocess.Popen[bytes], output: Callable[[], 
     return text
 
 
+async def _stop_once_writing(
+    pipeline: Pipeline, role: str, writing: Callable[[], bool], *, interval: float
+) -> None:
+    """Start ``role``; once ``writing()`` holds, SIGTERM must stop it promptly."""
+    try:
+        process = pipeline.start(role, role)
+        await wait_until(
+            lambda: _async(writing()), within=60, what="writes under way", interval=interval
+        )
+        await _stop_promptly(process, lambda: pipeline.log(role))
+    finally:
+        pipeline.stop_all()
+
+
 def _target_warnings(output: str) -> list[str]:
     return [line for line in output.splitlines() if " WARNING " in line and "target ns" in line]
 
@@ -179,17 +183,7 @@ async def test_a_sink_stopped_while_nightscout_answers_commits_exactly_what_it_w
     # Slow answers (about 10 ms a write), so SIGTERM comes with a batch in hand.
     server.faults = Faults(hang_rate=1.0, hang_seconds=0.01, after_write_rate=1.0, methods=("PUT",))
     pipeline = await _pipeline(kafka_bootstrap, tmp_path, server.url, token)
-    try:
-        sink = pipeline.start("sink", "sink")
-        await wait_until(
-            lambda: _async(len(_stored(server)) >= 300),
-            within=60,
-            what="writes under way",
-            interval=0.02,
-        )
-        await _stop_promptly(sink, lambda: pipeline.log("sink"))
-    finally:
-        pipeline.stop_all()
+    await _stop_once_writing(pipeline, "sink", lambda: len(_stored(server)) >= 300, interval=0.02)
     committed = await _committed_identifiers(pipeline, f"{pipeline.prefix}-sink-ns")
     assert 300 <= len(committed) < BACKLOG
     assert committed == _stored(server)
@@ -201,17 +195,9 @@ async def test_run_with_a_hanging_nightscout_stops_promptly(
     token = server.create_access_token("sink", permissions=UPLOADER)
     server.faults = Faults(hang_rate=1.0, hang_seconds=None, methods=("PUT",))
     pipeline = await _pipeline(kafka_bootstrap, tmp_path, server.url, token)
-    try:
-        run = pipeline.start("run", "run")
-        await wait_until(
-            lambda: _async(server.stats.count(method="PUT") > 0),
-            within=60,
-            what="writes under way",
-            interval=0.1,
-        )
-        await _stop_promptly(run, lambda: pipeline.log("run"))
-    finally:
-        pipeline.stop_all()
+    await _stop_once_writing(
+        pipeline, "run", lambda: server.stats.count(method="PUT") > 0, interval=0.1
+    )
     assert await _committed_identifiers(pipeline, f"{pipeline.prefix}-sink-ns") == set()
 
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,13 +70,6 @@ async def _sites(*names: str) -> AsyncIterator[dict[str, Site]]:
                 name, server, server.create_access_token("sink", permissions=UPLOADER)
             )
         yield sites
-
-
-@pytest.fixture
-def pipeline(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Pipeline]:
-    running = Pipeline(kafka_bootstrap, tmp_path)
-    yield running
-    running.stop_all()
 
 
 def _configure(pipeline: Pipeline, sites: dict[str, Site], links: list[LinkSpec]) -> None:

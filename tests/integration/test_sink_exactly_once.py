@@ -17,11 +17,11 @@ from nightstream.config import load_settings
 from nightstream.kafka_offsets import group_lag
 from nightstream.roles import build_sink_role
 from schemas.documents import Collection, NsRecord
-from schemas.identity import entry_identifier, nightscout_identifier
+from schemas.identity import nightscout_identifier
 from sinks.nightscout.sink import SinkStats
 from sinks.nightscout.testserver import Faults, NightscoutTestServer
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
-from tests.integration.topic_records import bind_streams, produce_documents
+from tests.integration.topic_records import bind_streams, produce_documents, sgv_entry
 
 pytestmark = pytest.mark.kafka
 
@@ -35,19 +35,7 @@ SERVER_FIELDS = {"_id", "srvModified", "srvCreated", "subject", "modifiedBy", "i
 def _documents(rng: random.Random) -> list[NsRecord]:
     """Versions in production order: some documents updated, some sent twice."""
     records: list[NsRecord] = []
-    for i in range(300):
-        date = START + i * 300_000
-        doc = {
-            "device": DEVICE,
-            "date": date,
-            "type": "sgv",
-            "sgv": 100 + i % 50,
-            "direction": "Flat",
-            "app": "nightstream",
-            "utcOffset": 0,
-            "identifier": entry_identifier(DEVICE, date, "sgv"),
-        }
-        records.append(NsRecord(Collection.ENTRIES, DEVICE, doc))
+    records += [sgv_entry(DEVICE, START + i * 300_000, 100 + i % 50) for i in range(300)]
     for i in range(100):
         date = START + i * 900_000
         doc = {

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -111,19 +108,6 @@ class Link:
 ADA = Link("tandem-ada", ACCOUNTS[0], ADA_PUMP, "America/New_York", 14)
 BO = Link("tandem-bo", ACCOUNTS[1], BO_PUMP, "Europe/Berlin", 1)
 ADA_AGAIN = Link("tandem-ada-clinic", ACCOUNTS[0], ADA_PUMP, "America/New_York", 14)
-
-
-@pytest.fixture
-async def nightscout() -> AsyncIterator[NightscoutTestServer]:
-    async with NightscoutTestServer(api_secret=os.urandom(12).hex()) as server:
-        yield server
-
-
-@pytest.fixture
-def pipeline(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Pipeline]:
-    running = Pipeline(kafka_bootstrap, tmp_path)
-    yield running
-    running.stop_all()
 
 
 def landed(server: NightscoutTestServer) -> Counter[tuple[str, str]]:

@@ -9,8 +9,6 @@ versions of a document whatever partition or topic carries them.
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -90,14 +88,8 @@ async def _more_partitions(bootstrap: str, topic: str, total: int) -> None:
         await admin.close()
 
 
-@pytest.fixture
-async def site() -> AsyncIterator[NightscoutTestServer]:
-    async with NightscoutTestServer(api_secret=os.urandom(12).hex()) as server:
-        yield server
-
-
 async def _sink_until(
-    pipeline: Pipeline, site: NightscoutTestServer, sgv: int, topic: str
+    pipeline: Pipeline, nightscout: NightscoutTestServer, sgv: int, topic: str
 ) -> SinkStats:
     """Run the site's sink until Nightscout holds ``sgv`` and the group has no lag."""
     settings = load_settings({}, pipeline.config)
@@ -106,7 +98,7 @@ async def _sink_until(
     run = asyncio.create_task(build_sink_role(settings, "home", stats=stats)(stop))
 
     async def landed() -> bool:
-        docs = site.store.documents("entries")
+        docs = nightscout.store.documents("entries")
         lag = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink-home", [topic])
         return lag == 0 and [d["sgv"] for d in docs] == [sgv]
 
@@ -119,12 +111,12 @@ async def _sink_until(
 
 
 async def test_a_corrected_document_in_a_rebuilt_or_repartitioned_topic_is_written(
-    kafka_bootstrap: str, tmp_path: Path, site: NightscoutTestServer
+    kafka_bootstrap: str, tmp_path: Path, nightscout: NightscoutTestServer
 ) -> None:
     pipeline = Pipeline(kafka_bootstrap, tmp_path)
-    token = site.create_access_token("sink", permissions=["api:*:create", "api:*:update"])
+    token = nightscout.create_access_token("sink", permissions=["api:*:create", "api:*:update"])
     link = LinkSpec("home-link", "u", "pw", "us", "http://127.0.0.1:9", targets=("home",))
-    pipeline.write_config({"home": (site.url, token)}, [link])
+    pipeline.write_config({"home": (nightscout.url, token)}, [link])
     await pipeline.create_topics()
     await bind_streams(kafka_bootstrap, pipeline.prefix, {"home-link": STREAM})
     topic = TopicNames(pipeline.prefix).ns(Collection.ENTRIES)
@@ -132,13 +124,13 @@ async def test_a_corrected_document_in_a_rebuilt_or_repartitioned_topic_is_writt
     # Two versions read in order; the later one is acknowledged at a high offset.
     filler = [_reading(90 + n, FETCHED - 10_000 + n) for n in range(5)]
     await _produce(kafka_bootstrap, topic, [*filler, _reading(120, FETCHED)], partition=0)
-    await _sink_until(pipeline, site, 120, topic)
+    await _sink_until(pipeline, nightscout, 120, topic)
 
     # The topic is rebuilt (reprocess after a transform fix): the corrected document, made
     # from the same vendor answer, now sits at offset 0.
     await _recreate(kafka_bootstrap, topic, pipeline.prefix)
     await _produce(kafka_bootstrap, topic, [_reading(121, FETCHED)], partition=0)
-    stats = await _sink_until(pipeline, site, 121, topic)
+    stats = await _sink_until(pipeline, nightscout, 121, topic)
     assert stats.written == 1, stats
     assert stats.superseded == 0, stats
 
@@ -148,8 +140,8 @@ async def test_a_corrected_document_in_a_rebuilt_or_repartitioned_topic_is_writt
     [difference] = [d for d in report.differences if d.startswith(topic)]
     assert "6 partitions, catalog says 3 (nothing is skipped" in difference
     await _produce(kafka_bootstrap, topic, [_reading(150, FETCHED + 300_000)], partition=5)
-    await _sink_until(pipeline, site, 150, topic)
+    await _sink_until(pipeline, nightscout, 150, topic)
     await _produce(kafka_bootstrap, topic, [_reading(99, FETCHED - 1)], partition=1)
-    stats = await _sink_until(pipeline, site, 150, topic)
+    stats = await _sink_until(pipeline, nightscout, 150, topic)
     assert stats.superseded == 1, stats
     assert stats.written == 0, stats

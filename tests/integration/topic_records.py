@@ -10,6 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.compacted import read_records
 from schemas.documents import Collection, NsRecord, to_avro
+from schemas.identity import entry_identifier
 from schemas.records import StreamBinding
 from schemas.serde import make_serde
 from schemas.topics import TopicNames
@@ -52,6 +53,21 @@ async def bind_streams(bootstrap: str, prefix: str, streams_by_link: dict[str, s
             )
     finally:
         await producer.stop()
+
+
+def sgv_entry(device: str, date_ms: int, sgv: int) -> NsRecord:
+    """A steady (``Flat``) glucose reading as the processor writes it to ``ns.entries``."""
+    document = {
+        "device": device,
+        "date": date_ms,
+        "type": "sgv",
+        "sgv": sgv,
+        "direction": "Flat",
+        "app": "nightstream",
+        "utcOffset": 0,
+        "identifier": entry_identifier(device, date_ms, "sgv"),
+    }
+    return NsRecord(Collection.ENTRIES, device, document)
 
 
 async def produce_documents(bootstrap: str, prefix: str, records: list[NsRecord]) -> None:

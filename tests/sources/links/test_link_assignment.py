@@ -60,11 +60,17 @@ def running(host: RecordingHost) -> Callable[[set[str]], Callable[[], asyncio.Fu
     return expect
 
 
+async def _links_topic(bootstrap: str, names: KafkaNames, partitions: int) -> tuple[str, str]:
+    """A fresh links topic (with its hand-offs topic) and the pollers' group to read it."""
+    topic = names.topic("links")
+    await create_links_topic(bootstrap, topic, partitions=partitions)
+    return topic, names.group("pollers")
+
+
 async def test_changes_at_run_time_reach_the_owner_and_touch_no_other_link(
     kafka_bootstrap: str, kafka_names: KafkaNames
 ) -> None:
-    topic, group = kafka_names.topic("links"), kafka_names.group("pollers")
-    await create_links_topic(kafka_bootstrap, topic, partitions=3)
+    topic, group = await _links_topic(kafka_bootstrap, kafka_names, partitions=3)
     async with LinkWriter(kafka_bootstrap, topic) as writer:
         await writer.put([link(f"l{i}") for i in range(6)])
         await writer.put([link("l5", paused=True)])
@@ -125,8 +131,7 @@ async def _true(value: bool) -> bool:
 async def test_two_members_split_the_links_without_sharing_one(
     kafka_bootstrap: str, kafka_names: KafkaNames
 ) -> None:
-    topic, group = kafka_names.topic("links"), kafka_names.group("pollers")
-    await create_links_topic(kafka_bootstrap, topic, partitions=4)
+    topic, group = await _links_topic(kafka_bootstrap, kafka_names, partitions=4)
     ids = {f"l{i}" for i in range(40)}
     async with LinkWriter(kafka_bootstrap, topic) as writer:
         await writer.put([link(i) for i in sorted(ids)])
@@ -193,8 +198,7 @@ class MemberProcess:
 async def test_three_members_over_300_links_kill_one_add_one_never_share_a_link(
     kafka_bootstrap: str, kafka_names: KafkaNames
 ) -> None:
-    topic, group = kafka_names.topic("links"), kafka_names.group("pollers")
-    await create_links_topic(kafka_bootstrap, topic, partitions=12)
+    topic, group = await _links_topic(kafka_bootstrap, kafka_names, partitions=12)
     ids = {f"link-{i:03d}" for i in range(300)}
     async with LinkWriter(kafka_bootstrap, topic) as writer:
         await writer.put([link(i) for i in sorted(ids)])

@@ -39,6 +39,14 @@ def located_document(text: str) -> Located:
     return Located(value, text.strip(" \t\n\r"))
 
 
+def located_utf8(body: bytes) -> Located | None:
+    """``body`` as one JSON value in UTF-8 (a leading BOM allowed), or None when it is not."""
+    try:
+        return located_document(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+
+
 def member(node: Located, name: str) -> Located | None:
     """``node[name]`` (the last one, as JSON parsers keep), or None when absent or not an object."""
     if not isinstance(node.value, dict) or name not in node.value:

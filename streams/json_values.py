@@ -1,4 +1,5 @@
-"""Checks on single JSON values shared by the LibreLinkUp entry and treatment builders."""
+"""Checks on single JSON values that every vendor transform shares: fields present, numbers
+finite and whole, dates Nightscout accepts, and how a value is shown in a rejection reason."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from schemas.errors import BadRecordError
 from schemas.glucose_values import MAX_AHEAD_MS, MIN_DATE_MS_EXCLUSIVE
-from streams.librelinkup.json_text import json_kind
+from streams.json_text import Located, json_kind, member
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The last millisecond whose ISO-8601 form still has a four-digit year.
@@ -28,17 +29,33 @@ def shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def required(item: dict[str, Any], name: str) -> Any:
+def required(item: dict[str, Any], name: str, where: str = "") -> Any:
+    """``item[name]``; ``where`` prefixes the name in the reason (``eventProperties.``)."""
     if name not in item:
-        raise BadRecordError(f"{name} is missing")
+        raise BadRecordError(f"{where}{name} is missing")
     return item[name]
 
 
-def whole_number(value: Any, name: str) -> int:
+def member_of_kind(node: Located, name: str, kind: type, expected: str) -> Located:
+    """``node[name]`` when it is a ``kind`` (``expected`` says which in the reason)."""
+    found = member(node, name)
+    if found is None or not isinstance(found.value, kind):
+        shape = "missing" if found is None else f"a JSON {json_kind(found.value)}"
+        raise BadRecordError(f"{name} is {shape}, expected {expected}")
+    return found
+
+
+def finite_number(value: Any, name: str) -> int | float:
+    """A JSON number (not a boolean) that is finite."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadRecordError(f"{name} is a JSON {json_kind(value)}, expected a number")
     if isinstance(value, float) and not math.isfinite(value):
         raise BadRecordError(f"{name} {shown(value)} is not a finite number")
+    return value
+
+
+def whole_number(value: Any, name: str) -> int:
+    value = finite_number(value, name)
     if isinstance(value, float) and not value.is_integer():
         raise BadRecordError(f"{name} {shown(value)} is not a whole number")
     return int(value)
