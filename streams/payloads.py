@@ -24,12 +24,12 @@ from schemas.dead_letters import bounded_dead_letter
 from schemas.documents import Collection as DocumentCollection
 from schemas.documents import NsRecord, to_avro
 from schemas.errors import RecordDecodeError
+from schemas.hash_changelog import HashEntry
 from schemas.records import DeadLetter, RawPayload
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
 from schemas.topics import TopicNames
 from schemas.version import app_version
-from streams.hash_changelog import HashEntry
 from streams.transform import Transform
 
 logger = logging.getLogger(__name__)

@@ -32,10 +32,10 @@ from schemas.bindings import StreamBindings
 from schemas.compacted import partitions_of
 from schemas.errors import NightstreamError
 from schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_leased
+from schemas.hash_store import DAY_MS, DEFAULT_HORIZON_DAYS, LocalHashStore
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
 from schemas.topics import TopicNames
-from streams.hash_store import DAY_MS, DEFAULT_HORIZON_DAYS, LocalHashStore
 from streams.payloads import PayloadHandler, PayloadTotals, PreparedBatch, RawItem
 from streams.stream_binder import StreamBinder
 from streams.transform import Transform

@@ -17,10 +17,10 @@ import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from schemas.hash_changelog import ChangelogHashes
 from schemas.offset_bounds import OffsetBounds
 from schemas.registry import SchemaRegistryClient
 from schemas.topics import TopicNames
-from streams.hash_changelog import ChangelogHashes
 from streams.payloads import PayloadHandler, PayloadTotals, RawItem
 from streams.transform import Transform
 
