@@ -49,7 +49,7 @@ class Recorder:
         self.hashes: dict[str, str] = {}
         self.recorded: list[dict[int, list[HashEntry]]] = []
 
-    async def send(self, topic: str, key: bytes | None, value: bytes) -> Any:
+    async def send(self, topic: str, key: bytes | None, value: bytes, partition: int | None) -> Any:
         self.events.append(("send", topic))
 
         async def ack() -> None:
