@@ -843,7 +843,7 @@ class _Run:
         raw = [self.raw_topic]
         ns = [f"{self.report.prefix}.ns.{c}" for c in ("entries", "treatments", "devicestatus")]
         processor_group = f"{self.report.prefix}-processor"
-        sink_groups = [f"{self.report.prefix}-sink-{name}" for name in self.sites]
+        sink_groups = [f"{self.report.prefix}-sink"]
         quiet_checks = 0
 
         async def settled() -> bool:

@@ -105,7 +105,7 @@ async def main(arguments: argparse.Namespace) -> None:
                             raise RuntimeError(f"{child.name} exited:\n{child.tail()}")
                     if await group_lag(bootstrap, f"{prefix}-processor", raw):
                         return False
-                    if await group_lag(bootstrap, f"{prefix}-sink-ns", ns):
+                    if await group_lag(bootstrap, f"{prefix}-sink", ns):
                         return False
                     return await server.put_count() >= puts_at_least
 

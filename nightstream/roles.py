@@ -21,6 +21,7 @@ from schemas.registry import SchemaRegistryClient
 from schemas.serde import make_serde
 from schemas.topics import TopicNames
 from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig, WriteStopped
+from sinks.nightscout.delivery.delivery_sink import DeliveryConfig, DeliverySink
 from sinks.nightscout.sink import SinkConfig, SinkStats, TargetSink, client_writer
 from sources.cursors import CursorStore
 from sources.dexcomshare.client import DexcomShareClient
@@ -72,7 +73,9 @@ def build_processor_role(settings: Settings) -> Role:
     return processor_role(build_processor(settings))
 
 
-def _target_config(name: str, target: TargetSettings) -> NightscoutTargetConfig:
+def _target_config(
+    name: str, target: TargetSettings, *, park: bool = False
+) -> NightscoutTargetConfig:
     return NightscoutTargetConfig(
         name=name,
         base_url=target.url,
@@ -81,7 +84,10 @@ def _target_config(name: str, target: TargetSettings) -> NightscoutTargetConfig:
         api_secret=target.api_secret.get_secret_value() if target.api_secret else None,
         max_concurrency=target.max_concurrency,
         request_timeout=target.timeout_seconds,
-        retry=RetryPolicy(cap=target.max_retry_delay_seconds),
+        retry=RetryPolicy(
+            cap=min(target.max_retry_delay_seconds, target.park_after_seconds),
+            max_elapsed=target.park_after_seconds if park else None,
+        ),
     )
 
 
@@ -134,6 +140,60 @@ def build_sink_role(
             finally:
                 await client.aclose()
             logger.info("target %s: %s", name, sink.stats)
+
+    return run
+
+
+def sink_group(settings: Settings, names: Sequence[str]) -> str:
+    """One consumer group for every site; a sink started for some sites only has its own."""
+    prefix = settings.kafka.topic_prefix
+    if set(names) == set(settings.targets):
+        return f"{prefix}-sink"
+    return f"{prefix}-sink-" + "+".join(sorted(names))
+
+
+def build_delivery_role(settings: Settings, names: Sequence[str]) -> Role:
+    """One sink for the sites ``names``: reads the document topics once for all of them."""
+    sites = {
+        name: frozenset(link.id for link in settings.links if name in link.targets)
+        for name in names
+    }
+    config = DeliveryConfig(
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        topic_prefix=settings.kafka.topic_prefix,
+        sites=sites,
+        group_id=sink_group(settings, names),
+        state_dir=settings.sink.state_dir,
+        acked_horizon_days=settings.sink.acked_horizon_days,
+    )
+
+    async def run(stop: asyncio.Event) -> None:
+        clients = {
+            name: NightscoutClient(_target_config(name, settings.targets[name], park=True), stop)
+            for name in names
+        }
+        registry = schema_registry(settings)
+        directory = link_directory(settings, registry)
+        following = asyncio.create_task(directory.run(stop))
+        sink = DeliverySink(
+            config,
+            {name: client_writer(client) for name, client in clients.items()},
+            registry,
+            links_of_site=directory.links_of,
+        )
+        try:
+            await asyncio.wait_for(directory.ready.wait(), timeout=60)
+            await sink.start()
+            await sink.run(stop)
+        finally:
+            following.cancel()
+            try:
+                await sink.stop()
+            finally:
+                for client in clients.values():
+                    await client.aclose()
+            for name, lane in sink.lanes.items():
+                logger.info("target %s: %s", name, lane.stats)
 
     return run
 

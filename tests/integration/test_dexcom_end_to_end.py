@@ -81,7 +81,7 @@ async def _settled(pipeline: Pipeline) -> None:
 
     async def caught_up() -> bool:
         processor = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-processor", raw)
-        sink = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink-ns", ns)
+        sink = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink", ns)
         return processor == 0 and sink == 0
 
     await wait_until(caught_up, within=120, what="processor and sink to catch up", interval=1)

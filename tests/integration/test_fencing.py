@@ -120,7 +120,7 @@ async def test_a_second_sink_started_during_a_backlog_shares_it_without_crashing
     topics = [TopicNames(pipeline.prefix).ns(c) for c in Collection]
 
     async def drained() -> bool:
-        lag = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink-home", topics)
+        lag = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink", topics)
         return lag == 0 and len(_sgvs(nightscout)) == DOCUMENTS
 
     await wait_until(drained, within=180, what="both sinks to drain the backlog")

@@ -147,7 +147,7 @@ async def _settled(pipeline: Pipeline) -> None:
         processor = await group_lag(
             pipeline.bootstrap, f"{pipeline.prefix}-processor", [names.raw("librelinkup")]
         )
-        sink = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink-ns", ns)
+        sink = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink", ns)
         return processor == 0 and sink == 0
 
     await wait_until(caught_up, within=90, what="processor and sink to catch up", interval=1)

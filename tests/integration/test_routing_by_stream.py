@@ -87,7 +87,7 @@ async def _sinks_settled(pipeline: Pipeline, targets: list[str], vendor: str) ->
         if await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-processor", raw) != 0:
             return False
         for target in targets:
-            if await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink-{target}", ns) != 0:
+            if await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink", ns) != 0:
                 return False
         return True
 

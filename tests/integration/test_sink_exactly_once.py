@@ -141,7 +141,7 @@ async def test_sink_keeps_each_document_exactly_once_through_kills_faults_and_re
         pipeline.start("sink", "sink", "--target", "ns")
 
         async def drained() -> bool:
-            return await group_lag(kafka_bootstrap, f"{pipeline.prefix}-sink-ns", ns_topics) == 0
+            return await group_lag(kafka_bootstrap, f"{pipeline.prefix}-sink", ns_topics) == 0
 
         await wait_until(drained, within=480, what="the sink to drain under faults", interval=1)
     finally:

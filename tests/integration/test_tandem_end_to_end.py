@@ -125,7 +125,7 @@ async def settled(pipeline: Pipeline) -> None:
     async def caught_up() -> bool:
         raw = [names.raw("tandem")]
         processor = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-processor", raw)
-        sink = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink-ns", ns)
+        sink = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink", ns)
         return processor == 0 and sink == 0
 
     await wait_until(caught_up, within=240, what="processor and sink to catch up", interval=1)

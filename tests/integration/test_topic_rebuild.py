@@ -99,7 +99,7 @@ async def _sink_until(
 
     async def landed() -> bool:
         docs = nightscout.store.documents("entries")
-        lag = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink-home", [topic])
+        lag = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink", [topic])
         return lag == 0 and [d["sgv"] for d in docs] == [sgv]
 
     try:
