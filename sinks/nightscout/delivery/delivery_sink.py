@@ -41,6 +41,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from schemas.backoff import RetryPolicy
 from schemas.bindings import StreamBindings
+from schemas.compacted import partitions_of
 from schemas.documents import Collection, NsRecord, from_avro, to_avro
 from schemas.errors import NightstreamError, RecordDecodeError
 from schemas.fencing import LoopWatch, PartitionOwnership
@@ -185,6 +186,12 @@ class DeliverySink:
         }
 
     async def start(self) -> None:
+        acked = self.names.sink_acked
+        self._acks.partitions = len(await partitions_of(self.config.bootstrap_servers, acked))
+        if not self._acks.partitions:
+            raise NightstreamError(
+                f"the sink's topic {acked} does not exist: run `nightstream topics create` first"
+            )
         await self._producer.start()
         await self._bindings.start()
         common = {
@@ -231,8 +238,11 @@ class DeliverySink:
 
     async def run(self, stop: asyncio.Event) -> None:
         assert self._consumer is not None, "start() first"
-        self._tasks.append(asyncio.create_task(self._catch_up_loop(stop)))
+        catching_up = asyncio.create_task(self._catch_up_loop(stop))
+        self._tasks.append(catching_up)
         while not stop.is_set():
+            if catching_up.done():
+                catching_up.result()  # its error ends the role, rather than catch-ups silently
             await self._refresh()
             batch = await self._consumer.getmany(timeout_ms=200, max_records=MAX_BATCH)
             if batch:
@@ -307,7 +317,7 @@ class DeliverySink:
                         tp.partition,
                     )
         await self._progress.set_covered(covered, [])
-        await self._save()
+        await self._save(everything=bool(self._unsaved))
 
     async def _unroute(self, removed: set[Route]) -> None:
         if not removed:
@@ -544,7 +554,9 @@ class DeliverySink:
     # -- rebalances ---------------------------------------------------------------------------
 
     async def _assigned(self, assigned: set[TopicPartition]) -> None:
-        await self._acks.store.assign({tp.partition for tp in assigned})
+        await self._acks.store.assign(
+            {self._acks.changelog_partition(tp.partition) for tp in assigned}
+        )
         loaded = await self._progress.load(assigned)
         for tp, progress in loaded.items():
             self._covered[tp] = progress.covered
@@ -570,8 +582,9 @@ class DeliverySink:
             for lagging in self._lagging.values():
                 lagging.discard(tp)
         self._skip_below = {k: v for k, v in self._skip_below.items() if k[1] not in revoked}
-        still = {tp.partition for tp in self._ownership.epochs()}
-        self._acks.store.revoke({tp.partition for tp in revoked} - still)
+        home = self._acks.changelog_partition
+        still = {home(tp.partition) for tp in self._ownership.epochs()}
+        self._acks.store.revoke({home(tp.partition) for tp in revoked} - still)
 
     # -- records ------------------------------------------------------------------------------
 

@@ -103,6 +103,9 @@ class SiteLane:
                 await self._park(str(exc))
             except TargetFatalError as exc:
                 await self._stop(exc.user_message)
+            except Exception as exc:  # a defect must not take the other sites down
+                logger.exception("target %s: unexpected error while writing", self.name)
+                await self._park(f"unexpected error ({type(exc).__name__})")
             finally:
                 self._in_flight = []
 
@@ -133,7 +136,14 @@ class SiteLane:
         instance lost are dropped (their new owner reads them again)."""
         while True:
             fresh = [d for d in chunk if self._ownership.epoch(d.tp) == d.epoch]
-            self.stats.dropped_batches += len(chunk) != len(fresh)
+            if len(fresh) < len(chunk):
+                self.stats.dropped_batches += 1
+                logger.warning(
+                    "target %s: %d document(s) dropped unacknowledged: their partitions went to "
+                    "another instance, which sends them",
+                    self.name,
+                    len(chunk) - len(fresh),
+                )
             chunk = fresh
             if not chunk:
                 return

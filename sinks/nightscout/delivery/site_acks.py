@@ -3,8 +3,8 @@
 One bounded store for all the sites a sink serves (``schemas.hash_store``: SQLite on disk in
 front of the compacted ``<prefix>.sink.acked`` changelog, restored from where the local copy
 ends, expired by document date behind a horizon). Changelog partition ``p`` holds the answers
-for documents of partition ``p`` of the document topics, so an instance restores only what it
-owns.
+for documents of partition ``p`` of the document topics (modulo its partitions, should a
+document topic have been given more), so an instance restores only what it owns.
 
 An answer is the content hash Nightscout acknowledged, or a final verdict on that content:
 ``deleted:`` (410: the user deleted it, never resurrect) or ``rejected:`` (400/422: in the
@@ -58,6 +58,12 @@ def _key(site: str, address: str) -> str:
 class SiteAcks:
     def __init__(self, store: LocalHashStore) -> None:
         self.store = store
+        self.partitions = 1
+        """Of the changelog; set once known (``changelog_partition``)."""
+
+    def changelog_partition(self, partition: int) -> int:
+        """Where the answers for documents of ``partition`` of a document topic live."""
+        return partition % self.partitions
 
     def answers(self, site: str, records: Iterable[NsRecord]) -> dict[str, Answer]:
         """The recorded answer of ``site`` for each of ``records`` that has one, by address."""
@@ -72,8 +78,9 @@ class SiteAcks:
         for record, partition, marker in answered:
             answer = Answer(marker, record.version)
             date = int(record.document.get("date") or 0)
-            entries.setdefault(partition, []).append(
+            home = self.changelog_partition(partition)
+            entries.setdefault(home, []).append(
                 HashEntry(_key(site, record.address), answer.encode(), date)
             )
-            stream_times[partition] = max(stream_times.get(partition, 0), date)
+            stream_times[home] = max(stream_times.get(home, 0), date)
         await self.store.record(entries, stream_times)
