@@ -178,7 +178,8 @@ class SiteLane:
         pending: list[Delivery] = []
         for address, delivery in latest.items():
             answer = answers.get(address)
-            if answer is not None and answer.supersedes(delivery.record):
+            where = (delivery.tp.partition, delivery.offset)
+            if answer is not None and answer.supersedes(delivery.record, *where):
                 self.stats.superseded += 1
             elif answer is not None and answer.settles(delivery.record):
                 if answer.marker.startswith(DELETED):
@@ -201,11 +202,11 @@ class SiteLane:
         results = await asyncio.gather(
             *(self._write_records(c, [d.record for d in ds]) for c, ds in by_collection.items())
         )
-        answered: list[tuple[NsRecord, int, str]] = []
+        answered: list[tuple[NsRecord, int, int, str]] = []
         for (collection, batch), outcomes in zip(by_collection.items(), results, strict=True):
             for delivery, outcome in zip(batch, outcomes, strict=True):
                 marker = await self._settle(collection, delivery.record, outcome)
-                answered.append((delivery.record, delivery.tp.partition, marker))
+                answered.append((delivery.record, delivery.tp.partition, delivery.offset, marker))
         check_lease()
         await self._acks.record(self.name, answered)
 
