@@ -59,7 +59,7 @@ from sinks.nightscout.delivery.offset_progress import OffsetProgress
 from sinks.nightscout.delivery.progress_store import Coverage, ProgressStore, SavedCatchUp
 from sinks.nightscout.delivery.site_acks import SiteAcks
 from sinks.nightscout.delivery.site_routes import Route, SiteRoutes
-from sinks.nightscout.sink import Writer
+from sinks.nightscout.delivery.site_writer import SiteWriter
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,11 @@ FEED_BELOW = 256
 """A catch-up feeds a lane only while fewer deliveries than this wait in it."""
 SAVE_EVERY_SECONDS = 2.0
 COMMIT_EVERY_SECONDS = 1.0
+SUMMARY_EVERY_SECONDS = 60.0
 PARK_BACKOFF = RetryPolicy(base=5.0, cap=300.0)
+LANE_DRAIN_SECONDS = 6.0
+"""On stop, how long the chunks being written may take to finish (a target's writes end within
+its own drain time once the stop is asked, so this is rarely reached)."""
 
 
 class AllSitesStopped(NightstreamError):
@@ -97,7 +101,7 @@ class DeliverySink:
     def __init__(
         self,
         config: DeliveryConfig,
-        writers: Mapping[str, Writer],
+        writers: Mapping[str, SiteWriter],
         registry: SchemaRegistryClient | None = None,
         *,
         links_of_site: Callable[[str], frozenset[str]] | None = None,
@@ -167,6 +171,8 @@ class DeliverySink:
         self._reader_from: dict[TopicPartition, int] = {}
         self._to_plan: set[TopicPartition] = set()
         self._saved_at = 0.0
+        self._must_save = False
+        self._summarised_at = time.monotonic()
         self._committed_at = 0.0
         self._unsaved: set[tuple[str, TopicPartition]] = set()
         self._newly_covered: list[Coverage] = []
@@ -222,8 +228,7 @@ class DeliverySink:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for lane in self.lanes.values():
-            await lane.aclose()
+        await asyncio.gather(*(lane.aclose(LANE_DRAIN_SECONDS) for lane in self.lanes.values()))
         with contextlib.suppress(KafkaError):
             await self._save(everything=True)
             await self._commit(force=True)
@@ -310,6 +315,7 @@ class DeliverySink:
                         )
                     )
                     self._unsaved.add((site, tp))
+                    self._must_save = True
                     logger.info(
                         "target %s: reading %s[%d] from its beginning for a newly routed stream",
                         site,
@@ -350,6 +356,7 @@ class DeliverySink:
         lagging.add(tp)
         self._skip_below.pop((site, tp), None)
         self._unsaved.add((site, tp))
+        self._must_save = True  # before the group commits past ``start``
 
     async def _dispatch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         decoded = {
@@ -357,6 +364,7 @@ class DeliverySink:
             for tp, messages in batch.items()
         }
         # Nothing below awaits until every record is handed out: catch-ups see it all or none.
+        now = time.monotonic()
         for tp, items in decoded.items():
             epoch = self._ownership.epoch(tp)
             live = self._live.get(tp)
@@ -375,6 +383,9 @@ class DeliverySink:
                         if message.offset < self._skip_below.get((site, tp), 0):
                             continue
                         lane = self.lanes[site]
+                        if not lane.ready(now):
+                            self._lag(site, tp, message.offset)  # caught up once it answers
+                            continue
                         lane.offer(Delivery(record, tp, message.offset, epoch, live))
                         copies += 1
                     self.unrouted += copies == 0
@@ -383,7 +394,27 @@ class DeliverySink:
             if len(lane.queue) > LANE_BACKLOG and lane.stopped is None:
                 await lane.shed(f"{len(lane.queue)} documents wait, more than {LANE_BACKLOG}")
 
+    def summary(self) -> str:
+        """One line on where every site stands, for the log."""
+        now = time.monotonic()
+        stopped = sum(1 for lane in self.lanes.values() if lane.stopped)
+        parked = sum(1 for lane in self.lanes.values() if not lane.ready(now)) - stopped
+        behind = sum(
+            1 for site, tps in self._lagging.items() if tps and self.lanes[site].ready(now)
+        )
+        written = sum(lane.stats.written for lane in self.lanes.values())
+        unchanged = sum(lane.stats.skipped_unchanged for lane in self.lanes.values())
+        return (
+            f"sink: {len(self.lanes)} site(s), {parked} parked, {stopped} stopped, "
+            f"{behind} catching up; {self.read} document(s) read live and "
+            f"{self.catch_up_read} by catch-ups; {written} written, {unchanged} unchanged"
+        )
+
     async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._summarised_at >= SUMMARY_EVERY_SECONDS:
+            self._summarised_at = now
+            logger.info("%s", self.summary())
         self._finish_catch_ups()
         await self._save()
         await self._commit()
@@ -413,9 +444,11 @@ class DeliverySink:
 
     async def _save(self, *, everything: bool = False) -> None:
         now = time.monotonic()
-        if not everything and now - self._saved_at < SAVE_EVERY_SECONDS:
+        due = self._must_save or now - self._saved_at >= SAVE_EVERY_SECONDS
+        if not (everything or due):
             return
         self._saved_at = now
+        self._must_save = False
         pairs = set(self._unsaved)
         pairs |= {(c.site, tp) for tp, cs in self._catch_ups.items() for c in cs}
         self._unsaved.clear()
