@@ -197,14 +197,21 @@ class SiteLane:
                     self.stats.skipped_unchanged += 1
             else:
                 pending.append(delivery)
-        if pending:
-            await self._write(pending)
+        failed, failure = await self._write(pending) if pending else ([], None)
         for delivery in chunk:
-            delivery.settle()
+            if delivery not in failed:
+                delivery.settle()
+        if failure is not None:
+            # Only the unanswered stay in flight: the answered are recorded and settled.
+            self._in_flight = failed
+            raise failure
         if self._backoff.attempts:
             self._backoff = Backoff(self._park_policy)
 
-    async def _write(self, deliveries: list[Delivery]) -> None:
+    async def _write(
+        self, deliveries: list[Delivery]
+    ) -> tuple[list[Delivery], BaseException | None]:
+        """Write, record every answer that came; returns what got none, and why."""
         by_collection: dict[Collection, list[Delivery]] = {}
         for delivery in deliveries:
             by_collection.setdefault(delivery.record.collection, []).append(delivery)
@@ -212,18 +219,18 @@ class SiteLane:
             *(self._write_records(c, [d.record for d in ds]) for c, ds in by_collection.items())
         )
         answered: list[tuple[NsRecord, int, int, str]] = []
+        failed: list[Delivery] = []
         for (collection, batch), outcomes in zip(by_collection.items(), results, strict=True):
             for delivery, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
+                    failed.append(delivery)
                     continue
                 marker = await self._settle(collection, delivery.record, outcome)
                 answered.append((delivery.record, delivery.tp.partition, delivery.offset, marker))
         if answered:
             check_lease()
             await self._acks.record(self.name, answered)
-        failure = first_failure([o for outcomes in results for o in outcomes])
-        if failure is not None:
-            raise failure
+        return failed, first_failure([o for outcomes in results for o in outcomes])
 
     async def _settle(self, collection: Collection, record: NsRecord, outcome: WriteOutcome) -> str:
         if outcome.written:
