@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -12,6 +11,7 @@ from schemas.compacted import partitions_of, read_latest
 from schemas.documents import Collection
 from schemas.offset_bounds import committed_offsets
 from schemas.topics import TopicNames
+from sinks.nightscout.delivery.progress_store import catch_ups_under_way
 
 
 async def records_in(bootstrap: str, topic: str) -> int:
@@ -54,6 +54,7 @@ async def sink_backlog(bootstrap: str, prefix: str, group: str | None = None) ->
     catch-ups under way (sites parked, shed, or new to a stream), which the group's offsets
     do not show."""
     names = TopicNames(prefix)
-    lag = await group_lag(bootstrap, group or f"{prefix}-sink", [names.ns(c) for c in Collection])
+    group = group or f"{prefix}-sink"
+    lag = await group_lag(bootstrap, group, [names.ns(c) for c in Collection])
     saved = await read_latest(bootstrap, names.sink_progress)
-    return lag + sum(1 for key in saved if json.loads(key)[0] == "catch-up")
+    return lag + catch_ups_under_way(saved, group)

@@ -149,7 +149,10 @@ class DeliverySink:
             )
         )
         self._progress = ProgressStore(
-            config.bootstrap_servers, self.names.sink_progress, self._producer
+            config.bootstrap_servers,
+            self.names.sink_progress,
+            self._producer,
+            config.consumer_group,
         )
         self.lanes = {
             site: SiteLane(
@@ -175,6 +178,8 @@ class DeliverySink:
         self._reader_from: dict[TopicPartition, int] = {}
         self._to_plan: set[TopicPartition] = set()
         self._paused: dict[TopicPartition, float] = {}
+        self._ready: set[TopicPartition] = set()
+        """Assigned partitions whose answers and progress are restored."""
         self._saved_at = 0.0
         self._must_save = False
         self._summarised_at = time.monotonic()
@@ -273,7 +278,7 @@ class DeliverySink:
         """Between batches: new partitions, new routes, and what they need caught up."""
         assert self._consumer is not None
         for tp in self._ownership.epochs():
-            if tp not in self._live:
+            if tp not in self._live and tp in self._ready:
                 try:
                     position = await self._consumer.position(tp)
                     beginning = (await self._consumer.beginning_offsets([tp]))[tp]
@@ -366,6 +371,12 @@ class DeliverySink:
         self._must_save = True  # before the group commits past ``start``
 
     async def _dispatch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        assert self._consumer is not None
+        for tp in [tp for tp in batch if tp not in self._ready]:
+            # aiokafka fetches as soon as a partition is assigned, while its answers may still
+            # be restoring: read again once they are in.
+            with contextlib.suppress(IllegalStateError):
+                self._consumer.seek(tp, batch.pop(tp)[0].offset)
         decoded = {
             tp: [(m, await self._decode(m, dead_letter=True)) for m in messages]
             for tp, messages in batch.items()
@@ -655,10 +666,12 @@ class DeliverySink:
             for c in self._catch_ups[tp]:
                 if c.follows_live:
                     self._lagging.setdefault(c.site, set()).add(tp)
+        self._ready |= assigned
 
     async def _revoked(self, revoked: set[TopicPartition]) -> None:
         with contextlib.suppress(KafkaError):
             await self._save(everything=True)
+        self._ready -= revoked
         for tp in revoked:
             self._live.pop(tp, None)
             self._catch_ups.pop(tp, None)
