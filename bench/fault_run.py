@@ -190,6 +190,8 @@ class FaultRunReport:
     oversize_served: int = 0
     revisions_served: int = 0
     """Revised readings that an answer carried after the revision (they must land revised)."""
+    revisions_both_in_raw: int = 0
+    """Revised readings whose first and revised values both reached the raw topic."""
     versions_changed: int = 0
     """Entries with more than one content among their versions in Kafka."""
     ownership: Ownership = field(default_factory=Ownership)
@@ -267,7 +269,8 @@ class FaultRunReport:
             (
                 "versions that change",
                 f"{vendor.revisions_made} readings revised, {self.revisions_served} served again "
-                f"after the revision; {self.versions_changed} entries with two contents in Kafka",
+                f"after the revision, {self.revisions_both_in_raw} with both values on the raw "
+                f"topic; {self.versions_changed} entries with two contents in Kafka",
             ),
             (
                 "oversize answers",
@@ -1208,6 +1211,8 @@ class _Run:
         raw_serde = make_serde("raw_payload", subject=f"{self.raw_topic}-value")
         by_link = {link.link_id: link for link in self.links}
         expected: dict[_LetterKey, str] = {}
+        # (account, reading time) -> which renderings of a revised reading came (0: the first).
+        revised_values: dict[tuple[str, int], set[int]] = {}
         for record in raw_records:
             where = (record.partition, record.offset)
             try:
@@ -1229,8 +1234,14 @@ class _Run:
                 continue
             served = self._served[link.account.key]
             for element in body:
-                if not _served_reading(element, served):
+                rendering = _rendering(element, served)
+                if rendering is None:
                     expected[("transform", *where, compact_json(element))] = "malformed reading"
+                elif rendering[0] in served.revisions:
+                    revised_values.setdefault((link.account.key, rendering[0]), set()).add(
+                        rendering[1]
+                    )
+        self.report.revisions_both_in_raw = sum(1 for v in revised_values.values() if len(v) > 1)
         for link in self.links:
             for answer in self._served[link.account.key].oversize:
                 expected[_oversize_key(link.link_id, answer.sha256, answer.size)] = "oversize"
@@ -1304,15 +1315,17 @@ def _letter_key(letter: DeadLetter, raw_topic: str) -> _LetterKey:
     )
 
 
-def _served_reading(element: object, served: ServedReadings) -> bool:
-    """``element`` is exactly how the simulator renders its reading at that time (as first
-    served or as revised)."""
+def _rendering(element: object, served: ServedReadings) -> tuple[int, int] | None:
+    """When ``element`` is exactly how the simulator renders its reading at that time, that
+    time and which rendering (0: as first served, 1: as revised); else None."""
     if not isinstance(element, dict):
-        return False
+        return None
     match = _CURRENT_DATE.fullmatch(str(element.get("WT", "")).strip("/"))
     if match is None:
-        return False
-    return element in served.renderings(int(match.group(1)))
+        return None
+    time_ms = int(match.group(1))
+    renderings = served.renderings(time_ms)
+    return (time_ms, renderings.index(element)) if element in renderings else None
 
 
 def _content_ok(doc: dict[str, Any], link: _Link, reading: Reading) -> bool:

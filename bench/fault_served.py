@@ -16,8 +16,6 @@ answer after the revision carried it, else with the trace's own value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from schemas.topics import MAX_VENDOR_ANSWER_BYTES
 from sources.dexcomshare.simulator.counters import ServedAnswer
 from sources.dexcomshare.simulator.formats import reading_object
@@ -77,7 +75,7 @@ class ServedReadings:
             return self.revisions[time_ms].reading
         return self.trace.reading(time_ms)
 
-    def renderings(self, time_ms: int) -> Iterable[dict[str, object]]:
+    def renderings(self, time_ms: int) -> list[dict[str, object]]:
         """How any answer may have written the reading: as first served, and as revised."""
         versions = [self.trace.reading(time_ms)]
         if time_ms in self.revisions:
