@@ -65,7 +65,6 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer, ConsumerRecord
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.common import (
     KAFKA_LOCAL,
@@ -79,7 +78,7 @@ from bench.common import (
 from bench.fault_ownership import Ownership, judge_ownership, status_history
 from bench.fault_poller import WallAnchoredClock
 from bench.fault_served import ServedReadings
-from nightstream.kafka_offsets import group_lag
+from nightstream.kafka_offsets import group_lag, sink_backlog
 from nightstream.topics_admin import ensure_topics
 from schemas.compacted import read_latest, read_records
 from schemas.documents import Collection, canonical_json, from_avro
@@ -1033,31 +1032,16 @@ class _Run:
             if read.account_key in keys and read.account_key not in self.last_reads:
                 self.last_reads[read.account_key] = read
 
-    async def _sink_groups(self) -> list[str]:
-        """The sinks' consumer groups, whatever the sink names them (one per target or one for
-        all): every group of this run's prefix whose name goes on with ``-sink``."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        await admin.start()
-        try:
-            groups = await admin.list_consumer_groups()
-        finally:
-            await admin.close()
-        mark = f"{self.report.prefix}-sink"
-        return sorted(str(g[0]) for g in groups if str(g[0]).startswith(mark))
-
     async def _settle(self) -> None:
         raw = [self.raw_topic]
-        ns = [self.names.ns(c) for c in Collection]
         processor_group = f"{self.report.prefix}-processor"
         quiet_checks = 0
 
         async def settled() -> bool:
             nonlocal quiet_checks
-            sink_groups = await self._sink_groups()
             processor = await group_lag(self.bootstrap, processor_group, raw)
-            sinks = [await group_lag(self.bootstrap, group, ns) for group in sink_groups]
-            idle = sink_groups and processor == 0 and not any(sinks)
-            quiet_checks = quiet_checks + 1 if idle else 0
+            sink = await sink_backlog(self.bootstrap, self.report.prefix)
+            quiet_checks = quiet_checks + 1 if processor == 0 and sink == 0 else 0
             return quiet_checks >= 3
 
         self.say("waiting for the processor and the sink to commit everything")
