@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from pydantic import ValidationError
@@ -17,6 +17,9 @@ from pydantic import ValidationError
 from nightstream.config import Settings, load_settings
 from nightstream.config_errors import ConfigError, explain
 from schemas.errors import LinkFatalError, NightstreamError, TargetFatalError
+
+if TYPE_CHECKING:
+    from schemas.topics import TopicSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -101,28 +104,70 @@ def topics() -> None:
 
 @topics.command("create")
 @config_option
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Also change existing topics where that loses nothing: add partitions, set configs.",
+)
 @user_errors
-def topics_create(config_file: Path | None) -> None:
-    """Create missing topics; report existing ones whose settings differ from the catalog."""
+def topics_create(config_file: Path | None, fix: bool) -> None:
+    """Create missing topics; report (or --fix) existing ones whose settings differ.
+
+    Exits with 1 while a difference remains.
+    """
     from nightstream.topics_admin import ensure_topics
-    from schemas.topics import topic_catalog
 
     settings = _settings(config_file)
     _require_broker(settings)
     kafka = settings.kafka
-    specs = topic_catalog(kafka.topic_prefix, kafka.partitions)
     report = asyncio.run(
         _with_broker_errors(
             kafka.bootstrap_servers,
-            ensure_topics(kafka.bootstrap_servers, specs, kafka.replication_factor),
+            ensure_topics(
+                kafka.bootstrap_servers, _catalog(settings), kafka.replication_factor, fix=fix
+            ),
         )
     )
     for name in report.created:
         click.echo(f"created  {name}")
     for name in report.existing:
         click.echo(f"exists   {name}")
+    for done in report.fixed:
+        click.echo(f"FIXED    {done.topic}: {done.setting} was {done.actual}, now {done.wanted}")
     for difference in report.differences:
         click.echo(f"DIFFERS  {difference}")
+    if report.differences:
+        fixable = len(report.differences) - len(report.unfixable)
+        hint = f"; {fixable} can be fixed with --fix" if fixable and not fix else ""
+        click.echo(f"{len(report.differences)} difference(s) left{hint}", err=True)
+        raise SystemExit(1)
+
+
+@topics.command("list")
+@config_option
+@user_errors
+def topics_list(config_file: Path | None) -> None:
+    """Show nightstream's topics: missing, as the catalog says, or how they differ."""
+    from nightstream.topics_admin import topic_states
+
+    settings = _settings(config_file)
+    _require_broker(settings)
+    bootstrap = settings.kafka.bootstrap_servers
+    states = asyncio.run(
+        _with_broker_errors(bootstrap, topic_states(bootstrap, _catalog(settings)))
+    )
+    for state in states:
+        spec = state.spec
+        if state.missing:
+            click.echo(f"missing  {spec.name}")
+            continue
+        label = "differs" if state.differences else "ok"
+        click.echo(
+            f"{label:<8} {spec.name} ({state.partitions} partitions, {spec.cleanup_policy}, "
+            f"{spec.schema_name})"
+        )
+        for difference in state.differences:
+            click.echo(f"           {difference}")
 
 
 @topics.command("tail")
@@ -164,6 +209,30 @@ def _unreachable(bootstrap: str, reason: str) -> UserError:
     )
 
 
+def _catalog(settings: Settings) -> list[TopicSpec]:
+    from schemas.topics import topic_catalog
+
+    return topic_catalog(settings.kafka.topic_prefix, settings.kafka.partitions)
+
+
+def _require_topics(settings: Settings) -> None:
+    """Refuse to start a role over missing or misconfigured topics: the broker would create
+    missing ones with its own defaults (a week's retention, no compaction)."""
+    from nightstream.topics_admin import refusals, topic_states
+
+    bootstrap = settings.kafka.bootstrap_servers
+    states = asyncio.run(
+        _with_broker_errors(bootstrap, topic_states(bootstrap, _catalog(settings)))
+    )
+    problems = refusals(states)
+    if problems:
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        raise UserError(
+            f"the topics are not as nightstream needs them:\n{lines}\nrun `nightstream topics "
+            "create` (with --fix to change existing topics), or check kafka.topic_prefix"
+        )
+
+
 def _require_broker(settings: Settings) -> None:
     """Fail with one message, not a hang or a traceback, when no broker answers."""
     from nightstream.broker_probe import unreachable_reason
@@ -195,6 +264,7 @@ def process(config_file: Path | None) -> None:
 
     settings = _settings(config_file)
     _require_broker(settings)
+    _require_topics(settings)
     _setup_logging(settings.log_level)
     run_roles({"processor": build_processor_role(settings)})
 
@@ -227,6 +297,7 @@ def poll(
     _known_links(settings, link_ids)
     if not dry_run:
         _require_broker(settings)
+        _require_topics(settings)
     _setup_logging(settings.log_level)
     poller = build_poller(
         settings, PollerOptions(once=once, dry_run=dry_run), list(link_ids) or None
@@ -253,6 +324,7 @@ def sink(config_file: Path | None, targets: tuple[str, ...]) -> None:
     if unknown:
         raise UserError(f"unknown target(s): {', '.join(unknown)}")
     _require_broker(settings)
+    _require_topics(settings)
     run_roles({f"sink-{name}": build_sink_role(settings, name) for name in names})
 
 
@@ -274,6 +346,7 @@ def run(config_file: Path | None, dry_run: bool) -> None:
 
     settings = _settings(config_file)
     _require_broker(settings)
+    _require_topics(settings)
     _setup_logging(settings.log_level)
     poller = build_poller(settings, PollerOptions(dry_run=dry_run))
     roles: dict[str, Role] = {"poller": poller.run, "processor": build_processor_role(settings)}
