@@ -173,10 +173,16 @@ def topics_list(config_file: Path | None) -> None:
 @topics.command("tail")
 @config_option
 @click.argument("topic")
-@click.option("--limit", default=5, show_default=True, help="How many of the last records.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="How many of the newest records, over all partitions.",
+)
 @user_errors
 def topics_tail(config_file: Path | None, topic: str, limit: int) -> None:
-    """Show the last records of a topic, decoded from Avro to JSON."""
+    """Show the newest records of a topic, decoded from Avro to JSON."""
     from nightstream.roles import schema_registry
     from nightstream.topic_tail import tail
 
@@ -184,7 +190,7 @@ def topics_tail(config_file: Path | None, topic: str, limit: int) -> None:
     _require_broker(settings)
     kafka = settings.kafka
     try:
-        lines = asyncio.run(
+        result = asyncio.run(
             _with_broker_errors(
                 kafka.bootstrap_servers,
                 tail(
@@ -198,7 +204,9 @@ def topics_tail(config_file: Path | None, topic: str, limit: int) -> None:
         )
     except KeyError as exc:
         raise UserError(str(exc.args[0])) from None
-    for line in lines:
+    if not result.lines:
+        click.echo(f"topic {topic} is empty", err=True)
+    for line in result.lines:
         click.echo(line)
 
 
@@ -307,6 +315,8 @@ def poll(
         roles["links"] = links_role(settings, poller, instance_id)
     run_roles(roles)
     _report_links(poller.status)
+    if any(status.state == "stopped" for status in poller.status.values()):
+        raise SystemExit(1)
 
 
 @main.command()
@@ -414,8 +424,6 @@ def replay(
     from sinks.nightscout.date_window import DateWindow, parse_instant
 
     settings = _settings(config_file)
-    if link_id not in {link.id for link in settings.links}:
-        click.echo(f"note: link {link_id} is not configured; replaying its history", err=True)
     defaults = TargetSettings.model_fields
     try:
         window = DateWindow(
@@ -432,6 +440,9 @@ def replay(
     except ValueError as exc:
         raise UserError(str(exc)) from None
     _require_broker(settings)
+    _require_known_link(settings, link_id)
+    if link_id not in {link.id for link in settings.links}:
+        click.echo(f"note: link {link_id} is not configured; replaying its history", err=True)
     # INFO lines would tear the progress line apart.
     _setup_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
     try:
@@ -467,6 +478,8 @@ def reprocess(config_file: Path | None, vendor: str, link_id: str | None) -> Non
     if link_id is not None and configured.get(link_id, vendor) != vendor:
         raise UserError(f"link {link_id} is a {configured[link_id]} link, not {vendor}")
     _require_broker(settings)
+    if link_id is not None:
+        _require_known_link(settings, link_id)
     _setup_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
     try:
         report = run_interruptibly(
@@ -490,6 +503,20 @@ def _known_links(settings: Settings, link_ids: tuple[str, ...]) -> None:
         raise UserError(
             f"unknown link(s): {', '.join(unknown)}; "
             f"configured: {', '.join(sorted(known)) or 'none'}"
+        )
+
+
+def _require_known_link(settings: Settings, link_id: str) -> None:
+    """Refuse a link id nightstream never heard of (a typo), which would do nothing."""
+    from nightstream.known_links import known_link_ids
+
+    bootstrap = settings.kafka.bootstrap_servers
+    known = asyncio.run(_with_broker_errors(bootstrap, known_link_ids(settings)))
+    if link_id not in known:
+        shown = ", ".join(sorted(known)[:10]) + (" ..." if len(known) > 10 else "")
+        raise UserError(
+            f"unknown link {link_id}: not in the configuration, the links topic or the "
+            f"processor's bindings (known: {shown or 'none'})"
         )
 
 
