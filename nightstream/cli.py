@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from pydantic import ValidationError
 
 from nightstream.config import Settings, load_settings
 from nightstream.config_errors import ConfigError, explain
+from nightstream.log_setup import LEVELS
 from schemas.errors import LinkFatalError, NightstreamError, TargetFatalError
 
 if TYPE_CHECKING:
@@ -48,15 +48,40 @@ def _settings(config_file: Path | None) -> Settings:
         raise UserError(f"configuration is not valid:\n{problems}") from None
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.meta[f"nightstream.{param.name}"] = value
+
+
+def logging_options(func: F) -> F:
+    """``--log-level`` and ``--log-format``, over ``log_level``/``log_format`` of the settings."""
+    level = click.option(
+        "--log-level",
+        type=click.Choice(LEVELS, case_sensitive=False),
+        expose_value=False,
+        callback=_remember,
+        help="DEBUG, INFO, WARNING or ERROR, any case (default: log_level, NIGHTSTREAM_LOG_LEVEL).",
     )
-    # httpcore's DEBUG lines hold response headers, session cookies (Tandem's login) included.
-    for noisy in ("aiokafka", "faust", "mode", "httpx", "httpcore", "kafka"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    form = click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"], case_sensitive=False),
+        expose_value=False,
+        callback=_remember,
+        help="text, or json: one object per line (default: log_format, NIGHTSTREAM_LOG_FORMAT).",
+    )
+    return level(form(func))
+
+
+def _setup_logging(settings: Settings, *, progress_line: bool = False) -> None:
+    """Log as the settings and the options say; ``progress_line``: INFO lines would tear a
+    progress line apart, so the default level becomes WARNING."""
+    from nightstream.log_setup import setup_logging
+
+    meta = click.get_current_context().meta
+    level = meta.get("nightstream.log_level", settings.log_level).upper()
+    if progress_line and level == "INFO":
+        level = "WARNING"
+    setup_logging(level, meta.get("nightstream.log_format", settings.log_format).lower())
 
 
 def user_errors(func: F) -> F:
@@ -265,6 +290,7 @@ async def _with_broker_errors(bootstrap: str, work: Any) -> Any:
 
 @main.command()
 @config_option
+@logging_options
 @user_errors
 def process(config_file: Path | None) -> None:
     """Run the stream processor: raw topics -> Nightscout document topics."""
@@ -273,7 +299,7 @@ def process(config_file: Path | None) -> None:
     settings = _settings(config_file)
     _require_broker(settings)
     _require_topics(settings)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
     run_roles({"processor": build_processor_role(settings)})
 
 
@@ -289,6 +315,7 @@ def process(config_file: Path | None) -> None:
     help="A name unique to this poller process, the same across its restarts (links added at "
     "run time stay with it through a quick restart).",
 )
+@logging_options
 @user_errors
 def poll(
     config_file: Path | None,
@@ -306,7 +333,7 @@ def poll(
     if not dry_run:
         _require_broker(settings)
         _require_topics(settings)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
     poller = build_poller(
         settings, PollerOptions(once=once, dry_run=dry_run), list(link_ids) or None
     )
@@ -322,13 +349,14 @@ def poll(
 @main.command()
 @config_option
 @click.option("--target", "targets", multiple=True, help="Only these targets (repeatable).")
+@logging_options
 @user_errors
 def sink(config_file: Path | None, targets: tuple[str, ...]) -> None:
     """Run the sinks: document topics -> Nightscout, one consumer group per target."""
     from nightstream.roles import build_sink_role, run_roles
 
     settings = _settings(config_file)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
     names = list(targets) or list(settings.targets)
     unknown = [t for t in names if t not in settings.targets]
     if unknown:
@@ -341,6 +369,7 @@ def sink(config_file: Path | None, targets: tuple[str, ...]) -> None:
 @main.command()
 @config_option
 @click.option("--dry-run", is_flag=True, help="Poll and report, publish nothing, no sinks.")
+@logging_options
 @user_errors
 def run(config_file: Path | None, dry_run: bool) -> None:
     """Run every role in one process: pollers, processor and sinks."""
@@ -357,7 +386,7 @@ def run(config_file: Path | None, dry_run: bool) -> None:
     settings = _settings(config_file)
     _require_broker(settings)
     _require_topics(settings)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
     poller = build_poller(settings, PollerOptions(dry_run=dry_run))
     roles: dict[str, Role] = {"poller": poller.run, "processor": build_processor_role(settings)}
     if not dry_run:
@@ -401,6 +430,7 @@ def check_login(config_file: Path | None, link_id: str) -> None:
     default=None,
     help="Writes in flight (default: a target's default max_concurrency).",
 )
+@logging_options
 @user_errors
 def replay(
     config_file: Path | None,
@@ -443,8 +473,7 @@ def replay(
     _require_known_link(settings, link_id)
     if link_id not in {link.id for link in settings.links}:
         click.echo(f"note: link {link_id} is not configured; replaying its history", err=True)
-    # INFO lines would tear the progress line apart.
-    _setup_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+    _setup_logging(settings, progress_line=True)
     try:
         report = run_interruptibly(lambda stop: run_replay(settings.kafka, plan, stop, sys.stderr))
     except Cancelled:
@@ -460,6 +489,7 @@ def replay(
 @config_option
 @click.option("--vendor", required=True, help="Whose raw topic, e.g. dexcomshare.")
 @click.option("--link", "link_id", default=None, help="Only this link's payloads.")
+@logging_options
 @user_errors
 def reprocess(config_file: Path | None, vendor: str, link_id: str | None) -> None:
     """Run the transforms again over a vendor's raw topic, from its start.
@@ -480,7 +510,7 @@ def reprocess(config_file: Path | None, vendor: str, link_id: str | None) -> Non
     _require_broker(settings)
     if link_id is not None:
         _require_known_link(settings, link_id)
-    _setup_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+    _setup_logging(settings, progress_line=True)
     try:
         report = run_interruptibly(
             lambda stop: run_reprocess(

@@ -58,7 +58,8 @@ _EXAMPLES = {
     "targets": 'targets = ["home"] (names defined under [targets.<name>])',
     "poll_interval_seconds": "poll_interval_seconds = 300",
     "run_time_links": "run_time_links = true",
-    "log_level": 'log_level = "INFO"',
+    "log_level": 'log_level = "INFO" (DEBUG, INFO, WARNING or ERROR; NIGHTSTREAM_LOG_LEVEL)',
+    "log_format": 'log_format = "json" (or "text"; NIGHTSTREAM_LOG_FORMAT)',
 }
 
 
