@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from pydantic import ValidationError
 
 from nightstream.config import Settings, load_settings
-from nightstream.config_errors import ConfigError, explain
+from nightstream.config_errors import ConfigError
 from nightstream.log_setup import LEVELS
 from schemas.errors import LinkFatalError, NightstreamError, TargetFatalError
 
@@ -43,9 +42,6 @@ def _settings(config_file: Path | None) -> Settings:
         return load_settings(os.environ, config_file)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    except ValidationError as exc:
-        problems = "\n".join(f"  - {line}" for line in explain(exc))
-        raise UserError(f"configuration is not valid:\n{problems}") from None
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
