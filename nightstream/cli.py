@@ -393,13 +393,21 @@ def run(config_file: Path | None, dry_run: bool) -> None:
 
 @main.command("check-login")
 @config_option
-@click.argument("link_id")
+@click.argument("link_id", required=False)
 @user_errors
-def check_login(config_file: Path | None, link_id: str) -> None:
-    """Try one link's vendor credentials exactly once and say what is wrong, if anything."""
+def check_login(config_file: Path | None, link_id: str | None) -> None:
+    """Try one link's vendor credentials exactly once and say what is wrong, if anything.
+
+    LINK_ID may be left out when the configuration has one link.
+    """
     from nightstream.roles import check_link_login
 
     settings = _settings(config_file)
+    if link_id is None:
+        if len(settings.links) != 1:
+            ids = ", ".join(link.id for link in settings.links) or "none"
+            raise UserError(f"name the link to check: the configuration has {ids}")
+        link_id = settings.links[0].id
     _known_links(settings, (link_id,))
     ok, message = asyncio.run(check_link_login(settings.link(link_id)))
     click.echo(message)

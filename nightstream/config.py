@@ -34,7 +34,7 @@ from pydantic_settings import (
 )
 
 from nightstream.config_errors import ConfigError, KeyedValueError, SettingsInvalid, explain
-from nightstream.connect_env import with_connect_link
+from nightstream.connect_env import in_connect_terms, with_connect_link
 from nightstream.env_names import unknown_variables
 
 VendorName = Literal["dexcomshare", "librelinkup", "tandem"]
@@ -341,11 +341,15 @@ def load_settings(env: Mapping[str, str], config_file: Path | None = None) -> Se
     data: dict[str, Any] = {}
     if path is not None:
         data = _read_toml(path)
+    from_connect = not data.get("links")
     data = with_connect_link(data, env)
     token = _ENVIRONMENT.set(env)
     try:
         return Settings(**data)
     except ValidationError as exc:
-        raise SettingsInvalid(explain(exc, _link_ids(data, env), known_keys())) from None
+        problems = explain(exc, _link_ids(data, env), known_keys())
+        if from_connect:
+            problems = in_connect_terms(problems, env)
+        raise SettingsInvalid(problems) from None
     finally:
         _ENVIRONMENT.reset(token)

@@ -381,17 +381,17 @@ ENV_CASES = [
     EnvCase(
         "no NIGHTSCOUT_TOKEN",
         {k: v for k, v in CONNECT_DEXCOM.items() if k != "NIGHTSCOUT_TOKEN"},
-        ("targets.default.token:", "NIGHTSCOUT_TOKEN"),
+        ("NIGHTSCOUT_TOKEN (targets.default.token): ", "access token"),
     ),
     EnvCase(
         "bad CONNECT_NIGHTSCOUT_ENDPOINT",
         CONNECT_DEXCOM | {"CONNECT_NIGHTSCOUT_ENDPOINT": "my-site"},
-        ("targets.default.url:", "CONNECT_NIGHTSCOUT_ENDPOINT"),
+        ("CONNECT_NIGHTSCOUT_ENDPOINT (targets.default.url): ",),
     ),
     EnvCase(
         "bad CONNECT_SHARE_REGION",
         CONNECT_DEXCOM | {"CONNECT_SHARE_REGION": "mars"},
-        ("links[0] (dexcomshare-1).region:", "'mars'", "us, ous, jp"),
+        ("CONNECT_SHARE_REGION (links[0].region): ", "'mars'", "us, ous, jp"),
     ),
     EnvCase(
         "bad bootstrap servers override",
