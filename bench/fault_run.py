@@ -69,7 +69,7 @@ from bench.common import (
     write_results,
 )
 from bench.fault_poller import WallAnchoredClock
-from nightstream.kafka_offsets import group_lag
+from nightstream.kafka_offsets import group_lag, sink_backlog
 from nightstream.topics_admin import ensure_topics
 from schemas.compacted import read_latest, read_records
 from schemas.documents import Collection, from_avro
@@ -841,16 +841,14 @@ class _Run:
 
     async def _settle(self) -> None:
         raw = [self.raw_topic]
-        ns = [f"{self.report.prefix}.ns.{c}" for c in ("entries", "treatments", "devicestatus")]
         processor_group = f"{self.report.prefix}-processor"
-        sink_groups = [f"{self.report.prefix}-sink-{name}" for name in self.sites]
         quiet_checks = 0
 
         async def settled() -> bool:
             nonlocal quiet_checks
             processor = await group_lag(self.bootstrap, processor_group, raw)
-            sinks = [await group_lag(self.bootstrap, group, ns) for group in sink_groups]
-            quiet_checks = quiet_checks + 1 if processor == 0 and not any(sinks) else 0
+            sink = await sink_backlog(self.bootstrap, self.report.prefix)
+            quiet_checks = quiet_checks + 1 if processor == 0 and sink == 0 else 0
             return quiet_checks >= 3
 
         self.say("waiting for the processor and the sink to commit everything")

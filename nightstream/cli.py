@@ -348,8 +348,8 @@ def poll(
 @logging_options
 @user_errors
 def sink(config_file: Path | None, targets: tuple[str, ...]) -> None:
-    """Run the sinks: document topics -> Nightscout, one consumer group per target."""
-    from nightstream.roles import build_sink_role, run_roles
+    """Run the sink: document topics -> Nightscout, read once for every target."""
+    from nightstream.roles import build_delivery_role, run_roles
 
     settings = _settings(config_file)
     _setup_logging(settings)
@@ -359,7 +359,7 @@ def sink(config_file: Path | None, targets: tuple[str, ...]) -> None:
         raise UserError(f"unknown target(s): {', '.join(unknown)}")
     _require_broker(settings)
     _require_topics(settings)
-    run_roles({f"sink-{name}": build_sink_role(settings, name) for name in names})
+    run_roles({"sink": build_delivery_role(settings, names)})
 
 
 @main.command()
@@ -371,9 +371,9 @@ def run(config_file: Path | None, dry_run: bool) -> None:
     """Run every role in one process: pollers, processor and sinks."""
     from nightstream.roles import (
         Role,
+        build_delivery_role,
         build_poller,
         build_processor_role,
-        build_sink_role,
         links_role,
         run_roles,
     )
@@ -387,7 +387,8 @@ def run(config_file: Path | None, dry_run: bool) -> None:
     roles: dict[str, Role] = {"poller": poller.run, "processor": build_processor_role(settings)}
     if not dry_run:
         roles["links"] = links_role(settings, poller, None)
-        roles |= {f"sink-{name}": build_sink_role(settings, name) for name in settings.targets}
+        if settings.targets:
+            roles["sink"] = build_delivery_role(settings, list(settings.targets))
     run_roles(roles)
 
 

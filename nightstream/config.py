@@ -92,6 +92,15 @@ class ProcessorSettings(BaseModel):
     """How long a document's hash is kept, by document date: longer than any vendor re-sends."""
 
 
+class SinkSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    state_dir: Path | None = None
+    """Local store of what each site acknowledged, kept across restarts (default: temporary)."""
+    acked_horizon_days: float = Field(default=35.0, gt=0, le=3650)
+    """How long a site's answer for a document is kept, by document date."""
+
+
 class TargetSettings(BaseModel):
     """One Nightscout site."""
 
@@ -105,6 +114,8 @@ class TargetSettings(BaseModel):
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     max_retry_delay_seconds: float = Field(default=300.0, ge=1, le=3600)
     """Longest wait between two tries of one write (unless the site asks for more)."""
+    park_after_seconds: float = Field(default=120.0, ge=1, le=86_400)
+    """A site failing this long is parked: it catches up later on its own, others go on."""
     run_time_links: bool = False
     """Links added with ``nightstream links add`` name this site, so no link of this file needs
     to (otherwise a site no link names is refused: it would receive nothing)."""
@@ -210,6 +221,7 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     processor: ProcessorSettings = ProcessorSettings()
+    sink: SinkSettings = SinkSettings()
     targets: dict[str, TargetSettings] = Field(default_factory=dict)
     links: list[LinkSettings] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

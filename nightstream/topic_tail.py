@@ -10,12 +10,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from schemas.catalog import SCHEMA_NAMES
 from schemas.compacted import partitions_of
 from schemas.documents import Collection, from_avro
 from schemas.errors import NightstreamError, RecordDecodeError
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import make_serde
-from schemas.topics import CONTENT_HASHES_FORMAT, topic_catalog
+from schemas.topics import topic_catalog
 
 Decoder = Callable[[bytes, int, int], Any]
 
@@ -36,7 +37,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _plain(value: bytes, _partition: int, _offset: int) -> Any:
-    """Values that are not Avro: the processor's JSON hashes, the sinks' acknowledged hashes."""
+    """Values that are not Avro: the processor's and the sink's JSON tables, for instance."""
     try:
         return json.loads(value)
     except ValueError:
@@ -47,7 +48,7 @@ def decoder_for(topic: str, prefix: str, registry: SchemaRegistryClient | None) 
     """How to show ``topic``'s values: any topic nightstream makes under ``prefix``."""
     specs = {s.name: s for s in topic_catalog(prefix)}
     spec = specs.get(topic)
-    if spec is None or spec.schema_name == CONTENT_HASHES_FORMAT:
+    if spec is None or spec.schema_name not in SCHEMA_NAMES:
         if not topic.startswith(f"{prefix}."):
             raise KeyError(f"{topic} is not one of nightstream's topics (prefix {prefix!r})")
         return _plain

@@ -98,6 +98,17 @@ class TopicNames:
         """
         return f"{self.prefix}.processor.content-hashes-changelog"
 
+    @property
+    def sink_acked(self) -> str:
+        """``site|collection/identifier -> what the site acknowledged``, partition ``p`` for the
+        documents of partition ``p`` of the document topics (``sinks.nightscout.delivery``)."""
+        return f"{self.prefix}.sink.acked"
+
+    @property
+    def sink_progress(self) -> str:
+        """Where sites that fell behind (or are new to a stream) are in their catch-up."""
+        return f"{self.prefix}.sink.progress"
+
 
 def topic_catalog(prefix: str = DEFAULT_PREFIX, partitions: int = 6) -> list[TopicSpec]:
     names = TopicNames(prefix)
@@ -120,4 +131,7 @@ def topic_catalog(prefix: str = DEFAULT_PREFIX, partitions: int = 6) -> list[Top
     specs.append(
         TopicSpec(names.content_hashes, CONTENT_HASHES_FORMAT, partitions, "compact", forever)
     )
+    # Co-partitioned with the document topics: a sink instance restores what it owns.
+    specs.append(TopicSpec(names.sink_acked, CONTENT_HASHES_FORMAT, partitions, "compact", forever))
+    specs.append(TopicSpec(names.sink_progress, "json", 1, "compact", forever))
     return specs

@@ -17,10 +17,11 @@ import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from schemas.hash_changelog import ChangelogHashes
 from schemas.offset_bounds import OffsetBounds
 from schemas.registry import SchemaRegistryClient
+from schemas.stream_partitions import document_partitions
 from schemas.topics import TopicNames
-from streams.hash_changelog import ChangelogHashes
 from streams.payloads import PayloadHandler, PayloadTotals, RawItem
 from streams.transform import Transform
 
@@ -65,12 +66,21 @@ class Reprocessor:
             hashes = ChangelogHashes(self._bootstrap, self._names.content_hashes, producer)
             await hashes.load()
 
-            async def send(topic: str, key: bytes | None, value: bytes) -> asyncio.Future[object]:
-                sent: asyncio.Future[object] = await producer.send(topic, value, key=key)
+            async def send(
+                topic: str, key: bytes | None, value: bytes, partition: int | None
+            ) -> asyncio.Future[object]:
+                sent: asyncio.Future[object] = await producer.send(
+                    topic, value, key=key, partition=partition
+                )
                 return sent
 
             handler = PayloadHandler(
-                self._names, send, hashes, self._registry, only_link=self._only_link
+                self._names,
+                send,
+                hashes,
+                self._registry,
+                only_link=self._only_link,
+                partitions=await document_partitions(self._bootstrap, self._names),
             )
             await consumer.start()
             return await self._consume(consumer, handler, bounds, stop)

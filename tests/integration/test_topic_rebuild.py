@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 
 from nightstream.config import load_settings
-from nightstream.kafka_offsets import group_lag
-from nightstream.roles import build_sink_role
+from nightstream.kafka_offsets import sink_backlog
+from nightstream.roles import build_delivery_role
 from nightstream.topics_admin import ensure_topics
 from schemas.documents import Collection, NsRecord, to_avro
 from schemas.identity import entry_identifier
@@ -95,11 +95,11 @@ async def _sink_until(
     settings = load_settings({}, pipeline.config)
     stats = SinkStats()
     stop = asyncio.Event()
-    run = asyncio.create_task(build_sink_role(settings, "home", stats=stats)(stop))
+    run = asyncio.create_task(build_delivery_role(settings, ["home"], stats={"home": stats})(stop))
 
     async def landed() -> bool:
         docs = nightscout.store.documents("entries")
-        lag = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink-home", [topic])
+        lag = await sink_backlog(pipeline.bootstrap, pipeline.prefix)
         return lag == 0 and [d["sgv"] for d in docs] == [sgv]
 
     try:

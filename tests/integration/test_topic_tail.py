@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaProducer
 
 from nightstream.topic_tail import TopicMissing, tail
 from nightstream.topics_admin import ensure_topics
-from schemas.topics import TopicNames, TopicSpec, topic_catalog
+from schemas.topics import TopicNames, topic_catalog
 from tests.kafka_broker import KafkaNames
 
 pytestmark = pytest.mark.kafka
@@ -56,16 +56,16 @@ async def test_the_newest_records_over_all_partitions(
     ]
 
 
-async def test_a_sinks_own_topic_can_be_tailed_and_a_missing_one_is_refused(
+async def test_a_json_topic_can_be_tailed_and_a_missing_one_is_refused(
     kafka_bootstrap: str, kafka_names: KafkaNames
 ) -> None:
     prefix = kafka_names.name("tail")
-    acked = f"{prefix}.sink.home.acked"
-    await ensure_topics(kafka_bootstrap, [TopicSpec(acked, "acked", 1, "compact", -1)])
-    await _produce(kafka_bootstrap, [(acked, 0, T0, b"0123abcd")])
-    result = await tail(kafka_bootstrap, acked, prefix, 5, None)
-    assert _shown(result.lines) == [(T0, "0123abcd")]
+    await ensure_topics(kafka_bootstrap, topic_catalog(prefix, partitions=1))
+    progress = TopicNames(prefix).sink_progress
+    await _produce(kafka_bootstrap, [(progress, 0, T0, b'{"site": "home"}')])
+    result = await tail(kafka_bootstrap, progress, prefix, 5, None)
+    assert _shown(result.lines) == [(T0, {"site": "home"})]
     with pytest.raises(TopicMissing):
-        await tail(kafka_bootstrap, f"{prefix}.sink.gone.acked", prefix, 5, None)
+        await tail(kafka_bootstrap, f"{prefix}.sink.gone", prefix, 5, None)
     with pytest.raises(KeyError):
         await tail(kafka_bootstrap, "not-ours", prefix, 5, None)

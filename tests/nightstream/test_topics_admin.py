@@ -61,3 +61,10 @@ def test_a_role_refuses_missing_topics_and_wrong_configs_but_not_partition_count
         "p.cursors: retention.ms=None, catalog says -1",
         "p.cursors: delete.retention.ms=None, catalog says 86400000",
     ]
+
+
+def test_every_catalog_topic_has_a_way_to_be_shown() -> None:
+    from nightstream.topic_tail import decoder_for
+
+    for spec in SPECS.values():
+        assert callable(decoder_for(spec.name, "p", None)), spec.name
