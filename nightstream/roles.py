@@ -22,7 +22,8 @@ from schemas.serde import make_serde
 from schemas.topics import TopicNames
 from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
 from sinks.nightscout.delivery.delivery_sink import DeliveryConfig, DeliverySink
-from sinks.nightscout.sink import SinkStats, client_writer
+from sinks.nightscout.delivery.site_writer import site_writer
+from sinks.nightscout.sink import SinkStats
 from sources.cursors import CursorStore
 from sources.dexcomshare.client import DexcomShareClient
 from sources.dexcomshare.poll_source import DexcomSharePollSource
@@ -98,6 +99,9 @@ def link_directory(settings: Settings, registry: SchemaRegistryClient | None) ->
     return LinkDirectory(settings.kafka.bootstrap_servers, topic, serde)
 
 
+SITES_LISTED = 20
+
+
 def sink_group(settings: Settings, names: Sequence[str]) -> str:
     """One consumer group for every site; a sink started for some sites only has its own."""
     prefix = settings.kafka.topic_prefix
@@ -138,7 +142,7 @@ def build_delivery_role(
         following = asyncio.create_task(directory.run(stop))
         sink = DeliverySink(
             config,
-            {name: client_writer(client) for name, client in clients.items()},
+            {name: site_writer(client) for name, client in clients.items()},
             registry,
             links_of_site=directory.links_of,
         )
@@ -155,8 +159,11 @@ def build_delivery_role(
             finally:
                 for client in clients.values():
                     await client.aclose()
+            logger.info("%s", sink.summary())
             for name, lane in sink.lanes.items():
-                logger.info("target %s: %s", name, lane.stats)
+                # Every site's figures for a few; beyond that, those of sites in trouble.
+                if len(sink.lanes) <= SITES_LISTED or lane.stopped or lane.parks:
+                    logger.info("target %s: %s", name, lane.stats)
 
     return run
 

@@ -59,19 +59,27 @@ from sinks.nightscout.delivery.offset_progress import OffsetProgress
 from sinks.nightscout.delivery.progress_store import Coverage, ProgressStore, SavedCatchUp
 from sinks.nightscout.delivery.site_acks import SiteAcks
 from sinks.nightscout.delivery.site_routes import Route, SiteRoutes
-from sinks.nightscout.sink import Writer
+from sinks.nightscout.delivery.site_writer import SiteWriter
 
 logger = logging.getLogger(__name__)
 
 SESSION_TIMEOUT_MS = 15_000
 MAX_BATCH = 500
-LANE_BACKLOG = 2_000
-"""A site with more deliveries waiting than this is shed to a catch-up (it is too slow)."""
+LIVE_WINDOW = 4_000
+"""Deliveries of one partition handed out and not yet answered, at most: beyond it the live
+readers pause that partition (sites then do not queue more than they can take)."""
+SHED_AFTER_SECONDS = 5.0
+"""A partition paused this long by one site's backlog, while it carries other sites' streams
+too, sheds that site to a catch-up: the others go on without it."""
 FEED_BELOW = 256
 """A catch-up feeds a lane only while fewer deliveries than this wait in it."""
 SAVE_EVERY_SECONDS = 2.0
 COMMIT_EVERY_SECONDS = 1.0
+SUMMARY_EVERY_SECONDS = 60.0
 PARK_BACKOFF = RetryPolicy(base=5.0, cap=300.0)
+LANE_DRAIN_SECONDS = 6.0
+"""On stop, how long the chunks being written may take to finish (a target's writes end within
+its own drain time once the stop is asked, so this is rarely reached)."""
 
 
 class AllSitesStopped(NightstreamError):
@@ -97,7 +105,7 @@ class DeliverySink:
     def __init__(
         self,
         config: DeliveryConfig,
-        writers: Mapping[str, Writer],
+        writers: Mapping[str, SiteWriter],
         registry: SchemaRegistryClient | None = None,
         *,
         links_of_site: Callable[[str], frozenset[str]] | None = None,
@@ -166,11 +174,15 @@ class DeliverySink:
         self._committed: dict[TopicPartition, int] = {}
         self._reader_from: dict[TopicPartition, int] = {}
         self._to_plan: set[TopicPartition] = set()
+        self._paused: dict[TopicPartition, float] = {}
         self._saved_at = 0.0
+        self._must_save = False
+        self._summarised_at = time.monotonic()
         self._committed_at = 0.0
         self._unsaved: set[tuple[str, TopicPartition]] = set()
         self._newly_covered: list[Coverage] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._watching: asyncio.Task[None] | None = None
         self.read = 0
         self.undecodable = 0
         self.unrouted = 0
@@ -211,7 +223,7 @@ class DeliverySink:
         )
         self._reader = AIOKafkaConsumer(**common)
         self._consumer.subscribe(list(self._serdes), listener=self._ownership)
-        self._tasks.append(asyncio.create_task(self._ownership.watch.run()))
+        self._watching = asyncio.create_task(self._ownership.watch.run())
         await self._consumer.start()
         await self._reader.start()
         logger.info(
@@ -219,14 +231,16 @@ class DeliverySink:
         )
 
     async def stop(self) -> None:
+        # The loop watch runs to the end: without its ticks every lease would look frozen.
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for lane in self.lanes.values():
-            await lane.aclose()
+        await asyncio.gather(*(lane.aclose(LANE_DRAIN_SECONDS) for lane in self.lanes.values()))
         with contextlib.suppress(KafkaError):
             await self._save(everything=True)
             await self._commit(force=True)
+        if self._watching is not None:
+            self._watching.cancel()
         for client in (self._consumer, self._reader):
             if client is not None:
                 await client.stop()
@@ -244,6 +258,7 @@ class DeliverySink:
             if catching_up.done():
                 catching_up.result()  # its error ends the role, rather than catch-ups silently
             await self._refresh()
+            await self._hold_back()
             batch = await self._consumer.getmany(timeout_ms=200, max_records=MAX_BATCH)
             if batch:
                 await self._dispatch(batch)
@@ -284,14 +299,11 @@ class DeliverySink:
         covered = []
         for tp in sorted(tps):
             live = self._live[tp]
-            count = (
-                len(self._consumer.partitions_for_topic(tp.topic) or ()) if self._consumer else 0
-            )
             for site, lane in self.lanes.items():
                 if not lane.ready(now) or lane.stopped:
                     self._lag(site, tp, live.next_offset)
                 for stream in self.routes.streams_of(site):
-                    if count and stream_partition(stream, count) != tp.partition:
+                    if not self._lives_in(stream, tp):
                         continue
                     if (site, stream) in self._covered.setdefault(tp, set()):
                         continue
@@ -310,6 +322,7 @@ class DeliverySink:
                         )
                     )
                     self._unsaved.add((site, tp))
+                    self._must_save = True
                     logger.info(
                         "target %s: reading %s[%d] from its beginning for a newly routed stream",
                         site,
@@ -350,6 +363,7 @@ class DeliverySink:
         lagging.add(tp)
         self._skip_below.pop((site, tp), None)
         self._unsaved.add((site, tp))
+        self._must_save = True  # before the group commits past ``start``
 
     async def _dispatch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         decoded = {
@@ -357,6 +371,7 @@ class DeliverySink:
             for tp, messages in batch.items()
         }
         # Nothing below awaits until every record is handed out: catch-ups see it all or none.
+        now = time.monotonic()
         for tp, items in decoded.items():
             epoch = self._ownership.epoch(tp)
             live = self._live.get(tp)
@@ -375,15 +390,84 @@ class DeliverySink:
                         if message.offset < self._skip_below.get((site, tp), 0):
                             continue
                         lane = self.lanes[site]
+                        if not lane.ready(now):
+                            self._lag(site, tp, message.offset)  # caught up once it answers
+                            continue
                         lane.offer(Delivery(record, tp, message.offset, epoch, live))
                         copies += 1
                     self.unrouted += copies == 0
                 live.hand_out(message.offset, copies)
-        for lane in self.lanes.values():
-            if len(lane.queue) > LANE_BACKLOG and lane.stopped is None:
-                await lane.shed(f"{len(lane.queue)} documents wait, more than {LANE_BACKLOG}")
+
+    def summary(self) -> str:
+        """One line on where every site stands, for the log."""
+        now = time.monotonic()
+        stopped = sum(1 for lane in self.lanes.values() if lane.stopped)
+        parked = sum(1 for lane in self.lanes.values() if not lane.ready(now)) - stopped
+        behind = sum(
+            1 for site, tps in self._lagging.items() if tps and self.lanes[site].ready(now)
+        )
+        written = sum(lane.stats.written for lane in self.lanes.values())
+        unchanged = sum(lane.stats.skipped_unchanged for lane in self.lanes.values())
+        return (
+            f"sink: {len(self.lanes)} site(s), {parked} parked, {stopped} stopped, "
+            f"{behind} catching up; {self.read} document(s) read live and "
+            f"{self.catch_up_read} by catch-ups; {written} written, {unchanged} unchanged"
+        )
+
+    async def _hold_back(self) -> None:
+        """Pause the partitions whose sites have enough to do; shed a site that keeps one
+        paused for the others."""
+        assert self._consumer is not None
+        now = time.monotonic()
+        full = {tp for tp, live in self._live.items() if live.unsettled >= LIVE_WINDOW}
+        for tp in set(self._paused) - full:
+            del self._paused[tp]
+        for tp in full:
+            self._paused.setdefault(tp, now)
+        assigned = self._consumer.assignment()
+        self._consumer.pause(*(full & assigned))
+        self._consumer.resume(*(assigned - full))
+        for tp, since in list(self._paused.items()):
+            if now - since >= SHED_AFTER_SECONDS:
+                await self._shed_slowest(tp)
+                self._paused[tp] = now
+
+    async def _shed_slowest(self, tp: TopicPartition) -> None:
+        waiting = {
+            site: sum(1 for d in lane.queue if d.tp == tp)
+            for site, lane in self.lanes.items()
+            if lane.queue
+        }
+        slowest = max(waiting, key=lambda site: waiting[site], default=None)
+        if slowest is None:
+            return
+        count = len(self._consumer.partitions_for_topic(tp.topic) or ()) if self._consumer else 0
+        others = {
+            site
+            for site in self.lanes
+            if site != slowest
+            and any(
+                stream_partition(s, count) == tp.partition for s in self.routes.streams_of(site)
+            )
+        }
+        if others:
+            await self.lanes[slowest].shed(
+                f"{waiting[slowest]} documents wait in {tp.topic}[{tp.partition}], which "
+                f"{len(others)} other site(s) read too"
+            )
+
+    def _lives_in(self, stream: str, tp: TopicPartition) -> bool:
+        """Whether ``stream``'s documents go to ``tp`` (when the topic's size is not known yet,
+        they may)."""
+        assert self._consumer is not None
+        count = len(self._consumer.partitions_for_topic(tp.topic) or ())
+        return not count or stream_partition(stream, count) == tp.partition
 
     async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._summarised_at >= SUMMARY_EVERY_SECONDS:
+            self._summarised_at = now
+            logger.info("%s", self.summary())
         self._finish_catch_ups()
         await self._save()
         await self._commit()
@@ -413,9 +497,11 @@ class DeliverySink:
 
     async def _save(self, *, everything: bool = False) -> None:
         now = time.monotonic()
-        if not everything and now - self._saved_at < SAVE_EVERY_SECONDS:
+        due = self._must_save or now - self._saved_at >= SAVE_EVERY_SECONDS
+        if not (everything or due):
             return
         self._saved_at = now
+        self._must_save = False
         pairs = set(self._unsaved)
         pairs |= {(c.site, tp) for tp, cs in self._catch_ups.items() for c in cs}
         self._unsaved.clear()
@@ -579,6 +665,7 @@ class DeliverySink:
             self._covered.pop(tp, None)
             self._committed.pop(tp, None)
             self._reader_from.pop(tp, None)
+            self._paused.pop(tp, None)
             for lagging in self._lagging.values():
                 lagging.discard(tp)
         self._skip_below = {k: v for k, v in self._skip_below.items() if k[1] not in revoked}
