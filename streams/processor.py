@@ -295,6 +295,6 @@ def processor_role(processor: Processor) -> Callable[[asyncio.Event], Coroutine[
             await processor.run(stop)
         finally:
             await processor.stop()
-            logger.info("processor: %s", processor.totals)
+            logger.info("processor: %s", processor.totals.describe())
 
     return run
