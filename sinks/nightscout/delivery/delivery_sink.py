@@ -372,9 +372,9 @@ class DeliverySink:
 
     async def _dispatch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         assert self._consumer is not None
-        for tp in [tp for tp in batch if tp not in self._ready]:
+        for tp in [tp for tp in batch if tp not in self._live]:
             # aiokafka fetches as soon as a partition is assigned, while its answers may still
-            # be restoring: read again once they are in.
+            # be restoring and before the loop set it up: read again once it is.
             with contextlib.suppress(IllegalStateError):
                 self._consumer.seek(tp, batch.pop(tp)[0].offset)
         decoded = {
@@ -389,8 +389,7 @@ class DeliverySink:
             if epoch is None:
                 continue  # taken away meanwhile: its new owner reads it
             if live is None:
-                live = self._live[tp] = OffsetProgress(items[0][0].offset)
-                self._to_plan.add(tp)
+                continue  # revoked meanwhile
             self.read += len(items)
             for message, record in items:
                 copies = 0
