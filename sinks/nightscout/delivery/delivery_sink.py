@@ -42,18 +42,17 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from schemas.backoff import RetryPolicy
 from schemas.bindings import StreamBindings
 from schemas.compacted import partitions_of
-from schemas.documents import Collection, NsRecord, from_avro, to_avro
-from schemas.errors import NightstreamError, RecordDecodeError
+from schemas.errors import NightstreamError
 from schemas.fencing import LoopWatch, PartitionOwnership
 from schemas.hash_store import DAY_MS, LocalHashStore
-from schemas.records import DeadLetter
 from schemas.registry import SchemaRegistryClient
-from schemas.serde import Serde, make_serde
+from schemas.serde import make_serde
 from schemas.stream_partitions import stream_partition
 from schemas.topics import TopicNames
-from schemas.version import app_version
 from sinks.nightscout.delivery.catch_up import CatchUp
+from sinks.nightscout.delivery.catch_up_reader import CatchUpReader, CatchUpState
 from sinks.nightscout.delivery.deliveries import Delivery
+from sinks.nightscout.delivery.documents import DocumentTopics
 from sinks.nightscout.delivery.lane import SiteLane
 from sinks.nightscout.delivery.offset_progress import OffsetProgress
 from sinks.nightscout.delivery.progress_store import Coverage, ProgressStore, SavedCatchUp
@@ -71,8 +70,6 @@ readers pause that partition (sites then do not queue more than they can take)."
 SHED_AFTER_SECONDS = 5.0
 """A partition paused this long by one site's backlog, while it carries other sites' streams
 too, sheds that site to a catch-up: the others go on without it."""
-FEED_BELOW = 256
-"""A catch-up feeds a lane only while fewer deliveries than this wait in it."""
 SAVE_EVERY_SECONDS = 2.0
 COMMIT_EVERY_SECONDS = 1.0
 SUMMARY_EVERY_SECONDS = 60.0
@@ -114,16 +111,6 @@ class DeliverySink:
         self.config = config
         self.names = TopicNames(config.topic_prefix)
         self._extra_links = links_of_site
-        self._serdes: dict[str, tuple[Collection, Serde]] = {
-            self.names.ns(c): (
-                c,
-                make_serde(c.schema_name, subject=f"{self.names.ns(c)}-value", registry=registry),
-            )
-            for c in Collection
-        }
-        self._dlq_serde = make_serde(
-            "dead_letter", subject=f"{self.names.dlq}-value", registry=registry
-        )
         self._bindings = StreamBindings(
             config.bootstrap_servers,
             self.names.bindings,
@@ -138,6 +125,7 @@ class DeliverySink:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=config.bootstrap_servers, acks="all", enable_idempotence=True
         )
+        self._documents = DocumentTopics(self.names, self._producer, registry)
         self._acks = SiteAcks(
             LocalHashStore(
                 config.bootstrap_servers,
@@ -160,14 +148,14 @@ class DeliverySink:
                 writers[site],
                 self._acks,
                 self._ownership,
-                self._reject,
+                self._documents.reject,
                 self._release,
                 park_backoff,
             )
             for site in config.sites
         }
         self._consumer: AIOKafkaConsumer | None = None
-        self._reader: AIOKafkaConsumer | None = None
+        self._reader: CatchUpReader | None = None
         self._live: dict[TopicPartition, OffsetProgress] = {}
         self._beginning: dict[TopicPartition, int] = {}
         self._catch_ups: dict[TopicPartition, list[CatchUp]] = {}
@@ -175,7 +163,6 @@ class DeliverySink:
         self._lagging: dict[str, set[TopicPartition]] = {site: set() for site in config.sites}
         self._skip_below: dict[tuple[str, TopicPartition], int] = {}
         self._committed: dict[TopicPartition, int] = {}
-        self._reader_from: dict[TopicPartition, int] = {}
         self._to_plan: set[TopicPartition] = set()
         self._paused: dict[TopicPartition, float] = {}
         self._ready: set[TopicPartition] = set()
@@ -189,9 +176,7 @@ class DeliverySink:
         self._tasks: list[asyncio.Task[None]] = []
         self._watching: asyncio.Task[None] | None = None
         self.read = 0
-        self.undecodable = 0
         self.unrouted = 0
-        self.catch_up_read = 0
 
     # -- wiring -------------------------------------------------------------------------------
 
@@ -226,11 +211,16 @@ class DeliverySink:
             partition_assignment_strategy=(RangePartitionAssignor,),
             **common,
         )
-        self._reader = AIOKafkaConsumer(**common)
-        self._consumer.subscribe(list(self._serdes), listener=self._ownership)
+        self._reader = CatchUpReader(
+            AIOKafkaConsumer(**common),
+            CatchUpState(self._catch_ups, self._live, self.lanes, self.routes, self._ownership),
+            self._documents.decode,
+            self._finish_catch_ups,
+        )
+        self._consumer.subscribe(self._documents.topics, listener=self._ownership)
         self._watching = asyncio.create_task(self._ownership.watch.run())
         await self._consumer.start()
-        await self._reader.start()
+        await self._reader.consumer.start()
         logger.info(
             "sink started: group %s, %d site(s)", self.config.consumer_group, len(self.lanes)
         )
@@ -246,9 +236,10 @@ class DeliverySink:
             await self._commit(force=True)
         if self._watching is not None:
             self._watching.cancel()
-        for client in (self._consumer, self._reader):
-            if client is not None:
-                await client.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._reader is not None:
+            await self._reader.consumer.stop()
         await self._bindings.stop()
         await self._producer.stop()
         self._acks.store.close()
@@ -257,7 +248,8 @@ class DeliverySink:
 
     async def run(self, stop: asyncio.Event) -> None:
         assert self._consumer is not None, "start() first"
-        catching_up = asyncio.create_task(self._catch_up_loop(stop))
+        assert self._reader is not None
+        catching_up = asyncio.create_task(self._reader.run(stop))
         self._tasks.append(catching_up)
         while not stop.is_set():
             if catching_up.done():
@@ -378,7 +370,7 @@ class DeliverySink:
             with contextlib.suppress(IllegalStateError):
                 self._consumer.seek(tp, batch.pop(tp)[0].offset)
         decoded = {
-            tp: [(m, await self._decode(m, dead_letter=True)) for m in messages]
+            tp: [(m, await self._documents.decode(m, dead_letter=True)) for m in messages]
             for tp, messages in batch.items()
         }
         # Nothing below awaits until every record is handed out: catch-ups see it all or none.
@@ -407,6 +399,11 @@ class DeliverySink:
                         copies += 1
                     self.unrouted += copies == 0
                 live.hand_out(message.offset, copies)
+
+    @property
+    def catch_up_read(self) -> int:
+        """Records read by catch-ups."""
+        return self._reader.read if self._reader is not None else 0
 
     def summary(self) -> str:
         """One line on where every site stands, for the log."""
@@ -546,80 +543,6 @@ class DeliverySink:
             return
         self._committed.update(offsets)
 
-    # -- catch-ups ----------------------------------------------------------------------------
-
-    async def _catch_up_loop(self, stop: asyncio.Event) -> None:
-        assert self._reader is not None
-        reader = self._reader
-        assigned: set[TopicPartition] = set()
-        while not stop.is_set():
-            active = self._active_catch_ups()
-            if not active:
-                await asyncio.sleep(0.2)
-                continue
-            if set(active) != assigned:
-                assigned = set(active)
-                reader.assign(sorted(assigned))
-                self._reader_from = {}
-            for tp, catch_ups in active.items():
-                want = min(c.read_next for c in catch_ups)
-                if self._reader_from.get(tp) != want:
-                    reader.seek(tp, want)
-                    self._reader_from[tp] = want
-            batch = await reader.getmany(*assigned, timeout_ms=200, max_records=MAX_BATCH)
-            for tp in assigned:
-                messages = batch.get(tp, [])
-                start = self._reader_from.get(tp)
-                if start is None:
-                    continue
-                end = messages[-1].offset + 1 if messages else await reader.position(tp)
-                if end > start:
-                    await self._feed(tp, start, end, messages)
-                    self._reader_from[tp] = end
-            self._finish_catch_ups()
-
-    def _active_catch_ups(self) -> dict[TopicPartition, list[CatchUp]]:
-        now = time.monotonic()
-        active: dict[TopicPartition, list[CatchUp]] = {}
-        for tp, catch_ups in self._catch_ups.items():
-            if tp not in self._live or self._ownership.epoch(tp) is None:
-                continue
-            ready = [
-                c
-                for c in catch_ups
-                if not c.reading_done
-                and self.lanes[c.site].ready(now)
-                and self.lanes[c.site].pending < FEED_BELOW
-            ]
-            if ready:
-                active[tp] = ready
-        return active
-
-    async def _feed(
-        self, tp: TopicPartition, start: int, end: int, messages: list[ConsumerRecord]
-    ) -> None:
-        """Records ``[start, end)`` of ``tp`` were read: hand them to the catch-ups there."""
-        decoded = [(m, await self._decode(m, dead_letter=False)) for m in messages]
-        epoch = self._ownership.epoch(tp)
-        if epoch is None:
-            return
-        now = time.monotonic()
-        self.catch_up_read += len(messages)
-        for c in self._catch_ups.get(tp, []):
-            lane = self.lanes[c.site]
-            if not (start <= c.read_next < end) or c.reading_done or not lane.ready(now):
-                continue
-            wanted = c.streams if c.streams is not None else self.routes.streams_of(c.site)
-            for message, record in decoded:
-                if message.offset < c.read_next or (
-                    c.until is not None and message.offset >= c.until
-                ):
-                    continue
-                if record is not None and record.stream in wanted:
-                    lane.offer(Delivery(record, tp, message.offset, epoch, c.progress))
-                    c.progress.hand_out(message.offset, 1)
-            c.advance(end)
-
     # -- lanes giving deliveries back ---------------------------------------------------------
 
     async def _release(self, lane: SiteLane, waiting: list[Delivery]) -> None:
@@ -671,12 +594,13 @@ class DeliverySink:
         with contextlib.suppress(KafkaError):
             await self._save(everything=True)
         self._ready -= revoked
+        if self._reader is not None:
+            self._reader.forget(revoked)
         for tp in revoked:
             self._live.pop(tp, None)
             self._catch_ups.pop(tp, None)
             self._covered.pop(tp, None)
             self._committed.pop(tp, None)
-            self._reader_from.pop(tp, None)
             self._paused.pop(tp, None)
             for lagging in self._lagging.values():
                 lagging.discard(tp)
@@ -684,58 +608,6 @@ class DeliverySink:
         home = self._acks.changelog_partition
         still = {home(tp.partition) for tp in self._ownership.epochs()}
         self._acks.store.revoke({home(tp.partition) for tp in revoked} - still)
-
-    # -- records ------------------------------------------------------------------------------
-
-    async def _decode(self, message: ConsumerRecord, *, dead_letter: bool) -> NsRecord | None:
-        collection, serde = self._serdes[message.topic]
-        try:
-            value = serde.decode(
-                message.value,
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-            )
-            return from_avro(collection, value)
-        except (RecordDecodeError, KeyError, ValueError) as exc:
-            if dead_letter:
-                self.undecodable += 1
-                await self._send_dead_letter(
-                    DeadLetter(
-                        stage="decode",
-                        reason=str(exc),
-                        source_topic=message.topic,
-                        source_partition=message.partition,
-                        source_offset=message.offset,
-                        original_key=message.key,
-                        original_value=message.value or b"",
-                        failed_at_ms=time.time_ns() // 1_000_000,
-                        app_version=app_version(),
-                    )
-                )
-            return None
-
-    async def _reject(self, site: str, record: NsRecord, reason: str) -> None:
-        topic = self.names.ns(record.collection)
-        _collection, serde = self._serdes[topic]
-        await self._send_dead_letter(
-            DeadLetter(
-                stage="sink",
-                reason=reason,
-                source_topic=topic,
-                target=site,
-                original_key=record.identifier.encode(),
-                original_value=serde.encode(to_avro(record)),
-                failed_at_ms=time.time_ns() // 1_000_000,
-                app_version=app_version(),
-            )
-        )
-
-    async def _send_dead_letter(self, letter: DeadLetter) -> None:
-        logger.warning("to DLQ (%s): %s", letter.stage, letter.reason)
-        await self._producer.send_and_wait(
-            self.names.dlq, key=letter.original_key, value=self._dlq_serde.encode(letter.to_avro())
-        )
 
 
 __all__ = ["AllSitesStopped", "DeliveryConfig", "DeliverySink", "SavedCatchUp"]
