@@ -80,6 +80,27 @@ class ProcessorSettings(BaseModel):
     """How long a document's hash is kept, by document date: longer than any vendor re-sends."""
 
 
+class VendorBudget(BaseModel):
+    """What one poller process may ask of each host of one vendor, logins included."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests_per_second: float = Field(default=50.0, gt=0, le=10_000)
+    """Sustained rate; up to one second's worth may go at once."""
+    max_in_flight: int = Field(default=16, ge=1, le=256)
+    """Requests sent and not yet answered (also the host's connection pool size)."""
+
+
+class VendorBudgets(BaseModel):
+    """Per vendor; no vendor publishes its limit, so the defaults are modest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dexcomshare: VendorBudget = VendorBudget()
+    librelinkup: VendorBudget = VendorBudget()
+    tandem: VendorBudget = VendorBudget()
+
+
 class TargetSettings(BaseModel):
     """One Nightscout site."""
 
@@ -196,6 +217,7 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     processor: ProcessorSettings = ProcessorSettings()
+    vendors: VendorBudgets = VendorBudgets()
     targets: dict[str, TargetSettings] = Field(default_factory=dict)
     links: list[LinkSettings] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
