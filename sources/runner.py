@@ -104,6 +104,9 @@ class _Link:
     failures: int = 0
     polling: asyncio.Task[None] | None = None
     removed: bool = False
+    cursor_reload: asyncio.Task[None] | None = None
+    """Added while running: its cursor is read again (another instance may have polled it)
+    before its first poll."""
 
 
 class Poller:
@@ -138,6 +141,8 @@ class Poller:
         self._loads = VendorLoads()
         self._unscheduled: list[_Link] = []
         """Links whose first poll is not planned yet: planned together, as one batch."""
+        self._reload_cursors_of_new_links = False
+        self._cursor_reloads: set[asyncio.Task[None]] = set()
         self._polling: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._sleeping_until_ms: int | None = None
@@ -162,6 +167,7 @@ class Poller:
         if self._running:
             self._unscheduled.append(link)
             self._wake.set()
+            self._reload_cursors_of_new_links = True
 
     async def remove_link(self, link_id: str) -> None:
         """Stop serving ``link_id``: a poll in flight ends first (its cursor saved), then none."""
@@ -205,12 +211,18 @@ class Poller:
         self._running = True
         relay = asyncio.create_task(_relay(stop, self._wake))
         try:
+            # Every cursor was just loaded: links added before the run need no reload.
             self._unscheduled = list(self._links.values())
+            self._reload_cursors_of_new_links = False
+            for link in self._unscheduled:
+                link.cursor_reload = None
             await self._schedule_loop(stop)
         finally:
             self._running = False
             relay.cancel()
             await self._end_polls()
+            for reload in list(self._cursor_reloads):
+                reload.cancel()
             self._due = DueTimes()
             self._unscheduled = []
             await self.pools.close_pools()
@@ -225,6 +237,14 @@ class Poller:
         self._unscheduled = []
         if not batch:
             return
+        if self._reload_cursors_of_new_links and not self._options.dry_run:
+            ids = [link.source.link_id for link in batch]
+            reload = asyncio.create_task(self._cursors.reload(ids))
+            self._cursor_reloads.add(reload)
+            reload.add_done_callback(self._cursor_reloads.discard)
+            for link in batch:
+                link.cursor_reload = reload
+        self._reload_cursors_of_new_links = False
         now_ms = self._clock()
         speed = self._options.clock_speed
         # Clock seconds: the budget is in real time, intervals and phases in clock time.
@@ -305,6 +325,13 @@ class Poller:
 
     async def _poll(self, link: _Link) -> None:
         source, status = link.source, self.status[link.source.link_id]
+        try:
+            if link.cursor_reload is not None:
+                await asyncio.shield(link.cursor_reload)
+                link.cursor_reload = None
+        except Exception as exc:  # Kafka is gone: the role starts again
+            self._fail(exc)
+            return
         cursor = self._cursors.get(source.link_id)
         try:
             result = await source.fetch(cursor, self._clock())
