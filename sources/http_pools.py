@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
@@ -61,10 +62,14 @@ class SharedPools(httpx.AsyncBaseTransport):
         self,
         vendor_budgets: Mapping[str, HostBudget] | None = None,
         default_budget: HostBudget = DEFAULT_BUDGET,
+        budget_waited: Callable[[str, float], None] | None = None,
     ) -> None:
         """``vendor_budgets`` maps a vendor (``dexcomshare``) to the budget of each of its hosts;
-        other vendors' hosts, and requests sent without ``for_vendor``, get ``default_budget``."""
+        other vendors' hosts, and requests sent without ``for_vendor``, get ``default_budget``.
+        ``budget_waited(vendor, seconds)`` hears how long each request waited for the budget
+        (the host stands for the vendor of a request sent without ``for_vendor``)."""
         self._vendor_budgets = dict(vendor_budgets or {})
+        self._budget_waited = budget_waited
         self._default_budget = default_budget
         self._pools: dict[HostKey, _HostPool] = {}
         self._ssl_context: ssl.SSLContext | None = None
@@ -90,8 +95,12 @@ class SharedPools(httpx.AsyncBaseTransport):
         self, request: httpx.Request, vendor: str | None
     ) -> httpx.Response:
         pool = self._pool(request.url, vendor)
-        await pool.rate.acquire()
-        await pool.slots.acquire()
+        if self._budget_waited is None:
+            await self._within_budget(pool)
+        else:
+            started = time.monotonic()
+            await self._within_budget(pool)
+            self._budget_waited(vendor or request.url.host, time.monotonic() - started)
         release = _once(pool.slots.release)
         try:
             pool.requests += 1
@@ -107,6 +116,11 @@ class SharedPools(httpx.AsyncBaseTransport):
             stream=_ReleasingStream(response.stream, release),
             extensions=response.extensions,
         )
+
+    async def _within_budget(self, pool: _HostPool) -> None:
+        """Wait for the host's rate and a free slot (returns holding the slot)."""
+        await pool.rate.acquire()
+        await pool.slots.acquire()
 
     async def aclose(self) -> None:
         """Does nothing: a link's client must not close the pools every link uses."""
