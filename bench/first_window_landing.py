@@ -9,8 +9,9 @@ Share simulator and a multi-site Nightscout test server run in this process on t
 TOML file (link n feeds site n % sites). The simulator serves ``--history-hours`` of readings,
 so a link's first window is what its first read returned, computed here with the call the
 simulator answers it with. The script waits until every site holds every reading of its links'
-first windows, then until no write came for ``QUIET_S`` seconds, and counts: readings missing,
-documents held twice, and PUTs beyond one per document held (a document written twice).
+first windows, stops the poller, waits until no write came for ``QUIET_S`` seconds, and
+counts: readings missing, documents held twice, and PUTs beyond one per document held (a
+document written twice).
 """
 
 from __future__ import annotations
@@ -137,6 +138,9 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
 
                 await wait_for(landed, "first windows in Nightscout", 1200)
                 landed_s = time.monotonic() - started
+                print(f"every first window landed after {landed_s:.0f} s", file=sys.stderr)
+                # New readings keep coming: stop polling, then let the sink finish.
+                roles[-1].stop()
                 writes: list[int] = []
 
                 def quiet() -> bool:
