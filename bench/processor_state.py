@@ -36,9 +36,9 @@ from aiokafka import AIOKafkaProducer
 
 from bench.common import child_env, kafka_broker, machine, table, unique_prefix, write_results
 from nightstream.topics_admin import ensure_topics
+from schemas.hash_changelog import changelog_record
+from schemas.hash_store import DAY_MS, LocalHashStore
 from schemas.topics import TopicSpec
-from streams.hash_changelog import changelog_record
-from streams.hash_store import DAY_MS, LocalHashStore
 from streams.processor import PRODUCER_BATCH_BYTES
 
 PARTITIONS = 3

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from schemas.documents import Collection
 
 DEFAULT_PREFIX = "nightstream"
-VENDORS = ("dexcomshare", "librelinkup", "carelink", "glooko", "tandem")
+POLLED_VENDORS = ("dexcomshare", "librelinkup", "tandem")
+"""The vendors nightstream polls: one raw topic each (a vendor's topic comes with its poller)."""
 _DAY_MS = 24 * 3600 * 1000
 CONTENT_HASHES_FORMAT = "faust-json"
 """``schema_name`` of the processor's table changelog: faust writes it as JSON, not Avro."""
@@ -97,13 +98,24 @@ class TopicNames:
         """
         return f"{self.prefix}.processor.content-hashes-changelog"
 
+    @property
+    def sink_acked(self) -> str:
+        """``site|collection/identifier -> what the site acknowledged``, partition ``p`` for the
+        documents of partition ``p`` of the document topics (``sinks.nightscout.delivery``)."""
+        return f"{self.prefix}.sink.acked"
+
+    @property
+    def sink_progress(self) -> str:
+        """Where sites that fell behind (or are new to a stream) are in their catch-up."""
+        return f"{self.prefix}.sink.progress"
+
 
 def topic_catalog(prefix: str = DEFAULT_PREFIX, partitions: int = 6) -> list[TopicSpec]:
     names = TopicNames(prefix)
     forever = -1
     specs = [
         TopicSpec(names.raw(v), "raw_payload", partitions, "delete", forever, RAW_RECORD_MAX_BYTES)
-        for v in VENDORS
+        for v in POLLED_VENDORS
     ]
     specs += [
         TopicSpec(names.ns(c), c.schema_name, partitions, "compact", forever) for c in Collection
@@ -119,4 +131,7 @@ def topic_catalog(prefix: str = DEFAULT_PREFIX, partitions: int = 6) -> list[Top
     specs.append(
         TopicSpec(names.content_hashes, CONTENT_HASHES_FORMAT, partitions, "compact", forever)
     )
+    # Co-partitioned with the document topics: a sink instance restores what it owns.
+    specs.append(TopicSpec(names.sink_acked, CONTENT_HASHES_FORMAT, partitions, "compact", forever))
+    specs.append(TopicSpec(names.sink_progress, "json", 1, "compact", forever))
     return specs

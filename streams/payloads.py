@@ -24,18 +24,20 @@ from schemas.dead_letters import bounded_dead_letter
 from schemas.documents import Collection as DocumentCollection
 from schemas.documents import NsRecord, to_avro
 from schemas.errors import RecordDecodeError
+from schemas.hash_changelog import HashEntry
 from schemas.records import DeadLetter, RawPayload
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
+from schemas.stream_partitions import stream_partition
 from schemas.topics import TopicNames
 from schemas.version import app_version
-from streams.hash_changelog import HashEntry
 from streams.transform import Transform
 
 logger = logging.getLogger(__name__)
 
-Send = Callable[[str, bytes | None, bytes], Awaitable[Awaitable[Any]]]
-"""``send(topic, key, value)``: queue a record, return what completes on Kafka's answer."""
+Send = Callable[[str, bytes | None, bytes, int | None], Awaitable[Awaitable[Any]]]
+"""``send(topic, key, value, partition)``: queue a record (in ``partition``, or by its key when
+None), return what completes on Kafka's answer."""
 
 
 class RawMessage(Protocol):
@@ -94,6 +96,14 @@ class PayloadTotals:
     unchanged: int = 0
     rejected: int = 0
 
+    def describe(self) -> str:
+        """In words, for a log line."""
+        return (
+            f"{self.payloads} payload(s) read, {self.emitted} document(s) emitted, "
+            f"{self.unchanged} unchanged, {self.rejected} to the DLQ, "
+            f"{self.other_links} of other links skipped"
+        )
+
     def add(self, stats: PayloadStats) -> None:
         self.payloads += 1
         self.other_links += stats.other_link
@@ -116,8 +126,12 @@ class PayloadHandler:
         *,
         only_link: str | None = None,
         binder: Binder | None = None,
+        partitions: Mapping[str, int] | None = None,
     ) -> None:
         self.names = names
+        self._partitions = partitions or {}
+        """Partitions of each document topic: documents go to their stream's partition
+        (``schemas.stream_partitions``); a topic not given here is partitioned by key."""
         self._binder = binder
         self._send = send
         self._hashes = hashes
@@ -212,7 +226,10 @@ class PayloadHandler:
 
     async def _publish(self, record: NsRecord) -> Awaitable[Any]:
         value = self._doc_serdes[record.collection].encode(to_avro(record))
-        return await self._send(self.names.ns(record.collection), record.identifier.encode(), value)
+        topic = self.names.ns(record.collection)
+        count = self._partitions.get(topic)
+        partition = None if count is None else stream_partition(record.stream, count)
+        return await self._send(topic, record.identifier.encode(), value, partition)
 
     async def _dead_letter(
         self, letter: _Letter, message: RawMessage, *, vendor: str | None = None
@@ -241,7 +258,9 @@ class PayloadHandler:
             message.offset,
             letter.reason,
         )
-        return await self._send(self.names.dlq, message.key, self._dlq_serde.encode(dead.to_avro()))
+        return await self._send(
+            self.names.dlq, message.key, self._dlq_serde.encode(dead.to_avro()), None
+        )
 
 
 @dataclass(frozen=True)

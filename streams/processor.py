@@ -32,10 +32,11 @@ from schemas.bindings import StreamBindings
 from schemas.compacted import partitions_of
 from schemas.errors import NightstreamError
 from schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_leased
+from schemas.hash_store import DAY_MS, DEFAULT_HORIZON_DAYS, LocalHashStore
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
+from schemas.stream_partitions import document_partitions
 from schemas.topics import TopicNames
-from streams.hash_store import DAY_MS, DEFAULT_HORIZON_DAYS, LocalHashStore
 from streams.payloads import PayloadHandler, PayloadTotals, PreparedBatch, RawItem
 from streams.stream_binder import StreamBinder
 from streams.transform import Transform
@@ -155,7 +156,12 @@ class Processor:
         await self._bindings.start()
         binder = StreamBinder(self._bindings, self._send, self._bindings_serde())
         self._handler = PayloadHandler(
-            self.names, self._send, hashes, self._registry, binder=binder
+            self.names,
+            self._send,
+            hashes,
+            self._registry,
+            binder=binder,
+            partitions=await document_partitions(config.bootstrap_servers, self.names),
         )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=config.bootstrap_servers,
@@ -272,10 +278,12 @@ class Processor:
         check_lease()
         await self._consumer.commit({tp: messages[-1].offset + 1 for tp, messages in batch.items()})
 
-    async def _send(self, topic: str, key: bytes | None, value: bytes) -> Any:
+    async def _send(
+        self, topic: str, key: bytes | None, value: bytes, partition: int | None
+    ) -> Any:
         assert self._producer is not None
         check_lease()
-        return await self._producer.send(topic, value, key=key)
+        return await self._producer.send(topic, value, key=key, partition=partition)
 
 
 def processor_role(processor: Processor) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
@@ -287,6 +295,6 @@ def processor_role(processor: Processor) -> Callable[[asyncio.Event], Coroutine[
             await processor.run(stop)
         finally:
             await processor.stop()
-            logger.info("processor: %s", processor.totals)
+            logger.info("processor: %s", processor.totals.describe())
 
     return run

@@ -17,10 +17,11 @@ import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from schemas.hash_changelog import ChangelogHashes
 from schemas.offset_bounds import OffsetBounds
 from schemas.registry import SchemaRegistryClient
+from schemas.stream_partitions import document_partitions
 from schemas.topics import TopicNames
-from streams.hash_changelog import ChangelogHashes
 from streams.payloads import PayloadHandler, PayloadTotals, RawItem
 from streams.transform import Transform
 
@@ -50,6 +51,10 @@ class Reprocessor:
 
     async def run(self, bounds: OffsetBounds, stop: asyncio.Event) -> bool:
         """Process every raw record inside ``bounds`` (then True), unless ``stop`` comes first."""
+        if bounds.total == 0:
+            # Nothing to read. (aiokafka cannot stop a consumer just started: its stop() raises
+            # CancelledError from a task that never ran.)
+            return True
         producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, linger_ms=0
         )
@@ -61,12 +66,21 @@ class Reprocessor:
             hashes = ChangelogHashes(self._bootstrap, self._names.content_hashes, producer)
             await hashes.load()
 
-            async def send(topic: str, key: bytes | None, value: bytes) -> asyncio.Future[object]:
-                sent: asyncio.Future[object] = await producer.send(topic, value, key=key)
+            async def send(
+                topic: str, key: bytes | None, value: bytes, partition: int | None
+            ) -> asyncio.Future[object]:
+                sent: asyncio.Future[object] = await producer.send(
+                    topic, value, key=key, partition=partition
+                )
                 return sent
 
             handler = PayloadHandler(
-                self._names, send, hashes, self._registry, only_link=self._only_link
+                self._names,
+                send,
+                hashes,
+                self._registry,
+                only_link=self._only_link,
+                partitions=await document_partitions(self._bootstrap, self._names),
             )
             await consumer.start()
             return await self._consume(consumer, handler, bounds, stop)

@@ -47,7 +47,9 @@ class StreamBinder:
             )
         new = [b for b in wanted.values() if self._table.stream_of(b.link_id) != b.stream]
         pending = [
-            await self._send(self._table.topic, b.link_id.encode(), self._serde.encode(b.to_avro()))
+            await self._send(
+                self._table.topic, b.link_id.encode(), self._serde.encode(b.to_avro()), None
+            )
             for b in new
         ]
         await asyncio.gather(*pending)

@@ -139,7 +139,7 @@ async def test_a_sink_with_a_backlog_stops_promptly_whatever_nightscout_does(
     token = server.create_access_token("sink", permissions=UPLOADER)
     url = f"http://127.0.0.1:{_closed_port()}" if state == "refused" else server.url
     pipeline = await _pipeline(kafka_bootstrap, tmp_path, url, token)
-    group = f"{pipeline.prefix}-sink-ns"
+    group = f"{pipeline.prefix}-sink"
     try:
         sink = pipeline.start("sink", "sink")
         # Healthy first, so that some batches are acknowledged and committed before it fails.
@@ -184,7 +184,7 @@ async def test_a_sink_stopped_while_nightscout_answers_commits_exactly_what_it_w
     server.faults = Faults(hang_rate=1.0, hang_seconds=0.01, after_write_rate=1.0, methods=("PUT",))
     pipeline = await _pipeline(kafka_bootstrap, tmp_path, server.url, token)
     await _stop_once_writing(pipeline, "sink", lambda: len(_stored(server)) >= 300, interval=0.02)
-    committed = await _committed_identifiers(pipeline, f"{pipeline.prefix}-sink-ns")
+    committed = await _committed_identifiers(pipeline, f"{pipeline.prefix}-sink")
     assert 300 <= len(committed) < BACKLOG
     assert committed == _stored(server)
 
@@ -198,7 +198,7 @@ async def test_run_with_a_hanging_nightscout_stops_promptly(
     await _stop_once_writing(
         pipeline, "run", lambda: server.stats.count(method="PUT") > 0, interval=0.1
     )
-    assert await _committed_identifiers(pipeline, f"{pipeline.prefix}-sink-ns") == set()
+    assert await _committed_identifiers(pipeline, f"{pipeline.prefix}-sink") == set()
 
 
 async def test_replay_into_a_hanging_site_stops_promptly(

@@ -259,7 +259,7 @@ async def test_no_secret_in_logs_topics_dead_letters_or_cli_output(
             vendors = {str(entry["device"]).split("/")[2] for entry in entries}
             lag = await group_lag(
                 pipeline.bootstrap,
-                f"{pipeline.prefix}-sink-ns",
+                f"{pipeline.prefix}-sink",
                 [names.ns(collection) for collection in Collection],
             )
             return stopped and lag == 0 and vendors == {"dexcomshare", "librelinkup", "tandem"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from nightstream.config import load_settings
+from nightstream.config_errors import ConfigError
 from nightstream.roles import build_poller, vendor_budgets
 from sources.http_pools import DEFAULT_BUDGET, HostBudget
 from sources.runner import PollerOptions
@@ -48,8 +48,14 @@ def test_the_default_is_the_documented_budget() -> None:
     ],
 )
 def test_a_wrong_budget_is_refused(tmp_path: Path, toml: str, where: str) -> None:
-    with pytest.raises(ValidationError, match=where):
+    with pytest.raises(ConfigError, match=where):
         load_settings({}, _config(tmp_path, toml))
+
+
+def test_a_misspelt_vendor_variable_is_refused_with_the_name_meant() -> None:
+    env = {"NIGHTSTREAM_VENDORS__DEXCOM__REQUESTS_PER_SECOND": "75"}
+    with pytest.raises(ConfigError, match="NIGHTSTREAM_VENDORS__DEXCOM__REQUESTS_PER_SECOND"):
+        load_settings(env)
 
 
 def test_the_poller_s_pools_use_the_configured_budgets() -> None:

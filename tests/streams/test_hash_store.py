@@ -12,9 +12,9 @@ from aiokafka import AIOKafkaProducer
 from nightstream.topics_admin import ensure_topics
 from schemas.compacted import read_records
 from schemas.errors import NightstreamError
+from schemas.hash_changelog import ChangelogHashes, HashEntry, send_entries
+from schemas.hash_store import DAY_MS, LocalHashStore
 from schemas.topics import TopicSpec
-from streams.hash_changelog import ChangelogHashes, HashEntry, send_entries
-from streams.hash_store import DAY_MS, LocalHashStore
 
 pytestmark = pytest.mark.kafka
 

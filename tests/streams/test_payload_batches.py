@@ -16,11 +16,11 @@ from typing import Any
 
 from schemas.bindings import StreamBindings
 from schemas.documents import Collection as DocumentCollection
+from schemas.hash_changelog import HashEntry
 from schemas.identity import stream_digest
 from schemas.records import RawPayload
 from schemas.serde import make_serde
 from schemas.topics import TopicNames
-from streams.hash_changelog import HashEntry
 from streams.payloads import PayloadHandler, RawItem
 from streams.registry import TRANSFORMS
 from streams.stream_binder import StreamBinder
@@ -49,7 +49,7 @@ class Recorder:
         self.hashes: dict[str, str] = {}
         self.recorded: list[dict[int, list[HashEntry]]] = []
 
-    async def send(self, topic: str, key: bytes | None, value: bytes) -> Any:
+    async def send(self, topic: str, key: bytes | None, value: bytes, partition: int | None) -> Any:
         self.events.append(("send", topic))
 
         async def ack() -> None:

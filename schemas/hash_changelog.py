@@ -3,7 +3,7 @@ changelog topic whose partition ``p`` holds the hashes of documents made from ra
 
 Records are JSON key and value, the format faust tables use, so a faust table over the same
 topic would restore them. A record's Kafka timestamp is the document's date (capped at the time
-of writing), which is what the processor's horizon expires entries by (``streams.hash_store``);
+of writing), which is what the processor's horizon expires entries by (``schemas.hash_store``);
 an expired entry is a tombstone. Records written before this rule carry their write time, a
 fair stand-in for the date of what was then new.
 

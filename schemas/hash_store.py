@@ -1,4 +1,7 @@
-"""The processor's content hashes, bounded: a local SQLite store in front of the changelog topic.
+"""Content hashes, bounded: a local SQLite store in front of a compacted changelog topic.
+
+The processor keeps ``address -> hash of the last emitted content`` here; the sink keeps
+``target|address -> what the target acknowledged``. The text below speaks of the processor.
 
 Why a disk store and a horizon, both:
 
@@ -49,7 +52,7 @@ from aiokafka.structs import RecordMetadata
 
 from schemas.errors import NightstreamError
 from schemas.fencing import check_lease
-from streams.hash_changelog import HashEntry, send_entries
+from schemas.hash_changelog import HashEntry, send_entries
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +95,9 @@ class LocalHashStore:
         *,
         state_dir: Path | None = None,
         horizon_ms: int = int(DEFAULT_HORIZON_DAYS * DAY_MS),
+        owner: str = "processor",
     ) -> None:
+        self._owner = owner
         self._bootstrap = bootstrap_servers
         self._topic = topic
         self._producer = producer
@@ -102,7 +107,7 @@ class LocalHashStore:
             self._temporary = tempfile.TemporaryDirectory(prefix="nightstream-hashes-")
             state_dir = Path(self._temporary.name)
         state_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = _lock_directory(state_dir)
+        self._lock = _lock_directory(state_dir, owner)
         self.path = state_dir / f"{topic}.sqlite"
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -208,7 +213,9 @@ class LocalHashStore:
                 [(address, partition) for address in addresses],
             )
             self._advance_over(partition, written)
-        logger.info("processor: %d content hashes of partition %d expired", len(rows), partition)
+        logger.info(
+            "%s: %d content hashes of partition %d expired", self._owner, len(rows), partition
+        )
         return len(rows)
 
     def _advance_over(self, partition: int, written: Sequence[RecordMetadata]) -> None:
@@ -249,8 +256,9 @@ class LocalHashStore:
                 start = self.next_offset(tp.partition)
                 if not begin[tp] <= start <= end[tp]:
                     logger.warning(
-                        "processor: changelog %s[%d] ends at %d, before the %d held locally "
+                        "%s: changelog %s[%d] ends at %d, before the %d held locally "
                         "(recreated?): restoring it from the beginning",
+                        self._owner,
                         self._topic,
                         tp.partition,
                         end[tp],
@@ -294,14 +302,14 @@ class LocalHashStore:
         return len(records)
 
 
-def _lock_directory(directory: Path) -> TextIO:
+def _lock_directory(directory: Path, owner: str) -> TextIO:
     handle = (directory / "LOCK").open("a")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
         raise NightstreamError(
-            f"the processor state directory {directory} is in use by another processor: "
-            "give each processor instance its own processor.state_dir"
+            f"the {owner} state directory {directory} is in use by another {owner}: "
+            f"give each {owner} instance its own {owner}.state_dir"
         ) from None
     return handle

@@ -1,0 +1,36 @@
+"""Which partition of an ``ns.*`` topic holds a stream's documents.
+
+Documents are keyed by identifier (so compaction keeps each identifier's latest version) but
+partitioned by stream: every document of one stream lands in one partition of each document
+topic. A sink then reads each partition once for every site it serves, and catching one site
+up on a stream reads that stream's partition, not the whole topic. Identifiers are derived
+from the stream, so one identifier's versions stay in one partition, in order.
+
+The hash is Kafka's own (murmur2, as its default partitioner applies to keys), so any client
+can tell where a stream lives.
+"""
+
+from __future__ import annotations
+
+from aiokafka.partitioner import murmur2
+
+from schemas.compacted import partitions_of
+from schemas.documents import Collection
+from schemas.topics import TopicNames
+
+
+def stream_partition(stream: str, partitions: int) -> int:
+    if partitions < 1:
+        raise ValueError(f"a topic has at least one partition, not {partitions}")
+    return int(murmur2(stream.encode()) & 0x7FFFFFFF) % partitions
+
+
+async def document_partitions(bootstrap_servers: str, names: TopicNames) -> dict[str, int]:
+    """How many partitions each existing document topic has."""
+    counts = {}
+    for collection in Collection:
+        topic = names.ns(collection)
+        count = len(await partitions_of(bootstrap_servers, topic))
+        if count:
+            counts[topic] = count
+    return counts
