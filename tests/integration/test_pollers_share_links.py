@@ -41,7 +41,7 @@ from sources.dexcomshare.simulator.accounts import SimAccount
 from sources.link_credentials import KEY_ENV, LinkKeyring, new_key
 from tests.integration.cli_runs import CliRun
 from tests.integration.pipeline import wait_until
-from tests.integration.topic_records import read_topic
+from tests.integration.topic_records import read_topic, topics_with_prefix
 from tests.kafka_broker import unique_name
 
 pytestmark = pytest.mark.kafka
@@ -183,7 +183,14 @@ async def test_pollers_share_300_links_one_instance_at_a_time_through_a_kill_and
     _write_config(run, hosted)
     settings = load_settings({}, run.config)
     names = TopicNames(run.prefix)
-    await ensure_topics(kafka_bootstrap, topic_catalog(run.prefix, partitions=PARTITIONS))
+    catalog = topic_catalog(run.prefix, partitions=PARTITIONS)
+    await ensure_topics(kafka_bootstrap, catalog)
+
+    async def topics_visible() -> bool:  # roles refuse to start over a topic not yet listed
+        listed = set(await topics_with_prefix(kafka_bootstrap, run.prefix))
+        return {spec.name for spec in catalog} <= listed
+
+    await wait_until(topics_visible, within=30, what="the new topics")
     accounts = generate_accounts(LINKS, seed=16)
     async with ShareSimulator(accounts, seed=16, history_ms=HISTORY_MS) as sim:
         links = [_link(n, account, sim) for n, account in enumerate(sim.accounts)]
