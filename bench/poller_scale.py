@@ -91,6 +91,28 @@ class Lateness:
         self.polls[f"{phase}:{link_id[0]}"] += 1
 
 
+class BudgetWaits:
+    """How long each vendor request waited for its host budget (real seconds), by phase."""
+
+    def __init__(self) -> None:
+        self.phase = "cold"
+        self.samples: dict[tuple[str, str], list[float]] = {}
+
+    def waited(self, vendor: str, seconds: float) -> None:
+        self.samples.setdefault((self.phase, vendor), []).append(seconds)
+
+
+def wait_figures(samples: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "requests": len(ordered),
+        "p50_s": round(ordered[len(ordered) // 2], 4),
+        "p99_s": round(ordered[min(int(0.99 * len(ordered)), len(ordered) - 1)], 4),
+        "max_s": round(ordered[-1], 4),
+        "over_100ms": sum(1 for s in ordered if s > 0.1),
+    }
+
+
 def rss_kib() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -217,7 +239,9 @@ async def idle_cpu(settings: Settings, seconds: float) -> dict[str, float]:
     """CPU of a poller whose links are all scheduled and none due: its clock stands still and
     counts as a million times slower than real time, so every wait outlasts the measurement."""
     clock = ManualClock(START_MS + 7)
-    options = PollerOptions(dry_run=True, clock_speed=1e-6)
+    # First polls spread over a whole interval (the CPU pace is never reached): on this clock,
+    # a hundred years.
+    options = PollerOptions(dry_run=True, clock_speed=1e-6, first_polls_per_second=1e-9)
     poller = build_poller(settings, options, clock=clock.now_ms)
     stop = asyncio.Event()
     running = asyncio.create_task(poller.run(stop))
@@ -260,9 +284,12 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
             started = time.monotonic()
             settings = load_settings({}, config)
             config_s = time.monotonic() - started
-            rate = DEFAULT_BUDGET.requests_per_second * speed
-            budget = HostBudget(rate, arguments.max_in_flight)
-            pools = SharedPools(default_budget=budget)
+            budgets = {
+                "dexcomshare": HostBudget(arguments.dexcom_budget * speed, arguments.max_in_flight),
+                "librelinkup": HostBudget(arguments.llu_budget * speed, arguments.max_in_flight),
+            }
+            waits = BudgetWaits()
+            pools = SharedPools(vendor_budgets=budgets, budget_waited=waits.waited)
             options = PollerOptions(clock_speed=speed)
             poller = build_poller(settings, options, clock=clock.now_ms, pools=pools)
             built_s = time.monotonic() - started
@@ -288,12 +315,14 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
             steady_to = steady_from + int(arguments.steady_cycles * DEXCOM_INTERVAL_S * 1000)
             lateness.steady_from_ms = steady_from
             await sleep_until_sim(clock, steady_from)
+            waits.phase = "steady"
             cpu_0, requests_0 = time.process_time(), pools.requests_by_host()
             load_steady = uptime()
             spy_out = Path(tmp) / "profile.raw"
             spy = profile(arguments.profile_seconds, spy_out) if arguments.profile_seconds else None
             await sleep_until_sim(clock, steady_to)
             cpu_1, requests_1 = time.process_time(), pools.requests_by_host()
+            waits.phase = "after"
             rss_steady = rss_kib()
             load_end = uptime()
             stop.set()
@@ -316,7 +345,7 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
             "requests_steady": sent,
             "requests_per_link_per_cycle": round(sent / linked / cycles, 3),
             "requests_per_second": round(sent / steady_s, 2),
-            "budget_requests_per_second": DEFAULT_BUDGET.requests_per_second,
+            "budget_requests_per_second": budgets[vendor].requests_per_second / speed,
         }
     cpu_per_link_minute = (cpu_1 - cpu_0) / links / (steady_s / 60)
     states = Counter(str(s.state) for s in poller.status.values())
@@ -335,6 +364,10 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "rss_per_link_kib": round((rss_steady - rss_before) / links, 2),
         "lateness_cold": percentiles(lateness.cold, speed),
         "lateness_steady": percentiles(lateness.steady, speed),
+        "budget_wait_real_s": {
+            f"{phase}:{vendor}": wait_figures(samples)
+            for (phase, vendor), samples in sorted(waits.samples.items())
+        },
         "polls_by_phase_and_vendor": dict(lateness.polls),
         "steady_simulated_s": steady_s,
         "hosts": per_host,
@@ -366,6 +399,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--bootstrap")
     parser.add_argument("--name", default="poller_scale")
     parser.add_argument("--max-in-flight", type=int, default=DEFAULT_BUDGET.max_in_flight)
+    parser.add_argument(
+        "--dexcom-budget",
+        type=float,
+        default=DEFAULT_BUDGET.requests_per_second,
+        help="requests per (simulated) second to the Dexcom host, as [vendors.dexcomshare]",
+    )
+    parser.add_argument("--llu-budget", type=float, default=DEFAULT_BUDGET.requests_per_second)
     return parser.parse_args(argv)
 
 

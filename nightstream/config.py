@@ -92,6 +92,27 @@ class ProcessorSettings(BaseModel):
     """How long a document's hash is kept, by document date: longer than any vendor re-sends."""
 
 
+class VendorBudget(BaseModel):
+    """What one poller process may ask of each host of one vendor, logins included."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests_per_second: float = Field(default=50.0, gt=0, le=10_000)
+    """Sustained rate; up to one second's worth may go at once."""
+    max_in_flight: int = Field(default=16, ge=1, le=256)
+    """Requests sent and not yet answered (also the host's connection pool size)."""
+
+
+class VendorBudgets(BaseModel):
+    """Per vendor; no vendor publishes its limit, so the defaults are modest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dexcomshare: VendorBudget = VendorBudget()
+    librelinkup: VendorBudget = VendorBudget()
+    tandem: VendorBudget = VendorBudget()
+
+
 class SinkSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -221,6 +242,7 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     processor: ProcessorSettings = ProcessorSettings()
+    vendors: VendorBudgets = VendorBudgets()
     sink: SinkSettings = SinkSettings()
     targets: dict[str, TargetSettings] = Field(default_factory=dict)
     links: list[LinkSettings] = Field(default_factory=list)
@@ -316,7 +338,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def settings_sections() -> dict[str, set[str] | None]:
     """Each top-level setting, upper case, with its keys where it is a section of keys."""
-    nested: dict[str, type[BaseModel]] = {"kafka": KafkaSettings, "processor": ProcessorSettings}
+    nested: dict[str, type[BaseModel]] = {
+        "kafka": KafkaSettings,
+        "processor": ProcessorSettings,
+        "vendors": VendorBudgets,
+    }
     return {
         name.upper(): set(nested[name].model_fields) if name in nested else None
         for name in Settings.model_fields
@@ -325,7 +351,15 @@ def settings_sections() -> dict[str, set[str] | None]:
 
 def known_keys() -> set[str]:
     """Every key a config file may hold, at any level."""
-    models = (Settings, KafkaSettings, ProcessorSettings, TargetSettings, LinkSettings)
+    models = (
+        Settings,
+        KafkaSettings,
+        ProcessorSettings,
+        VendorBudgets,
+        VendorBudget,
+        TargetSettings,
+        LinkSettings,
+    )
     return {key for model in models for key in model.model_fields}
 
 

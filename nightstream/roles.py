@@ -28,7 +28,7 @@ from sources.cursors import CursorStore
 from sources.dexcomshare.client import DexcomShareClient
 from sources.dexcomshare.poll_source import DexcomSharePollSource
 from sources.dexcomshare.servers import share_server
-from sources.http_pools import SharedPools
+from sources.http_pools import HostBudget, SharedPools
 from sources.librelinkup.client import LibreLinkUpClient
 from sources.librelinkup.hosts import llu_hosts
 from sources.librelinkup.poll_source import LibreLinkUpPollSource
@@ -179,13 +179,22 @@ def links_role(
     return LinksRole(settings, poller, build, instance_id=instance_id).run
 
 
+def vendor_budgets(settings: Settings) -> dict[str, HostBudget]:
+    """Each vendor's host budget, as configured under ``[vendors.<vendor>]``."""
+    return {
+        vendor: HostBudget(budget.requests_per_second, budget.max_in_flight)
+        for vendor, budget in settings.vendors
+    }
+
+
 def build_poll_source(
     link: LinkSettings, clock: Clock = wall_clock_ms, pools: SharedPools | None = None
 ) -> PollSource:
     """The link's poll source; over ``pools`` (a poller's, shared by its links) when given,
     else with an HTTP client of its own that ``aclose()`` closes."""
     # Per link only cookies and headers; connections, TLS and the host budget are shared.
-    http = None if pools is None else httpx.AsyncClient(transport=pools)
+    transport = None if pools is None else pools.for_vendor(link.vendor)
+    http = None if transport is None else httpx.AsyncClient(transport=transport)
     if link.vendor == "dexcomshare":
         client = DexcomShareClient(
             link_id=link.id,
@@ -217,7 +226,7 @@ def build_poll_source(
             password=link.password.get_secret_value(),
             hosts=tandem_hosts(link.region, link.server_url, link.client_id),
             clock=FunctionClock(clock),
-            http=None if pools is None else make_tandem_http_client(transport=pools),
+            http=None if transport is None else make_tandem_http_client(transport=transport),
         )
         return TandemPollSource(
             tandem,
@@ -237,9 +246,9 @@ def build_poller(
     pools: SharedPools | None = None,
 ) -> Poller:
     """The poller of ``link_ids`` (default: every link); its links share ``pools`` (default:
-    new pools with the default budget per vendor host)."""
+    new pools with the configured budget per vendor host)."""
     kafka = settings.kafka
-    pools = pools or SharedPools()
+    pools = pools or SharedPools(vendor_budgets(settings))
     names = TopicNames(kafka.topic_prefix)
     wanted = None if link_ids is None else set(link_ids)
     links = [link for link in settings.links if wanted is None or link.id in wanted]

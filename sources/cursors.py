@@ -1,12 +1,14 @@
 """Durable poll cursors on the compacted ``cursors`` topic, one per link.
 
-Read in full at start-up; a cursor is saved only after the raw records it covers were
+Read in full at start-up, and again for links a poller takes over from another instance while it
+runs (``reload``); a cursor is saved only after the raw records it covers were
 acknowledged by Kafka, so a crash re-polls an overlapping window instead of skipping one.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from aiokafka import AIOKafkaProducer
 
@@ -32,6 +34,14 @@ class CursorStore:
         for key, value in (await read_latest(self._bootstrap, self.topic)).items():
             self._apply(key, value)
         logger.info("loaded %d poll cursors from %s", len(self._cursors), self.topic)
+
+    async def reload(self, link_ids: Collection[str]) -> None:
+        """Read these links' cursors again: another poller instance may have polled them since
+        the load (only theirs, so a cursor this instance saved meanwhile never goes back)."""
+        wanted = {link_id.encode() for link_id in link_ids}
+        for key, value in (await read_latest(self._bootstrap, self.topic)).items():
+            if key in wanted:
+                self._apply(key, value)
 
     def _apply(self, key: bytes, value: bytes) -> None:
         try:

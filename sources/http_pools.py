@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
 from aiolimiter import AsyncLimiter
 
-HostKey = tuple[bytes, bytes, int | None]
+HostKey = tuple[str | None, bytes, bytes, int | None]
+"""Vendor (None: no vendor named), scheme, host, port."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,24 +60,47 @@ class _HostPool:
 class SharedPools(httpx.AsyncBaseTransport):
     def __init__(
         self,
-        budgets: dict[str, HostBudget] | None = None,
+        vendor_budgets: Mapping[str, HostBudget] | None = None,
         default_budget: HostBudget = DEFAULT_BUDGET,
+        budget_waited: Callable[[str, float], None] | None = None,
     ) -> None:
-        """``budgets`` maps a host name (``share2.dexcom.com``) to its budget; other hosts get
-        ``default_budget``."""
-        self._budgets = dict(budgets or {})
+        """``vendor_budgets`` maps a vendor (``dexcomshare``) to the budget of each of its hosts;
+        other vendors' hosts, and requests sent without ``for_vendor``, get ``default_budget``.
+        ``budget_waited(vendor, seconds)`` hears how long each request waited for the budget
+        (the host stands for the vendor of a request sent without ``for_vendor``)."""
+        self._vendor_budgets = dict(vendor_budgets or {})
+        self._budget_waited = budget_waited
         self._default_budget = default_budget
         self._pools: dict[HostKey, _HostPool] = {}
         self._ssl_context: ssl.SSLContext | None = None
 
     def requests_by_host(self) -> dict[str, int]:
         """Requests sent to each host since the pools were opened."""
-        return {_describe(key): pool.requests for key, pool in self._pools.items()}
+        counts: dict[str, int] = {}
+        for key, pool in self._pools.items():
+            counts[_describe(key)] = counts.get(_describe(key), 0) + pool.requests
+        return counts
+
+    def budget_of(self, vendor: str | None) -> HostBudget:
+        return self._vendor_budgets.get(vendor or "", self._default_budget)
+
+    def for_vendor(self, vendor: str) -> httpx.AsyncBaseTransport:
+        """These pools as the transport of one of ``vendor``'s links (its hosts' budget)."""
+        return _VendorTransport(self, vendor)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        pool = self._pool(request.url)
-        await pool.rate.acquire()
-        await pool.slots.acquire()
+        return await self.send_within_budget(request, None)
+
+    async def send_within_budget(
+        self, request: httpx.Request, vendor: str | None
+    ) -> httpx.Response:
+        pool = self._pool(request.url, vendor)
+        if self._budget_waited is None:
+            await self._within_budget(pool)
+        else:
+            started = time.monotonic()
+            await self._within_budget(pool)
+            self._budget_waited(vendor or request.url.host, time.monotonic() - started)
         release = _once(pool.slots.release)
         try:
             pool.requests += 1
@@ -92,6 +117,11 @@ class SharedPools(httpx.AsyncBaseTransport):
             extensions=response.extensions,
         )
 
+    async def _within_budget(self, pool: _HostPool) -> None:
+        """Wait for the host's rate and a free slot (returns holding the slot)."""
+        await pool.rate.acquire()
+        await pool.slots.acquire()
+
     async def aclose(self) -> None:
         """Does nothing: a link's client must not close the pools every link uses."""
 
@@ -101,11 +131,11 @@ class SharedPools(httpx.AsyncBaseTransport):
         for pool in pools.values():
             await pool.transport.aclose()
 
-    def _pool(self, url: httpx.URL) -> _HostPool:
-        key: HostKey = (url.raw_scheme, url.raw_host, url.port)
+    def _pool(self, url: httpx.URL, vendor: str | None) -> _HostPool:
+        key: HostKey = (vendor, url.raw_scheme, url.raw_host, url.port)
         pool = self._pools.get(key)
         if pool is None:
-            budget = self._budgets.get(url.host, self._default_budget)
+            budget = self.budget_of(vendor)
             limits = httpx.Limits(
                 max_connections=budget.max_in_flight,
                 max_keepalive_connections=budget.max_in_flight,
@@ -119,6 +149,18 @@ class SharedPools(httpx.AsyncBaseTransport):
         if self._ssl_context is None:
             self._ssl_context = httpx.create_ssl_context()
         return self._ssl_context
+
+
+class _VendorTransport(httpx.AsyncBaseTransport):
+    def __init__(self, pools: SharedPools, vendor: str) -> None:
+        self._pools = pools
+        self._vendor = vendor
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._pools.send_within_budget(request, self._vendor)
+
+    async def aclose(self) -> None:
+        """Does nothing, as ``SharedPools.aclose``."""
 
 
 class _ReleasingStream(httpx.AsyncByteStream):
@@ -150,6 +192,6 @@ def _once(action: Callable[[], None]) -> Callable[[], None]:
 
 
 def _describe(key: HostKey) -> str:
-    scheme, host, port = key
+    _vendor, scheme, host, port = key
     suffix = f":{port}" if port is not None else ""
     return f"{scheme.decode()}://{host.decode()}{suffix}"

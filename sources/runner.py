@@ -3,9 +3,11 @@
 Each poll is fetch -> publish raw payloads -> save the cursor -> the link's next due time. The
 links wait in one heap of due times (``sources.schedule``), not in a sleeping task each; a poll
 is a task only while it runs, so a link between polls costs a heap entry and no CPU. First polls
-are spread by a phase derived from each link's id, over its interval when there are many links
-(no burst at start, nor when the role starts again after an outage) and over less when there
-are few (one link polls at once). Links can be added and removed while it runs.
+(of the links a run starts with, and of each batch added while it runs) are spread by a phase
+derived from each link's id: at the CPU's pace (``first_polls_per_second``), and over as long as
+the vendor's host budget needs to serve them beside the other links' steady polls
+(``sources.cold_start``), so neither a start nor a restart after an outage bursts, and one link
+polls at once. Links can be added and removed while it runs.
 
 Links fail alone: a link whose user must act stops with one message; a link whose vendor is down
 retries with exponential backoff and jitter while the others go on. Kafka errors end the run
@@ -30,6 +32,7 @@ from schemas.errors import LinkFatalError, RetriableError
 from schemas.records import PollCursor
 from schemas.serde import Serde, make_serde
 from schemas.topics import TopicNames
+from sources.cold_start import NewLink, VendorLoads, first_poll_requests, first_poll_windows_s
 from sources.cursors import CursorStore
 from sources.http_pools import SharedPools
 from sources.poll_source import FetchResult, PollSource
@@ -80,8 +83,8 @@ class PollerOptions:
     fault runs), so that waits between polls pass that much faster."""
     max_polls_in_flight: int = 256
     first_polls_per_second: float = 20.0
-    """How fast first polls may come: n links start over n / this seconds (at most one
-    interval), so one link polls at once and 10,000 spread over their whole interval."""
+    """How fast first polls may come for the CPU's sake: n links start over at least n / this
+    real seconds (at most one interval; the host budget may need longer)."""
     max_idle_wait_seconds: float = 5.0
     """The longest the scheduler sleeps at once (a new due time wakes it earlier)."""
     stop_grace_seconds: float = 5.0
@@ -101,6 +104,9 @@ class _Link:
     failures: int = 0
     polling: asyncio.Task[None] | None = None
     removed: bool = False
+    cursor_reload: asyncio.Task[None] | None = None
+    """Added while running: its cursor is read again (another instance may have polled it)
+    before its first poll."""
 
 
 class Poller:
@@ -132,6 +138,11 @@ class Poller:
         self.status: dict[str, LinkStatus] = {}
         self._links: dict[str, _Link] = {}
         self._due = DueTimes()
+        self._loads = VendorLoads()
+        self._unscheduled: list[_Link] = []
+        """Links whose first poll is not planned yet: planned together, as one batch."""
+        self._reload_cursors_of_new_links = False
+        self._cursor_reloads: set[asyncio.Task[None]] = set()
         self._polling: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._sleeping_until_ms: int | None = None
@@ -151,9 +162,12 @@ class Poller:
         interval_ms = max(int(source.poll_interval_seconds * 1000), 1)
         link = _Link(source, interval_ms)
         self._links[source.link_id] = link
+        self._loads.add(source.vendor, interval_ms / 1000)
         self.status[source.link_id] = LinkStatus()
         if self._running:
-            self._schedule_first(link, self._clock())
+            self._unscheduled.append(link)
+            self._wake.set()
+            self._reload_cursors_of_new_links = True
 
     async def remove_link(self, link_id: str) -> None:
         """Stop serving ``link_id``: a poll in flight ends first (its cursor saved), then none."""
@@ -161,6 +175,7 @@ class Poller:
         if link is None:
             return
         link.removed = True
+        self._loads.remove(link.source.vendor, link.interval_ms / 1000)
         self._due.discard(link_id)
         if link.polling is not None:
             await asyncio.wait({link.polling})
@@ -196,15 +211,20 @@ class Poller:
         self._running = True
         relay = asyncio.create_task(_relay(stop, self._wake))
         try:
-            now = self._clock()
-            for link in self._links.values():
-                self._schedule_first(link, now)
+            # Every cursor was just loaded: links added before the run need no reload.
+            self._unscheduled = list(self._links.values())
+            self._reload_cursors_of_new_links = False
+            for link in self._unscheduled:
+                link.cursor_reload = None
             await self._schedule_loop(stop)
         finally:
             self._running = False
             relay.cancel()
             await self._end_polls()
+            for reload in list(self._cursor_reloads):
+                reload.cancel()
             self._due = DueTimes()
+            self._unscheduled = []
             await self.pools.close_pools()
             if self._producer is not None:
                 await self._producer.stop()
@@ -212,7 +232,35 @@ class Poller:
         if self._failure is not None:
             raise self._failure
 
-    def _schedule_first(self, link: _Link, now_ms: int) -> None:
+    def _schedule_new_links(self) -> None:
+        batch = [link for link in self._unscheduled if not link.removed]
+        self._unscheduled = []
+        if not batch:
+            return
+        if self._reload_cursors_of_new_links and not self._options.dry_run:
+            ids = [link.source.link_id for link in batch]
+            reload = asyncio.create_task(self._cursors.reload(ids))
+            self._cursor_reloads.add(reload)
+            reload.add_done_callback(self._cursor_reloads.discard)
+            for link in batch:
+                link.cursor_reload = reload
+        self._reload_cursors_of_new_links = False
+        now_ms = self._clock()
+        speed = self._options.clock_speed
+        # Clock seconds: the budget is in real time, intervals and phases in clock time.
+        budget_windows_s = first_poll_windows_s(
+            (NewLink(link.source.vendor, first_poll_requests(link.source)) for link in batch),
+            self._loads,
+            lambda vendor: self.pools.budget_of(vendor).requests_per_second / speed,
+        )
+        cpu_window_s = len(batch) / self._options.first_polls_per_second * speed
+        for link in batch:
+            window_s = max(
+                min(cpu_window_s, link.interval_ms / 1000), budget_windows_s[link.source.vendor]
+            )
+            self._schedule_first(link, now_ms, max(int(window_s * 1000), 1))
+
+    def _schedule_first(self, link: _Link, now_ms: int, window_ms: int) -> None:
         status = self.status[link.source.link_id]
         if status.state is LinkState.STOPPED:
             return
@@ -220,8 +268,6 @@ class Poller:
         if self._options.once:
             self._schedule(link, now_ms, now_ms)
             return
-        window_ms = int(len(self._links) / self._options.first_polls_per_second * 1000)
-        window_ms = min(max(window_ms, 1), link.interval_ms)
         phase = phase_ms(link.source.link_id, window_ms)
         self._schedule(link, now_ms, next_slot_ms(now_ms, phase, window_ms))
 
@@ -243,6 +289,7 @@ class Poller:
         loop = asyncio.get_running_loop()
         cap = self._options.max_polls_in_flight
         while not stop.is_set() and self._failure is None:
+            self._schedule_new_links()
             if self._options.once and not self._due and not self._polling:
                 return
             now = _monotonic_ms()
@@ -278,6 +325,13 @@ class Poller:
 
     async def _poll(self, link: _Link) -> None:
         source, status = link.source, self.status[link.source.link_id]
+        try:
+            if link.cursor_reload is not None:
+                await asyncio.shield(link.cursor_reload)
+                link.cursor_reload = None
+        except Exception as exc:  # Kafka is gone: the role starts again
+            self._fail(exc)
+            return
         cursor = self._cursors.get(source.link_id)
         try:
             result = await source.fetch(cursor, self._clock())

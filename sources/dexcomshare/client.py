@@ -87,6 +87,11 @@ class DexcomShareClient(Closing):
         return f"DexcomShareClient(link_id={self._link_id!r}, region={self._server.region!r})"
 
     @property
+    def has_session(self) -> bool:
+        """A session is held: the next read needs no login first."""
+        return self._session is not None
+
+    @property
     def link_id(self) -> str:
         return self._link_id
 

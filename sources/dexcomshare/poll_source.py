@@ -44,6 +44,11 @@ class DexcomSharePollSource:
         self._spread_s = phase_ms(self.link_id, SPREAD_MS) / 1000
 
     @property
+    def first_poll_requests(self) -> int:
+        """Requests the next poll makes when it is a link's first (logins included)."""
+        return 1 if self.client.has_session else 3
+
+    @property
     def poll_interval_seconds(self) -> float:
         return self._poll_interval
 

@@ -84,6 +84,11 @@ class LibreLinkUpClient:
         self._lock = asyncio.Lock()
 
     @property
+    def has_session(self) -> bool:
+        """A session is held: the next call needs no login first."""
+        return self._session is not None
+
+    @property
     def region(self) -> str | None:
         """The region whose host issued the current ticket (learned from redirects); None
         before the first login. Not secret: pollers keep it in the cursor state."""

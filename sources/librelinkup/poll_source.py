@@ -68,6 +68,11 @@ class LibreLinkUpPollSource:
         return FetchResult([payload], newest_data_ms=None, state={REGION_STATE: answer.region})
 
     @property
+    def first_poll_requests(self) -> int:
+        """Requests the next poll makes when it is a link's first (logins included)."""
+        return 1 if self.client.has_session else 3
+
+    @property
     def poll_interval_seconds(self) -> float:
         return self._poll_interval
 

@@ -88,3 +88,24 @@ async def test_a_host_budget_caps_requests_in_flight_and_their_rate(host: Host) 
     # 10 at once (one second's worth), then 10 a second: the last 20 need about 2 s.
     assert elapsed >= 1.5
     await pools.close_pools()
+
+
+async def test_each_vendor_gets_its_own_budget_on_a_host(host: Host) -> None:
+    pools = SharedPools(vendor_budgets={"dexcomshare": HostBudget(1000, max_in_flight=1)})
+    dexcom = [
+        httpx.AsyncClient(transport=pools.for_vendor("dexcomshare"), base_url=host.url)
+        for _ in range(4)
+    ]
+    await asyncio.gather(*(c.get("/whoami", params={"delay": "0.05"}) for c in dexcom))
+    assert host.most_in_flight == 1
+    # Another vendor on the same host has its own pool and the default budget.
+    libre = [
+        httpx.AsyncClient(transport=pools.for_vendor("librelinkup"), base_url=host.url)
+        for _ in range(4)
+    ]
+    await asyncio.gather(*(c.get("/whoami", params={"delay": "0.2"}) for c in libre))
+    assert host.most_in_flight == 4
+    assert pools.requests_by_host() == {host.url: 8}
+    await dexcom[0].aclose()  # a link's client cannot close the shared pools
+    assert (await dexcom[1].get("/whoami")).status_code == 200
+    await pools.close_pools()
