@@ -123,7 +123,12 @@ async def run_until(
 
 
 async def run_workload(
-    bootstrap: str, workdir: Path, shape: str, payloads: list[RawPayload], per_payload: int
+    bootstrap: str,
+    workdir: Path,
+    shape: str,
+    payloads: list[RawPayload],
+    per_payload: int,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """Processor then pass-through over one fresh raw topic; their rates and ratio."""
     readings = len(payloads) * per_payload
@@ -153,8 +158,9 @@ async def run_workload(
         + "\n",
         encoding="utf-8",
     )
+    profiler = ["-m", "cProfile", "-o", str(profile / f"processor-{shape}.prof")] if profile else []
     processor = await run_until(
-        ["-m", "nightstream.cli", "process", "--config", str(config)],
+        [*profiler, "-m", "nightstream.cli", "process", "--config", str(config)],
         f"processor-{shape}",
         workdir,
         bootstrap,
@@ -242,7 +248,9 @@ async def main(arguments: argparse.Namespace) -> None:
         for shape, (payloads, per_payload) in workloads.items():
             if not payloads:
                 continue
-            result = await run_workload(bootstrap, Path(tmp), shape, payloads, per_payload)
+            result = await run_workload(
+                bootstrap, Path(tmp), shape, payloads, per_payload, arguments.profile
+            )
             results[shape] = result
             rows += summary_rows(shape, result)
     path = write_results("processor_throughput", results)
@@ -256,6 +264,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backfill", type=int, default=600, help="288-reading payloads")
     parser.add_argument("--links", type=int, default=1000, help="links the steady polls cycle")
     parser.add_argument("--bootstrap", default=None)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="run the processor under cProfile, stats to DIR/processor-<workload>.prof "
+        "(its rates are then the profiler's, not the processor's)",
+    )
     return parser.parse_args(argv)
 
 
