@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -115,11 +116,21 @@ async def run_until(
 
     try:
         done = await wait_until(complete, limit=240, what=f"{name} to fill {topic}", interval=0.1)
+        cpu = cpu_seconds(child.process.pid)
     finally:
         child.stop()
     total = done - started
     startup = first[0] - started
-    return {"seconds_total": total, "seconds_to_first_record": startup}
+    return {"seconds_total": total, "seconds_to_first_record": startup, "cpu_seconds": cpu}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process so far (Linux ``/proc/<pid>/stat``): how
+    much of the machine it needed, whatever else was running."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 async def run_workload(
@@ -187,6 +198,8 @@ async def run_workload(
             "readings_per_s": round(readings / timing["seconds_total"], 1),
             "readings_per_s_after_first_record": round(readings / steady, 1) if steady else None,
             "records_per_s_after_first_record": records_after,
+            "cpu_ms_per_payload": round(timing["cpu_seconds"] * 1000 / len(payloads), 3),
+            "cpu_ms_per_reading": round(timing["cpu_seconds"] * 1000 / readings, 4),
         }
 
     proc, passing = rates(processor), rates(passthrough)
@@ -219,12 +232,14 @@ def summary_rows(shape: str, result: dict[str, Any]) -> list[tuple[str, str]]:
         (
             f"{shape}: processor",
             f"{proc['readings_per_s']:8.0f} readings/s  ({proc['seconds_total']:.1f} s, "
-            f"first record after {proc['seconds_to_first_record']:.1f} s)",
+            f"first record after {proc['seconds_to_first_record']:.1f} s, "
+            f"{proc['cpu_seconds']:.1f} s CPU)",
         ),
         (
             f"{shape}: pass-through",
             f"{passing['payloads_per_s']:8.0f} records/s ({passing['seconds_total']:.1f} s, "
-            f"first after {passing['seconds_to_first_record']:.1f} s)",
+            f"first after {passing['seconds_to_first_record']:.1f} s, "
+            f"{passing['cpu_seconds']:.1f} s CPU)",
         ),
         (
             f"{shape}: processor documents/s / pass-through records/s",

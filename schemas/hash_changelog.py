@@ -60,7 +60,8 @@ async def send_entries(
                 topic, value, key=key, partition=partition, timestamp_ms=timestamp
             )
             pending.setdefault(partition, []).append(sent)
-    return {p: list(await asyncio.gather(*futures)) for p, futures in pending.items()}
+    # In turn, not gathered: awaiting a done future is free, gather adds a callback to each.
+    return {p: [await future for future in futures] for p, futures in pending.items()}
 
 
 class ChangelogHashes:
