@@ -118,7 +118,13 @@ _COLUMNS = {c: _column_types(c) for c in Collection}
 _JSON_COLUMNS = {"pump", "uploader", "openaps", "loop"}
 
 
+_EXACT_FITS = {"string": str, "long": int, "double": float, "boolean": bool}
+"""The common case, one type test: any value of exactly this type fits the column."""
+
+
 def _fits(avro_type: str, value: Any) -> bool:
+    if type(value) is _EXACT_FITS.get(avro_type):
+        return True
     if isinstance(value, bool) and avro_type != "boolean":
         return False
     if not isinstance(value, _AVRO_TYPE_CHECKS[avro_type]):
