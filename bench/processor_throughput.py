@@ -169,9 +169,11 @@ async def run_workload(
         + "\n",
         encoding="utf-8",
     )
-    profiler = ["-m", "cProfile", "-o", str(profile / f"processor-{shape}.prof")] if profile else []
+    launcher = ["-m"]
+    if profile is not None:
+        launcher = ["-m", "bench.cpu_profile", str(profile / f"processor-{shape}.prof")]
     processor = await run_until(
-        [*profiler, "-m", "nightstream.cli", "process", "--config", str(config)],
+        [*launcher, "nightstream.cli", "process", "--config", str(config)],
         f"processor-{shape}",
         workdir,
         bootstrap,
@@ -268,7 +270,8 @@ async def main(arguments: argparse.Namespace) -> None:
             )
             results[shape] = result
             rows += summary_rows(shape, result)
-    path = write_results("processor_throughput", results)
+    results["load_average_at_end"] = [round(load, 2) for load in os.getloadavg()]
+    path = write_results(arguments.results, results)
     print(table(rows))
     print(f"wrote {path}")
 
@@ -279,12 +282,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backfill", type=int, default=600, help="288-reading payloads")
     parser.add_argument("--links", type=int, default=1000, help="links the steady polls cycle")
     parser.add_argument("--bootstrap", default=None)
+    parser.add_argument("--results", default="processor_throughput", help="bench/results/NAME.json")
     parser.add_argument(
         "--profile",
         type=Path,
         default=None,
-        help="run the processor under cProfile, stats to DIR/processor-<workload>.prof "
-        "(its rates are then the profiler's, not the processor's)",
+        help="run the processor under cProfile (CPU time: bench/cpu_profile.py), stats to "
+        "DIR/processor-<workload>.prof (its rates are then the profiler's, not the processor's)",
     )
     return parser.parse_args(argv)
 
