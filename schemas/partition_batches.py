@@ -11,7 +11,6 @@ order and the idempotent producer numbers them as it numbers its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
@@ -43,9 +42,8 @@ class Submitted:
 
 
 class PartitionBatches:
-    def __init__(self, producer: AIOKafkaProducer, *, lease: Callable[[], None] = check_lease):
+    def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
-        self._lease = lease
         self._partitions: dict[tuple[str, int], _Partition] = {}
 
     def add(
@@ -77,7 +75,7 @@ class PartitionBatches:
             builders = [*batches.full, *([batches.open] if batches.open is not None else [])]
             for builder in builders:
                 builder.close()
-                self._lease()
+                check_lease()
                 acknowledged = await self._producer.send_batch(builder, topic, partition=partition)
                 submitted.append(Submitted(topic, partition, builder.record_count(), acknowledged))
         return submitted
