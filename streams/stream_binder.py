@@ -29,7 +29,8 @@ class StreamBinder:
     async def bind_all(self, links: Sequence[tuple[str, str, set[str]]]) -> None:
         """Record that each link reads the stream of its payload's documents (the last payload
         of a link wins); send the new bindings, then await Kafka once."""
-        wanted: dict[str, tuple[str, str]] = {}
+        wanted: dict[str, StreamBinding] = {}
+        now_ms = time.time_ns() // 1_000_000
         for link_id, vendor, streams in links:
             if not streams:
                 continue
@@ -40,13 +41,11 @@ class StreamBinder:
                     link_id,
                     len(streams),
                 )
-            wanted[link_id] = (vendor, max(streams))
-        now_ms = time.time_ns() // 1_000_000
-        new = [
-            StreamBinding(link_id=link_id, vendor=vendor, stream=stream, bound_at_ms=now_ms)
-            for link_id, (vendor, stream) in wanted.items()
-            if self._table.stream_of(link_id) != stream
-        ]
+            stream = sorted(streams)[-1]
+            wanted[link_id] = StreamBinding(
+                link_id=link_id, vendor=vendor, stream=stream, bound_at_ms=now_ms
+            )
+        new = [b for b in wanted.values() if self._table.stream_of(b.link_id) != b.stream]
         pending = [
             await self._send(
                 self._table.topic, b.link_id.encode(), self._serde.encode(b.to_avro()), None
