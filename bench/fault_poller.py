@@ -1,6 +1,7 @@
 """The poller as a process of its own on an accelerated clock that another process shares.
 
-    python -m bench.fault_poller --config FILE --speed 144 --start-ms MS --anchor-ms MS
+    python -m bench.fault_poller --config FILE --speed 144 --start-ms MS --anchor-ms MS \
+                                 [--instance-id NAME]
 
 ``nightstream poll`` runs on the wall clock. The fault run (``bench/fault_run.py``) needs a
 poller it can SIGKILL while it polls a simulator that lives in another process, both on the
@@ -8,6 +9,10 @@ same simulated day. Both therefore derive "now" from the wall clock the same way
 (:class:`WallAnchoredClock`): simulated ``start_ms`` at wall time ``anchor_ms``, ``speed``
 simulated milliseconds per real one. The poller is built by ``build_poller``, told the clock's
 speed, so a link polls every 5 simulated minutes, not every 5 real ones.
+
+As ``nightstream poll`` does, it also joins the pollers' consumer group over the links topic
+(``--instance-id``: static membership) and polls the links added there that the group gives it,
+so several of these processes share the topic's links, each link polled by one at a time.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nightstream.config import Settings, load_settings
-from nightstream.roles import build_poller, run_roles
+from nightstream.roles import build_poller, links_role, run_roles
 from schemas.backoff import RetryPolicy
 from sources.runner import Poller, PollerOptions
 from sources.simclock import wall_clock_ms
@@ -64,6 +69,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--speed", type=float, required=True)
     parser.add_argument("--start-ms", type=int, required=True, help="simulated ms at the anchor")
     parser.add_argument("--anchor-ms", type=int, required=True, help="wall-clock epoch ms")
+    parser.add_argument("--instance-id", help="this instance's name in the pollers' group")
     parser.add_argument("--retry-base", type=float, default=0.2, help="real seconds")
     parser.add_argument("--retry-cap", type=float, default=2.0, help="real seconds")
     return parser.parse_args(argv)
@@ -82,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     clock = WallAnchoredClock(args.speed, args.start_ms, args.anchor_ms)
     retry = RetryPolicy(base=args.retry_base, cap=args.retry_cap)
     poller = build_accelerated_poller(settings, clock, retry)
-    run_roles({"poller": poller.run})
+    links = links_role(settings, poller, args.instance_id, clock=clock.now_ms)
+    run_roles({"poller": poller.run, "links": links})
     for link_id, status in poller.status.items():
         print(f"link {link_id}: {status.state}, {status.polls} poll(s)", file=sys.stderr)
     return 0

@@ -4,31 +4,38 @@
                                         [--broker-restarts 1] [--seed 1] [--keep]
                                         [--settle-timeout 900] [--results fault_run]
 
-N simulated Dexcom Share links (one ``ShareSimulator`` in this process) feed Kafka through the
-poller (``bench/fault_poller.py``), the processor (``nightstream process``) and the sink
-(``nightstream sink``), each its own process, into a home Nightscout test server (its own
-process); one more link reads the first account's stream for a clinic site (a second test
-server), which must hold exactly that stream's readings, once.
+N simulated Dexcom Share links (one ``ShareSimulator`` in this process) feed Kafka through two
+poller instances (``bench/fault_poller.py``, sharing the links over the links topic, where
+``nightstream links import`` puts them), two processor instances (``nightstream process``) and
+two sink instances (``nightstream sink``), each its own process, into a home Nightscout test
+server (its own process); one more link reads the first account's stream for a clinic site (a
+second test server), which must hold exactly that stream's readings, once.
 Simulated time runs ``--speed`` times faster than real time on a clock the simulator and the
 poller share. While the simulated day runs:
 
-- the poller, the processor and the sink are each SIGKILLed ``--kills`` times at random moments
-  (one in each of ``--kills`` equal slices of the day) and started again 0.2-1.5 s later; a role
-  that exits on its own is counted and started again too;
+- every instance is SIGKILLed ``--kills`` times at random moments (one in each of ``--kills``
+  equal slices of the day) and started again 0.2-1.5 s later; a role that exits on its own is
+  counted and started again too; one processor and one sink are SIGSTOPped past the session
+  timeout, then continued;
 - the broker is restarted (``kafka-local restart``) ``--broker-restarts`` times;
 - Nightscout fails 15 % of requests (500/503, half of the writes after storing them) and hangs
-  5 % (longer than the sink's 2 s timeout, half after storing);
+  5 % (longer than the sink's 2 s timeout, half after storing), from the first writes on;
 - the simulator answers HTTP errors (500/502/503/429), expires or forgets every session, and
   rejects reads with session faults, in turn at random moments (one per ~30 simulated minutes);
 - bad records are made on purpose: the simulator slips a malformed reading (bad date, no value,
   not an object) into some answers, and garbled records (not Avro; an envelope whose body is not
-  JSON) go straight onto the raw topic.
+  JSON) go straight onto the raw topic; one answer is larger than a raw record may be;
+- the simulator revises readings it served (same time, a new value), so documents get new
+  versions.
 
 Then the faults stop, every link is read twice more without faults, the poller is stopped, and
 once the processor and the sink have committed everything the figures compare what Nightscout
 holds with what the simulator served (each link's readings from its first window to its last
-read, values regenerated from the simulator's traces), and the DLQ with the bad records found on
-the raw topic (each raw element checked against the simulator's own rendering of that reading).
+read, values regenerated from the simulator's traces, revisions applied; see
+``bench/fault_served.py`` for the oversize answer), the DLQ with the bad records found on the raw
+topic (each raw element checked against the simulator's own renderings of that reading) plus a
+reference to each oversize answer, and the link-status topic's history with "one instance at a
+time" (``bench/fault_ownership.py``).
 
 ``fault_run()`` is the reusable part; ``tests/integration/test_fault_run.py`` runs a short form.
 """
@@ -57,7 +64,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from bench.common import (
     KAFKA_LOCAL,
@@ -68,27 +75,40 @@ from bench.common import (
     unique_prefix,
     write_results,
 )
+from bench.fault_ownership import Ownership, judge_ownership, status_history
 from bench.fault_poller import WallAnchoredClock
-from nightstream.kafka_offsets import group_lag
+from bench.fault_served import ServedReadings
+from nightstream.kafka_offsets import group_lag, sink_backlog
 from nightstream.topics_admin import ensure_topics
 from schemas.compacted import read_latest, read_records
-from schemas.documents import Collection, from_avro
+from schemas.documents import Collection, canonical_json, from_avro
 from schemas.errors import RecordDecodeError
 from schemas.identity import device_name, entry_identifier, stream_digest
 from schemas.records import DeadLetter, RawPayload
 from schemas.serde import make_serde
-from schemas.topics import TopicNames, topic_catalog
+from schemas.topics import MAX_VENDOR_ANSWER_BYTES, TopicNames, topic_catalog
 from schemas.version import app_version
 from sources.dexcomshare.servers import READ_GLUCOSE
 from sources.dexcomshare.simulator import ShareSimulator, SimAccount, generate_accounts
 from sources.dexcomshare.simulator.counters import ReadRequest
-from sources.dexcomshare.simulator.formats import MALFORMED_KINDS, compact_json, reading_object
-from sources.dexcomshare.simulator.glucose import DAY_MS, HOUR_MS, READING_INTERVAL_MS
+from sources.dexcomshare.simulator.formats import MALFORMED_KINDS, compact_json
+from sources.link_credentials import KEY_ENV, new_key
+from sources.publisher import OVERSIZE_STAGE
 from sources.simclock import wall_clock_ms
+from sources.simulator_kit.glucose import (
+    DAY_MS,
+    HIGHEST_MGDL,
+    HOUR_MS,
+    LOWEST_MGDL,
+    READING_INTERVAL_MS,
+    Reading,
+)
 
 PARTITIONS = 3
-ROLES = ("poller", "processor-a", "processor-b", "sink-a", "sink-b")
-"""Two instances of the processor and of the sink, each its own process, in one consumer group."""
+POLLERS = ("poller-a", "poller-b")
+"""Two poller instances in the pollers' group over the links topic (static membership)."""
+ROLES = (*POLLERS, "processor-a", "processor-b", "sink-a", "sink-b")
+"""Two instances of every role, each its own process, in one consumer group per role."""
 PAUSED_ROLES = ("processor-b", "sink-b")
 """SIGSTOPped past the group's session timeout, then SIGCONTinued: they must write nothing stale."""
 VENDOR = "dexcomshare"
@@ -126,7 +146,13 @@ class FaultRunConfig:
     ns_hang_seconds: float = 5.0
     ns_after_write_rate: float = 0.5
     sink_timeout_seconds: float = 2.0
+    oversize_answers: int = 1
+    """Answers inflated past ``MAX_VENDOR_ANSWER_BYTES`` (each on a link of its own stream)."""
+    revised_readings: int = 6
+    """Readings the simulator revises after serving them (the first on the shared stream)."""
     restart_delay_s: tuple[float, float] = (0.2, 1.5)
+    first_polls_timeout_s: float = 120.0
+    final_polls_timeout_s: float = 180.0
     settle_timeout_s: float = 900.0
 
 
@@ -138,6 +164,8 @@ class VendorFaults:
     sessions_forgotten: int = 0
     rejected_reads: int = 0
     malformed_requested: int = 0
+    oversize_requested: int = 0
+    revisions_made: int = 0
     logins: int = 0
     reads: int = 0
 
@@ -156,6 +184,16 @@ class FaultRunReport:
     wrong_content: int = 0
     stale: int = 0
     """Documents whose content in Nightscout is not their latest version in Kafka."""
+    skipped_by_oversize: int = 0
+    """Readings only an oversize answer carried: legitimately absent, not counted as missing."""
+    oversize_served: int = 0
+    revisions_served: int = 0
+    """Revised readings that an answer carried after the revision (they must land revised)."""
+    revisions_both_in_raw: int = 0
+    """Revised readings whose first and revised values both reached the raw topic."""
+    versions_changed: int = 0
+    """Entries with more than one content among their versions in Kafka."""
+    ownership: Ownership = field(default_factory=Ownership)
     other_documents: int = 0
     dlq_expected: int = 0
     dlq_expected_by_kind: dict[str, int] = field(default_factory=dict)
@@ -173,9 +211,12 @@ class FaultRunReport:
     ns_faults: dict[str, int] = field(default_factory=dict)
     ns_puts: int = 0
     vendor: VendorFaults = field(default_factory=VendorFaults)
-    poller_exit_code: int | None = None
+    poller_exit_codes: dict[str, int | None] = field(default_factory=dict)
     wall_s: float = 0.0
+    start_s: float = 0.0
+    """From the start (topics, servers, links import, roles) until every link polled once."""
     fault_window_s: float = 0.0
+    final_polls_s: float = 0.0
     settle_s: float = 0.0
     problems: list[str] = field(default_factory=list)
     """Examples of what went wrong (missing readings, duplicates, unexpected letters...)."""
@@ -196,6 +237,7 @@ class FaultRunReport:
             and self.dlq_missing == 0
             and self.dlq_unexpected == 0
             and self.garbled_in_dlq == self.garbled_produced
+            and self.ownership.overlaps == 0
         )
 
     def rows(self) -> list[tuple[str, str]]:
@@ -222,6 +264,23 @@ class FaultRunReport:
             (
                 "unexpected / wrong content / stale",
                 f"{self.unexpected_entries} / {self.wrong_content} / {self.stale}",
+            ),
+            (
+                "versions that change",
+                f"{vendor.revisions_made} readings revised, {self.revisions_served} served again "
+                f"after the revision, {self.revisions_both_in_raw} with both values on the raw "
+                f"topic; {self.versions_changed} entries with two contents in Kafka",
+            ),
+            (
+                "oversize answers",
+                f"{self.oversize_served} served (asked {vendor.oversize_requested}); "
+                f"{self.skipped_by_oversize} readings only they carried (not expected)",
+            ),
+            (
+                "links per poller instance",
+                ", ".join(f"{o} {n}" for o, n in self.ownership.links_by_owner.items())
+                + f"; {self.ownership.moves} moves, {self.ownership.overlaps} on two at once, "
+                f"{self.ownership.stopped} stopped",
             ),
             ("DLQ expected (bad on purpose)", f"{self.dlq_expected} ({by_kind})"),
             (
@@ -258,7 +317,8 @@ class FaultRunReport:
             ),
             (
                 "wall time",
-                f"{self.wall_s:.0f} s (faults {self.fault_window_s:.0f} s, "
+                f"{self.wall_s:.0f} s (start to first polls {self.start_s:.0f} s, faults "
+                f"{self.fault_window_s:.0f} s, final polls {self.final_polls_s:.0f} s, "
                 f"settling {self.settle_s:.0f} s)",
             ),
         ]
@@ -288,6 +348,8 @@ class RoleProcess:
         self.kills = 0
         self.pauses = 0
         self.unplanned_exits: list[int] = []
+        self.deaths_ms: list[int] = []
+        """When it was SIGKILLed or found dead (wall-clock ms)."""
 
     def start(self) -> None:
         with self.log.open("ab") as log:
@@ -319,10 +381,11 @@ class RoleProcess:
             return
         code = self.process.poll()
         if code is not None:
-            self.unplanned_exits.append(code)
+            self.found_dead(code)
             self.start()
             await asyncio.sleep(1.0)
         self.process.send_signal(signal.SIGKILL)
+        self.deaths_ms.append(wall_clock_ms())
         await self._wait(30)
         self.kills += 1
 
@@ -337,6 +400,10 @@ class RoleProcess:
                 self.process.kill()
                 await self._wait(30)
         return self.process.poll()
+
+    def found_dead(self, code: int) -> None:
+        self.unplanned_exits.append(code)
+        self.deaths_ms.append(wall_clock_ms())
 
     def tail(self, lines: int = 15) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -354,7 +421,7 @@ async def _watch(roles: Sequence[RoleProcess], say: Say) -> None:
                 code = role.exit_code()
                 if not role.wanted or code is None:
                     continue
-                role.unplanned_exits.append(code)
+                role.found_dead(code)
                 say(f"  {role.name} exited on its own (code {code}); starting it again")
                 await asyncio.sleep(1.0)
                 role.start()
@@ -472,8 +539,8 @@ class _Chaos:
     vendor: VendorFaults = field(default_factory=VendorFaults)
 
 
-def _write_config(
-    path: Path,
+def _write_configs(
+    workdir: Path,
     *,
     bootstrap: str,
     prefix: str,
@@ -481,7 +548,8 @@ def _write_config(
     sink_timeout: float,
     links: Sequence[_Link],
     sim: ShareSimulator,
-) -> None:
+) -> tuple[Path, Path]:
+    """The roles' configuration (targets, no links) and the same with the links, to import."""
     lines = [
         'log_level = "INFO"',
         "[kafka]",
@@ -495,7 +563,10 @@ def _write_config(
             f'url = "{site.url}"',
             f'token = "{site.token}"',
             f"timeout_seconds = {sink_timeout}",
+            "run_time_links = true",
         ]
+    roles_file, links_file = workdir / "nightstream.toml", workdir / "links.toml"
+    roles_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     for link in links:
         account = link.account
         lines += [
@@ -508,7 +579,29 @@ def _write_config(
             f'server_url = "{sim.base_url(account.region)}"',
             "targets = [" + ", ".join(f'"{t}"' for t in link.targets) + "]",
         ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    links_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return roles_file, links_file
+
+
+async def _import_links(links_file: Path, env: dict[str, str], workdir: Path) -> None:
+    """``nightstream links import``: the links go to the links topic, which the pollers share."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "nightstream.cli",
+        "links",
+        "import",
+        "--config",
+        str(links_file),
+        cwd=workdir,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"nightstream links import failed: {out.decode(errors='replace')}")
+    await asyncio.to_thread(links_file.unlink)  # it holds the vendor passwords in clear
 
 
 def _slots(rng: random.Random, start: float, end: float, count: int) -> list[float]:
@@ -604,6 +697,82 @@ async def _malformed(
         kind = MALFORMED_KINDS[index % len(MALFORMED_KINDS)]
         sim.inject_malformed_reading(link.account.username, kind=kind, count=1)
         vendor.malformed_requested += 1
+
+
+OVERSIZE_CALM_S = (20.0, 10.0)
+"""No poller is killed this long before and after an oversize answer is asked for (real s): a
+poll cut short just before it would leave readings only the skipped answer carried again, and
+one killed before it sends the dead letter would ask for the window again."""
+BROKER_CALM_S = (40.0, 10.0)
+"""Nor is the broker restarted this long before and after (roles take a while to reconnect)."""
+
+
+def _quiet_moments(
+    rng: random.Random, start: float, end: float, count: int, busy: Sequence[float]
+) -> list[float]:
+    """``count`` moments in [start, end], none within ``BROKER_CALM_S`` of a ``busy`` one
+    (when such moments can be found)."""
+    before, after = BROKER_CALM_S
+    moments: list[float] = []
+    for _ in range(count):
+        candidates = [rng.uniform(start, end) for _ in range(200)]
+        quiet = [m for m in candidates if not any(b - after <= m <= b + before for b in busy)]
+        moments.append((quiet or candidates)[0])
+    return sorted(moments)
+
+
+def _away_from(moments: Sequence[float], calm: Sequence[float], end: float) -> list[float]:
+    """``moments``, each moved out of the spans ``OVERSIZE_CALM_S`` around ``calm`` moments."""
+    before, after = OVERSIZE_CALM_S
+    moved = []
+    for index, moment in enumerate(moments):
+        for c in calm:
+            if c - before < moment < c + after:
+                later = c + after + 1.0 + index
+                moment = later if later < end else c - before - 1.0 - index
+        moved.append(moment)
+    return sorted(moved)
+
+
+async def _oversize(
+    sim: ShareSimulator,
+    links: Sequence[_Link],
+    moments: Sequence[float],
+    rng: random.Random,
+    vendor: VendorFaults,
+) -> None:
+    """The next read of a link's account answers more than a raw record may hold. The link is
+    the only one on its stream, so the other site's link does not serve the skipped readings."""
+    accounts = Counter(link.account.key for link in links)
+    alone = [link for link in links if accounts[link.account.key] == 1]
+    for moment in moments:
+        await _sleep_until(moment)
+        link = rng.choice(alone)
+        sim.inflate_next_reads(link.account.username, MAX_VENDOR_ANSWER_BYTES + 4096)
+        vendor.oversize_requested += 1
+
+
+async def _revise(
+    sim: ShareSimulator,
+    links: Sequence[_Link],
+    moments: Sequence[float],
+    rng: random.Random,
+    vendor: VendorFaults,
+) -> None:
+    """The vendor corrects a reading it served a poll ago: the next poll's overlap carries it
+    again with its new value. The first revision is on the stream that two links read."""
+    for index, moment in enumerate(moments):
+        await _sleep_until(moment)
+        link = links[0] if index == 0 else rng.choice(links)
+        username = link.account.username
+        trace = sim.service.trace(username)
+        time_ms = trace.latest_grid_time(sim.clock.now_ms()) - READING_INTERVAL_MS
+        while not trace.has_reading(time_ms) or time_ms in sim.service.revisions(username):
+            time_ms -= READING_INTERVAL_MS
+        old = trace.reading(time_ms).mgdl
+        step = rng.randint(8, 30) * (1 if old < (LOWEST_MGDL + HIGHEST_MGDL) / 2 else -1)
+        sim.revise_reading(username, time_ms, old + step)
+        vendor.revisions_made += 1
 
 
 async def _garbled(
@@ -717,15 +886,17 @@ class _Run:
         self.raw_topic = self.names.raw(VENDOR)
         self.chaos = _Chaos()
         self.first_reads: dict[str, ReadRequest] = {}
-        self._latest: dict[str, dict[str, Any]] | None = None
+        self._served: dict[str, ServedReadings] = {}
+        self._revised_and_served: dict[str, set[int]] = {}
         self.last_reads: dict[str, ReadRequest] = {}
 
     def _rng(self, purpose: str) -> random.Random:
         return random.Random(f"{self.config.seed}:{purpose}")
 
-    async def execute(self) -> None:
-        await self._first_polls()
+    async def execute(self, began: float) -> None:
         config = self.config
+        # From the first writes on: the first windows are most of the writes, and the fault
+        # window's own writes can be few when a slow broker restart takes much of it.
         for site in self.sites.values():
             await site.set_faults(
                 {
@@ -736,13 +907,17 @@ class _Run:
                     "seed": config.seed,
                 }
             )
+        await self._first_polls()
+        self.report.start_s = time.monotonic() - began
         began = time.monotonic()
         await self._fault_window()
         self.report.fault_window_s = time.monotonic() - began
         for site in self.sites.values():
             await site.clear_faults()
-        self.say("faults over: a clean poll of every link, then the poller stops")
+        self.say("faults over: a clean poll of every link, then the pollers stop")
+        began = time.monotonic()
         await self._final_polls()
+        self.report.final_polls_s = time.monotonic() - began
         began = time.monotonic()
         await self._settle()
         self.report.settle_s = time.monotonic() - began
@@ -755,7 +930,12 @@ class _Run:
         async def all_polled() -> bool:
             return wanted <= set(await read_latest(self.bootstrap, self.names.cursors))
 
-        await _wait_for(all_polled, within=120, what="every link's first poll", interval=1.0)
+        await _wait_for(
+            all_polled,
+            within=self.config.first_polls_timeout_s,
+            what="every link's first poll",
+            interval=1.0,
+        )
         keys = {link.account.key for link in self.links}
         for read in self.sim.service.read_log:
             if read.account_key in keys and read.account_key not in self.first_reads:
@@ -774,26 +954,34 @@ class _Run:
         chaos = self.chaos
         broker_lock = asyncio.Lock()
         tasks: list[Awaitable[None]] = []
-        for name in ROLES:
-            rng = self._rng(f"kill:{name}")
-            moments = _slots(rng, start, end, config.kills_per_role)
-            tasks.append(_kill_role(self.roles[name], moments, rng, config))
-        for name in PAUSED_ROLES:
-            moment = self._rng(f"pause:{name}").uniform(start, end - config.pause_seconds)
-            tasks.append(_pause_role(self.roles[name], moment, config.pause_seconds, self.say))
         restarts = _slots(
             self._rng("broker"), start + 0.25 * width, end - 0.25 * width, config.broker_restarts
         )
         tasks.append(_restart_broker(restarts, self.restart_broker, broker_lock, chaos, self.say))
+        late = end - 0.1 * width
+        oversize = _quiet_moments(
+            self._rng("oversize"), start + 0.1 * width, late, config.oversize_answers, restarts
+        )
+        tasks.append(_oversize(self.sim, self.links, oversize, self._rng("oversize"), chaos.vendor))
+        for name in ROLES:
+            rng = self._rng(f"kill:{name}")
+            moments = _slots(rng, start, end, config.kills_per_role)
+            if name in POLLERS:
+                moments = _away_from(moments, oversize, end)
+            tasks.append(_kill_role(self.roles[name], moments, rng, config))
+        for name in PAUSED_ROLES:
+            moment = self._rng(f"pause:{name}").uniform(start, end - config.pause_seconds)
+            tasks.append(_pause_role(self.roles[name], moment, config.pause_seconds, self.say))
         rng = self._rng("vendor")
         events = max(
             len(VENDOR_FAULTS), round(config.simulated_hours * 3600 / config.vendor_every_s)
         )
         tasks.append(_vendor_faults(self.sim, rng, _slots(rng, start, end, events), chaos.vendor))
         rng = self._rng("bad")
-        late = end - 0.1 * width
         malformed = [rng.uniform(start, late) for _ in range(config.malformed_readings)]
         tasks.append(_malformed(self.sim, self.links, malformed, rng, chaos.vendor))
+        revisions = sorted(rng.uniform(start, late) for _ in range(config.revised_readings))
+        tasks.append(_revise(self.sim, self.links, revisions, rng, chaos.vendor))
         garbled = [rng.uniform(start, late) for _ in range(config.garbled_raw_records)]
         tasks.append(
             _garbled(
@@ -817,7 +1005,7 @@ class _Run:
                     task.cancel()
 
     async def _final_polls(self) -> None:
-        """Two more successful reads of every link, then a clean stop of the poller."""
+        """Two more successful reads of every link, then a clean stop of the pollers."""
         counters = {
             link.account.key: self.sim.counters_for(link.account.username).reads
             for link in self.links
@@ -829,11 +1017,16 @@ class _Run:
                 for link in self.links
             )
 
-        await _wait_for(polled_twice, within=180, what="two clean polls of every link")
+        await _wait_for(
+            polled_twice,
+            within=self.config.final_polls_timeout_s,
+            what="two clean polls of every link",
+        )
         # A read counts only once the rejected-read queue is empty, and no fault is added any
         # more: from here on, every read the log ties to an account was answered with data.
-        async with self.roles["poller"].lock:
-            self.report.poller_exit_code = await self.roles["poller"].stop()
+        for name in POLLERS:
+            async with self.roles[name].lock:
+                self.report.poller_exit_codes[name] = await self.roles[name].stop()
         keys = {link.account.key for link in self.links}
         for read in reversed(self.sim.service.read_log):
             if read.account_key in keys and read.account_key not in self.last_reads:
@@ -841,16 +1034,14 @@ class _Run:
 
     async def _settle(self) -> None:
         raw = [self.raw_topic]
-        ns = [f"{self.report.prefix}.ns.{c}" for c in ("entries", "treatments", "devicestatus")]
         processor_group = f"{self.report.prefix}-processor"
-        sink_groups = [f"{self.report.prefix}-sink"]
         quiet_checks = 0
 
         async def settled() -> bool:
             nonlocal quiet_checks
             processor = await group_lag(self.bootstrap, processor_group, raw)
-            sinks = [await group_lag(self.bootstrap, group, ns) for group in sink_groups]
-            quiet_checks = quiet_checks + 1 if processor == 0 and not any(sinks) else 0
+            sink = await sink_backlog(self.bootstrap, self.report.prefix)
+            quiet_checks = quiet_checks + 1 if processor == 0 and sink == 0 else 0
             return quiet_checks >= 3
 
         self.say("waiting for the processor and the sink to commit everything")
@@ -863,6 +1054,16 @@ class _Run:
 
     async def _compare(self) -> None:
         report = self.report
+        self._served = {
+            link.account.key: ServedReadings(self.sim.service, link.account.username)
+            for link in self.links
+        }
+        for served in self._served.values():
+            self._revised_and_served[served.account.key] = served.revisions_served()
+        report.revisions_served = sum(len(v) for v in self._revised_and_served.values())
+        report.oversize_served = sum(len(s.oversize) for s in self._served.values())
+        versions = await self._entry_versions()
+        report.versions_changed = sum(1 for v in versions.values() if len(v.contents) > 1)
         for name, site in self.sites.items():
             report.other_documents += len(await site.documents("treatments")) + len(
                 await site.documents("devicestatus")
@@ -875,8 +1076,12 @@ class _Run:
             )
             entries = await site.documents("entries")
             self._compare_entries(name, entries)
-            report.stale += await self._stale(entries)
+            report.stale += self._stale(entries, versions)
         await self._compare_dlq()
+        history = await status_history(self.bootstrap, self.names.link_status)
+        deaths = {name: self.roles[name].deaths_ms for name in POLLERS}
+        report.ownership = judge_ownership(history, deaths)
+        report.problems += report.ownership.examples
         vendor = self.chaos.vendor
         vendor.transport_failures_served = self.sim.knobs.injected_total
         accounts = {link.account.key: link.account for link in self.links}
@@ -887,27 +1092,37 @@ class _Run:
         report.broker_restarts = len(self.chaos.broker_restart_s)
         report.broker_restart_s = self.chaos.broker_restart_s
 
-    async def _stale(self, entries: list[dict[str, Any]]) -> int:
-        """Documents whose content in Nightscout differs from their latest version in Kafka."""
-        if self._latest is None:
-            topic = self.names.ns(Collection.ENTRIES)
-            serde = make_serde("entry", subject=f"{topic}-value")
-            latest = await read_latest(self.bootstrap, topic)
-            self._latest = {
-                key.decode(): from_avro(Collection.ENTRIES, serde.decode(value)).document
-                for key, value in latest.items()
-            }
+    async def _entry_versions(self) -> dict[str, _Versions]:
+        """Per identifier on ``ns.entries``: the highest version's document, every content."""
+        topic = self.names.ns(Collection.ENTRIES)
+        serde = make_serde("entry", subject=f"{topic}-value")
+        versions: dict[str, _Versions] = {}
+        for record in await read_records(self.bootstrap, topic):
+            if record.key is None or record.value is None:
+                continue
+            ns = from_avro(Collection.ENTRIES, serde.decode(record.value, topic=topic))
+            seen = versions.setdefault(record.key.decode(), _Versions())
+            seen.contents.add(canonical_json(ns.document))
+            version = ns.version if ns.version is not None else -1
+            if version >= seen.version:
+                seen.version, seen.latest = version, ns.document
+        return versions
+
+    def _stale(self, entries: list[dict[str, Any]], versions: Mapping[str, _Versions]) -> int:
+        """Documents whose content in Nightscout differs from their latest version in Kafka
+        (the highest ``version``, whatever the offsets)."""
         stale = 0
         for doc in entries:
-            newest = self._latest.get(str(doc.get("identifier")))
-            if newest is not None and any(doc.get(k) != v for k, v in newest.items()):
+            seen = versions.get(str(doc.get("identifier")))
+            if seen is not None and any(doc.get(k) != v for k, v in seen.latest.items()):
                 stale += 1
                 if len(self.report.problems) < 20:
                     self.report.problems.append(f"stale: {doc.get('identifier')}")
         return stale
 
     def _expected_dates(self, link: _Link) -> list[int]:
-        """Each reading from the link's first window to its last read, oldest first."""
+        """Each reading from the link's first window to its last read, oldest first, but those
+        that only an oversize answer carried (``bench/fault_served.py``)."""
         key = link.account.key
         first, last = self.first_reads.get(key), self.last_reads.get(key)
         if first is None or last is None:
@@ -922,7 +1137,13 @@ class _Run:
         )
         oldest = min(r.time_ms for r in window)
         newest = trace.latest_grid_time(last.at_ms)
-        return [t for t in range(oldest, newest + 1, READING_INTERVAL_MS) if trace.has_reading(t)]
+        skipped = self._served[key].only_in_oversize()
+        self.report.skipped_by_oversize += len(skipped)
+        return [
+            t
+            for t in range(oldest, newest + 1, READING_INTERVAL_MS)
+            if trace.has_reading(t) and t not in skipped
+        ]
 
     def _compare_entries(self, site: str, entries: list[dict[str, Any]]) -> None:
         """The site holds each reading of the streams routed to it once, and nothing else."""
@@ -947,13 +1168,14 @@ class _Run:
             expected = self._expected_dates(link)
             report.expected_entries += len(expected)
             mine = held.get(link.device, {})
-            trace = self.sim.service.trace(link.account.username)
+            served = self._served[link.account.key]
+            revised = self._revised_and_served[link.account.key]
             missing = [t for t in expected if t not in mine]
             unexpected = sorted(set(mine) - set(expected))
             wrong = [
                 t
                 for t in expected
-                if t in mine and not _content_ok(mine[t], link, trace.reading(t))
+                if t in mine and not _content_ok(mine[t], link, served.latest(t, revised))
             ]
             report.missing += len(missing)
             report.unexpected_entries += len(unexpected)
@@ -967,13 +1189,17 @@ class _Run:
                     shown = ", ".join(str(t) for t in dates[:5])
                     report.problems.append(f"{site} {link.link_id}: {len(dates)} {label}: {shown}")
 
-    async def _compare_dlq(self) -> None:
-        """Bad records on the raw topic, found independently, against the DLQ's letters."""
-        report = self.report
+    def _expected_letters(
+        self, raw_records: Sequence[ConsumerRecord[bytes, bytes]]
+    ) -> dict[_LetterKey, str]:
+        """The bad records on the raw topic, each element checked against the simulator's own
+        renderings, plus a reference to each oversize answer served."""
         raw_serde = make_serde("raw_payload", subject=f"{self.raw_topic}-value")
         by_link = {link.link_id: link for link in self.links}
-        expected: dict[tuple[str, int, int, bytes], str] = {}
-        for record in await read_records(self.bootstrap, self.raw_topic):
+        expected: dict[_LetterKey, str] = {}
+        # (account, reading time) -> which renderings of a revised reading came (0: the first).
+        revised_values: dict[tuple[str, int], set[int]] = {}
+        for record in raw_records:
             where = (record.partition, record.offset)
             try:
                 decoded = raw_serde.decode(
@@ -992,26 +1218,33 @@ class _Run:
             if not isinstance(body, list) or link is None:
                 expected[("transform", *where, raw.body)] = "body not a reading list"
                 continue
-            trace = self.sim.service.trace(link.account.username)
+            served = self._served[link.account.key]
             for element in body:
-                if not _served_reading(element, link, trace):
+                rendering = _rendering(element, served)
+                if rendering is None:
                     expected[("transform", *where, compact_json(element))] = "malformed reading"
+                elif rendering[0] in served.revisions:
+                    revised_values.setdefault((link.account.key, rendering[0]), set()).add(
+                        rendering[1]
+                    )
+        self.report.revisions_both_in_raw = sum(1 for v in revised_values.values() if len(v) > 1)
+        for link in self.links:
+            for answer in self._served[link.account.key].oversize:
+                expected[_oversize_key(link.link_id, answer.sha256, answer.size)] = "oversize"
+        return expected
+
+    async def _compare_dlq(self) -> None:
+        """Bad records on the raw topic, found independently, against the DLQ's letters."""
+        report = self.report
+        expected = self._expected_letters(await read_records(self.bootstrap, self.raw_topic))
         dlq_serde = make_serde("dead_letter", subject=f"{self.names.dlq}-value")
         letters = await read_records(self.bootstrap, self.names.dlq)
-        found: set[tuple[str, int, int, bytes]] = set()
+        found: set[_LetterKey] = set()
         for record in letters:
             letter = DeadLetter.from_avro(
                 dlq_serde.decode(record.value or b"", topic=self.names.dlq)
             )
-            stage = letter.stage if letter.source_topic == self.raw_topic else f"{letter.stage}?"
-            found.add(
-                (
-                    stage,
-                    letter.source_partition if letter.source_partition is not None else -1,
-                    letter.source_offset if letter.source_offset is not None else -1,
-                    letter.original_value,
-                )
-            )
+            found.add(_letter_key(letter, self.raw_topic))
             if letter.source_topic != self.raw_topic and len(report.problems) < 20:
                 report.problems.append(f"DLQ letter from {letter.source_topic}: {letter.reason}")
         report.dlq_expected = len(expected)
@@ -1024,30 +1257,64 @@ class _Run:
             report.problems.append(
                 f"unexpected DLQ letter ({stage}) for raw {partition}@{offset}: {original[:80]!r}"
             )
+        for stage, _, _, original in sorted(set(expected) - found)[:5]:
+            report.problems.append(f"no DLQ letter ({stage}) for {original[:80]!r}")
         report.garbled_produced = len(self.chaos.garbled)
         report.garbled_in_dlq = sum(
             1 for g in self.chaos.garbled if (g.stage, g.partition, g.offset, g.original) in found
         )
 
 
-def _served_reading(element: object, link: _Link, trace: Any) -> bool:
-    """``element`` is exactly how the simulator renders its reading at that time."""
+@dataclass
+class _Versions:
+    """One identifier's versions on ``ns.entries``."""
+
+    version: int = -2
+    latest: dict[str, Any] = field(default_factory=dict)
+    contents: set[str] = field(default_factory=set)
+
+
+_LetterKey = tuple[str, int, int, bytes]
+"""(stage, raw partition, raw offset, original value); for an oversize answer (stage ``poll``,
+no raw record) the last member names the link, the answer's SHA-256 and its size."""
+
+
+def _oversize_key(link_id: str, sha256: str, size: int) -> _LetterKey:
+    return (OVERSIZE_STAGE, -1, -1, f"{link_id} {sha256} {size}".encode())
+
+
+def _letter_key(letter: DeadLetter, raw_topic: str) -> _LetterKey:
+    if letter.stage == OVERSIZE_STAGE and letter.source_topic == raw_topic:
+        try:
+            reference = json.loads(letter.original_value)
+            return _oversize_key(
+                str(reference["link_id"]), str(reference["sha256"]), int(reference["size"])
+            )
+        except (ValueError, KeyError, TypeError):
+            pass  # not a reference: compared as it is, so it shows as unexpected
+    stage = letter.stage if letter.source_topic == raw_topic else f"{letter.stage}?"
+    return (
+        stage,
+        letter.source_partition if letter.source_partition is not None else -1,
+        letter.source_offset if letter.source_offset is not None else -1,
+        letter.original_value,
+    )
+
+
+def _rendering(element: object, served: ServedReadings) -> tuple[int, int] | None:
+    """When ``element`` is exactly how the simulator renders its reading at that time, that
+    time and which rendering (0: as first served, 1: as revised); else None."""
     if not isinstance(element, dict):
-        return False
+        return None
     match = _CURRENT_DATE.fullmatch(str(element.get("WT", "")).strip("/"))
     if match is None:
-        return False
-    account = link.account
-    rendered = reading_object(
-        trace.reading(int(match.group(1))),
-        date_style=account.date_style,
-        trend_style=account.trend_style,
-        utc_offset_minutes=account.utc_offset_minutes,
-    )
-    return element == rendered
+        return None
+    time_ms = int(match.group(1))
+    renderings = served.renderings(time_ms)
+    return (time_ms, renderings.index(element)) if element in renderings else None
 
 
-def _content_ok(doc: dict[str, Any], link: _Link, reading: Any) -> bool:
+def _content_ok(doc: dict[str, Any], link: _Link, reading: Reading) -> bool:
     return (
         doc.get("type") == "sgv"
         and doc.get("sgv") == reading.mgdl
@@ -1083,9 +1350,8 @@ async def fault_run(
     roles: dict[str, RoleProcess] = {}
     try:
         async with ShareSimulator(accounts, clock=clock, seed=config.seed) as sim:
-            config_file = workdir / "nightstream.toml"
-            _write_config(
-                config_file,
+            config_file, links_file = _write_configs(
+                workdir,
                 bootstrap=bootstrap,
                 prefix=report.prefix,
                 sites=servers,
@@ -1093,7 +1359,10 @@ async def fault_run(
                 links=links,
                 sim=sim,
             )
-            roles = _roles(config_file, clock, workdir)
+            # Only the pollers and the import decrypt the links' credentials.
+            poller_env = {**child_env(), KEY_ENV: new_key()}
+            await _import_links(links_file, poller_env, workdir)
+            roles = _roles(config_file, clock, workdir, poller_env)
             for role in roles.values():
                 role.start()
             say(f"pipeline {report.prefix}: {config.links} links, logs in {workdir}")
@@ -1111,7 +1380,7 @@ async def fault_run(
             )
             async with _background(_watch(list(roles.values()), say)):
                 try:
-                    await run.execute()
+                    await run.execute(began)
                 except TimeoutError as exc:
                     tails = "\n".join(f"--- {r.name}.log:\n{r.tail()}" for r in roles.values())
                     raise TimeoutError(f"{exc}; logs in {workdir}\n{tails}") from exc
@@ -1127,7 +1396,9 @@ async def fault_run(
     return report
 
 
-def _roles(config_file: Path, clock: WallAnchoredClock, workdir: Path) -> dict[str, RoleProcess]:
+def _roles(
+    config_file: Path, clock: WallAnchoredClock, workdir: Path, poller_env: dict[str, str]
+) -> dict[str, RoleProcess]:
     env = child_env()
     cli = [sys.executable, "-m", "nightstream.cli"]
     poller = [
@@ -1145,8 +1416,15 @@ def _roles(config_file: Path, clock: WallAnchoredClock, workdir: Path) -> dict[s
     ]
     processor = [*cli, "process", "--config", str(config_file)]
     sink = [*cli, "sink", "--config", str(config_file)]
-    argv = {"poller": poller, "processor": processor, "sink": sink}
-    return {name: RoleProcess(name, argv[name.split("-")[0]], workdir, env) for name in ROLES}
+    roles = {
+        name: RoleProcess(name, [*poller, "--instance-id", name], workdir, poller_env)
+        for name in POLLERS
+    }
+    argv = {"processor": processor, "sink": sink}
+    for name in ROLES:
+        if name not in POLLERS:
+            roles[name] = RoleProcess(name, argv[name.split("-")[0]], workdir, env)
+    return roles
 
 
 # -- the benchmark script ---------------------------------------------------------------------

@@ -28,7 +28,7 @@ from bench.common import (
     write_results,
 )
 from nightstream.config import load_settings
-from nightstream.kafka_offsets import group_lag, records_in
+from nightstream.kafka_offsets import group_lag, records_in, sink_backlog
 from nightstream.roles import build_poller
 from nightstream.topics_admin import ensure_topics
 from schemas.backoff import RetryPolicy
@@ -44,7 +44,6 @@ PARTITIONS = 3
 async def main(arguments: argparse.Namespace) -> None:
     prefix = unique_prefix("wpp")
     raw = [f"{prefix}.raw.dexcomshare"]
-    ns = [f"{prefix}.ns.{c}" for c in ("entries", "treatments", "devicestatus")]
     entries = f"{prefix}.ns.entries"
     clock = ManualClock(1_790_000_000_000)
     children: list[Child] = []
@@ -105,7 +104,7 @@ async def main(arguments: argparse.Namespace) -> None:
                             raise RuntimeError(f"{child.name} exited:\n{child.tail()}")
                     if await group_lag(bootstrap, f"{prefix}-processor", raw):
                         return False
-                    if await group_lag(bootstrap, f"{prefix}-sink", ns):
+                    if await sink_backlog(bootstrap, prefix):
                         return False
                     return await server.put_count() >= puts_at_least
 

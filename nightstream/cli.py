@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from pydantic import ValidationError
 
 from nightstream.config import Settings, load_settings
-from nightstream.config_errors import ConfigError, explain
+from nightstream.config_errors import ConfigError
+from nightstream.log_setup import LEVELS
 from schemas.errors import LinkFatalError, NightstreamError, TargetFatalError
+
+if TYPE_CHECKING:
+    from schemas.topics import TopicSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,20 +42,42 @@ def _settings(config_file: Path | None) -> Settings:
         return load_settings(os.environ, config_file)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    except ValidationError as exc:
-        problems = "\n".join(f"  - {line}" for line in explain(exc))
-        raise UserError(f"configuration is not valid:\n{problems}") from None
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.meta[f"nightstream.{param.name}"] = value
+
+
+def logging_options(func: F) -> F:
+    """``--log-level`` and ``--log-format``, over ``log_level``/``log_format`` of the settings."""
+    level = click.option(
+        "--log-level",
+        type=click.Choice(LEVELS, case_sensitive=False),
+        expose_value=False,
+        callback=_remember,
+        help="DEBUG, INFO, WARNING or ERROR, any case (default: log_level, NIGHTSTREAM_LOG_LEVEL).",
     )
-    # httpcore's DEBUG lines hold response headers, session cookies (Tandem's login) included.
-    for noisy in ("aiokafka", "faust", "mode", "httpx", "httpcore", "kafka"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    form = click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"], case_sensitive=False),
+        expose_value=False,
+        callback=_remember,
+        help="text, or json: one object per line (default: log_format, NIGHTSTREAM_LOG_FORMAT).",
+    )
+    return level(form(func))
+
+
+def _setup_logging(settings: Settings, *, progress_line: bool = False) -> None:
+    """Log as the settings and the options say; ``progress_line``: INFO lines would tear a
+    progress line apart, so the default level becomes WARNING."""
+    from nightstream.log_setup import setup_logging
+
+    meta = click.get_current_context().meta
+    level = meta.get("nightstream.log_level", settings.log_level).upper()
+    if progress_line and level == "INFO":
+        level = "WARNING"
+    setup_logging(level, meta.get("nightstream.log_format", settings.log_format).lower())
 
 
 def user_errors(func: F) -> F:
@@ -101,37 +125,85 @@ def topics() -> None:
 
 @topics.command("create")
 @config_option
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Also change existing topics where that loses nothing: add partitions, set configs.",
+)
 @user_errors
-def topics_create(config_file: Path | None) -> None:
-    """Create missing topics; report existing ones whose settings differ from the catalog."""
+def topics_create(config_file: Path | None, fix: bool) -> None:
+    """Create missing topics; report (or --fix) existing ones whose settings differ.
+
+    Exits with 1 while a difference remains.
+    """
     from nightstream.topics_admin import ensure_topics
-    from schemas.topics import topic_catalog
 
     settings = _settings(config_file)
     _require_broker(settings)
     kafka = settings.kafka
-    specs = topic_catalog(kafka.topic_prefix, kafka.partitions)
     report = asyncio.run(
         _with_broker_errors(
             kafka.bootstrap_servers,
-            ensure_topics(kafka.bootstrap_servers, specs, kafka.replication_factor),
+            ensure_topics(
+                kafka.bootstrap_servers, _catalog(settings), kafka.replication_factor, fix=fix
+            ),
         )
     )
     for name in report.created:
         click.echo(f"created  {name}")
     for name in report.existing:
         click.echo(f"exists   {name}")
+    for done in report.fixed:
+        click.echo(f"FIXED    {done.topic}: {done.setting} was {done.actual}, now {done.wanted}")
     for difference in report.differences:
         click.echo(f"DIFFERS  {difference}")
+    if report.differences:
+        fixable = len(report.differences) - len(report.unfixable)
+        hint = f"; {fixable} can be fixed with --fix" if fixable and not fix else ""
+        click.echo(f"{len(report.differences)} difference(s) left{hint}", err=True)
+        raise SystemExit(1)
+
+
+@topics.command("list")
+@config_option
+@user_errors
+def topics_list(config_file: Path | None) -> None:
+    """Show nightstream's topics: missing, as the catalog says, or how they differ."""
+    from nightstream.topics_admin import topic_states
+
+    settings = _settings(config_file)
+    _require_broker(settings)
+    bootstrap = settings.kafka.bootstrap_servers
+    states = asyncio.run(
+        _with_broker_errors(bootstrap, topic_states(bootstrap, _catalog(settings)))
+    )
+    for state in states:
+        spec = state.spec
+        if state.missing:
+            click.echo(f"missing  {spec.name}")
+            continue
+        label = "differs" if state.differences else "ok"
+        click.echo(
+            f"{label:<8} {spec.name} ({state.partitions} partitions, {spec.cleanup_policy}, "
+            f"{spec.schema_name})"
+        )
+        for difference in state.differences:
+            click.echo(f"           {difference}")
 
 
 @topics.command("tail")
 @config_option
 @click.argument("topic")
-@click.option("--limit", default=5, show_default=True, help="How many of the last records.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="How many of the newest records, over all partitions.",
+)
 @user_errors
 def topics_tail(config_file: Path | None, topic: str, limit: int) -> None:
-    """Show the last records of a topic, decoded from Avro to JSON."""
+    """Show the newest records of a topic, decoded from Avro to JSON."""
     from nightstream.roles import schema_registry
     from nightstream.topic_tail import tail
 
@@ -139,7 +211,7 @@ def topics_tail(config_file: Path | None, topic: str, limit: int) -> None:
     _require_broker(settings)
     kafka = settings.kafka
     try:
-        lines = asyncio.run(
+        result = asyncio.run(
             _with_broker_errors(
                 kafka.bootstrap_servers,
                 tail(
@@ -153,7 +225,9 @@ def topics_tail(config_file: Path | None, topic: str, limit: int) -> None:
         )
     except KeyError as exc:
         raise UserError(str(exc.args[0])) from None
-    for line in lines:
+    if not result.lines:
+        click.echo(f"topic {topic} is empty", err=True)
+    for line in result.lines:
         click.echo(line)
 
 
@@ -162,6 +236,30 @@ def _unreachable(bootstrap: str, reason: str) -> UserError:
         f"cannot reach Kafka at {bootstrap} ({reason}): check that the broker runs and "
         "kafka.bootstrap_servers (NIGHTSTREAM_KAFKA__BOOTSTRAP_SERVERS)"
     )
+
+
+def _catalog(settings: Settings) -> list[TopicSpec]:
+    from schemas.topics import topic_catalog
+
+    return topic_catalog(settings.kafka.topic_prefix, settings.kafka.partitions)
+
+
+def _require_topics(settings: Settings) -> None:
+    """Refuse to start a role over missing or misconfigured topics: the broker would create
+    missing ones with its own defaults (a week's retention, no compaction)."""
+    from nightstream.topics_admin import refusals, topic_states
+
+    bootstrap = settings.kafka.bootstrap_servers
+    states = asyncio.run(
+        _with_broker_errors(bootstrap, topic_states(bootstrap, _catalog(settings)))
+    )
+    problems = refusals(states)
+    if problems:
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        raise UserError(
+            f"the topics are not as nightstream needs them:\n{lines}\nrun `nightstream topics "
+            "create` (with --fix to change existing topics), or check kafka.topic_prefix"
+        )
 
 
 def _require_broker(settings: Settings) -> None:
@@ -188,6 +286,7 @@ async def _with_broker_errors(bootstrap: str, work: Any) -> Any:
 
 @main.command()
 @config_option
+@logging_options
 @user_errors
 def process(config_file: Path | None) -> None:
     """Run the stream processor: raw topics -> Nightscout document topics."""
@@ -195,7 +294,8 @@ def process(config_file: Path | None) -> None:
 
     settings = _settings(config_file)
     _require_broker(settings)
-    _setup_logging(settings.log_level)
+    _require_topics(settings)
+    _setup_logging(settings)
     run_roles({"processor": build_processor_role(settings)})
 
 
@@ -211,6 +311,7 @@ def process(config_file: Path | None) -> None:
     help="A name unique to this poller process, the same across its restarts (links added at "
     "run time stay with it through a quick restart).",
 )
+@logging_options
 @user_errors
 def poll(
     config_file: Path | None,
@@ -227,7 +328,8 @@ def poll(
     _known_links(settings, link_ids)
     if not dry_run:
         _require_broker(settings)
-    _setup_logging(settings.log_level)
+        _require_topics(settings)
+    _setup_logging(settings)
     poller = build_poller(
         settings, PollerOptions(once=once, dry_run=dry_run), list(link_ids) or None
     )
@@ -236,29 +338,34 @@ def poll(
         roles["links"] = links_role(settings, poller, instance_id)
     run_roles(roles)
     _report_links(poller.status)
+    if (once or dry_run) and any(s.state == "stopped" for s in poller.status.values()):
+        raise SystemExit(1)  # a one-shot run whose link needs the user
 
 
 @main.command()
 @config_option
 @click.option("--target", "targets", multiple=True, help="Only these targets (repeatable).")
+@logging_options
 @user_errors
 def sink(config_file: Path | None, targets: tuple[str, ...]) -> None:
     """Run the sink: document topics -> Nightscout, read once for every target."""
     from nightstream.roles import build_delivery_role, run_roles
 
     settings = _settings(config_file)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
     names = list(targets) or list(settings.targets)
     unknown = [t for t in names if t not in settings.targets]
     if unknown:
         raise UserError(f"unknown target(s): {', '.join(unknown)}")
     _require_broker(settings)
+    _require_topics(settings)
     run_roles({"sink": build_delivery_role(settings, names)})
 
 
 @main.command()
 @config_option
 @click.option("--dry-run", is_flag=True, help="Poll and report, publish nothing, no sinks.")
+@logging_options
 @user_errors
 def run(config_file: Path | None, dry_run: bool) -> None:
     """Run every role in one process: pollers, processor and sinks."""
@@ -274,7 +381,8 @@ def run(config_file: Path | None, dry_run: bool) -> None:
 
     settings = _settings(config_file)
     _require_broker(settings)
-    _setup_logging(settings.log_level)
+    _require_topics(settings)
+    _setup_logging(settings)
     poller = build_poller(settings, PollerOptions(dry_run=dry_run))
     roles: dict[str, Role] = {"poller": poller.run, "processor": build_processor_role(settings)}
     if not dry_run:
@@ -286,13 +394,21 @@ def run(config_file: Path | None, dry_run: bool) -> None:
 
 @main.command("check-login")
 @config_option
-@click.argument("link_id")
+@click.argument("link_id", required=False)
 @user_errors
-def check_login(config_file: Path | None, link_id: str) -> None:
-    """Try one link's vendor credentials exactly once and say what is wrong, if anything."""
+def check_login(config_file: Path | None, link_id: str | None) -> None:
+    """Try one link's vendor credentials exactly once and say what is wrong, if anything.
+
+    LINK_ID may be left out when the configuration has one link.
+    """
     from nightstream.roles import check_link_login
 
     settings = _settings(config_file)
+    if link_id is None:
+        if len(settings.links) != 1:
+            ids = ", ".join(link.id for link in settings.links) or "none"
+            raise UserError(f"name the link to check: the configuration has {ids}")
+        link_id = settings.links[0].id
     _known_links(settings, (link_id,))
     ok, message = asyncio.run(check_link_login(settings.link(link_id)))
     click.echo(message)
@@ -319,6 +435,7 @@ def check_login(config_file: Path | None, link_id: str) -> None:
     default=None,
     help="Writes in flight (default: a target's default max_concurrency).",
 )
+@logging_options
 @user_errors
 def replay(
     config_file: Path | None,
@@ -342,8 +459,6 @@ def replay(
     from sinks.nightscout.date_window import DateWindow, parse_instant
 
     settings = _settings(config_file)
-    if link_id not in {link.id for link in settings.links}:
-        click.echo(f"note: link {link_id} is not configured; replaying its history", err=True)
     defaults = TargetSettings.model_fields
     try:
         window = DateWindow(
@@ -360,8 +475,10 @@ def replay(
     except ValueError as exc:
         raise UserError(str(exc)) from None
     _require_broker(settings)
-    # INFO lines would tear the progress line apart.
-    _setup_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+    _require_known_link(settings, link_id)
+    if link_id not in {link.id for link in settings.links}:
+        click.echo(f"note: link {link_id} is not configured; replaying its history", err=True)
+    _setup_logging(settings, progress_line=True)
     try:
         report = run_interruptibly(lambda stop: run_replay(settings.kafka, plan, stop, sys.stderr))
     except Cancelled:
@@ -377,6 +494,7 @@ def replay(
 @config_option
 @click.option("--vendor", required=True, help="Whose raw topic, e.g. dexcomshare.")
 @click.option("--link", "link_id", default=None, help="Only this link's payloads.")
+@logging_options
 @user_errors
 def reprocess(config_file: Path | None, vendor: str, link_id: str | None) -> None:
     """Run the transforms again over a vendor's raw topic, from its start.
@@ -395,7 +513,9 @@ def reprocess(config_file: Path | None, vendor: str, link_id: str | None) -> Non
     if link_id is not None and configured.get(link_id, vendor) != vendor:
         raise UserError(f"link {link_id} is a {configured[link_id]} link, not {vendor}")
     _require_broker(settings)
-    _setup_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+    if link_id is not None:
+        _require_known_link(settings, link_id)
+    _setup_logging(settings, progress_line=True)
     try:
         report = run_interruptibly(
             lambda stop: run_reprocess(
@@ -418,6 +538,20 @@ def _known_links(settings: Settings, link_ids: tuple[str, ...]) -> None:
         raise UserError(
             f"unknown link(s): {', '.join(unknown)}; "
             f"configured: {', '.join(sorted(known)) or 'none'}"
+        )
+
+
+def _require_known_link(settings: Settings, link_id: str) -> None:
+    """Refuse a link id nightstream never heard of (a typo), which would do nothing."""
+    from nightstream.known_links import known_link_ids
+
+    bootstrap = settings.kafka.bootstrap_servers
+    known = asyncio.run(_with_broker_errors(bootstrap, known_link_ids(settings)))
+    if link_id not in known:
+        shown = ", ".join(sorted(known)[:10]) + (" ..." if len(known) > 10 else "")
+        raise UserError(
+            f"unknown link {link_id}: not in the configuration, the links topic or the "
+            f"processor's bindings (known: {shown or 'none'})"
         )
 
 

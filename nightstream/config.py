@@ -17,7 +17,15 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import tomli
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -25,7 +33,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from nightstream.config_errors import ConfigError, KeyedValueError
+from nightstream.config_errors import ConfigError, KeyedValueError, SettingsInvalid, explain
+from nightstream.connect_env import in_connect_terms, with_connect_link
+from nightstream.env_names import unknown_variables
 
 VendorName = Literal["dexcomshare", "librelinkup", "tandem"]
 DEXCOM_REGIONS = ("us", "ous", "jp")
@@ -48,8 +58,10 @@ LIBRE_REGIONS = (
 )
 _ENVIRONMENT: ContextVar[Mapping[str, str]] = ContextVar("nightstream_environment")
 _LINK_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-# nightscout-connect's names for the vendors nightstream can poll.
-_CONNECT_SOURCES = ("dexcomshare", "linkup")
+
+
+def _has_space(url: str) -> bool:
+    return any(c.isspace() for c in url)
 
 
 class KafkaSettings(BaseModel):
@@ -111,7 +123,7 @@ class TargetSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
+        if not re.match(r"^https?://[^\s/]+", value) or _has_space(value):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
@@ -134,7 +146,7 @@ class LinkSettings(BaseModel):
     id: str
     vendor: VendorName
     username: str = Field(min_length=1)
-    password: SecretStr
+    password: SecretStr = Field(min_length=1)
     region: str | None = None
     server_url: str | None = None
     patient_id: str | None = None
@@ -168,7 +180,9 @@ class LinkSettings(BaseModel):
     def _server_url(cls, value: str | None) -> str | None:
         # LibreLinkUp URLs may hold a {region} placeholder (one host per region).
         parts = None if value is None else urlsplit(value.replace("{region}", "region"))
-        if parts is not None and (parts.scheme not in ("http", "https") or not parts.netloc):
+        if parts is not None and (
+            parts.scheme not in ("http", "https") or not parts.netloc or _has_space(value or "")
+        ):
             raise ValueError("must be an http(s) URL")
         return value
 
@@ -211,6 +225,18 @@ class Settings(BaseSettings):
     targets: dict[str, TargetSettings] = Field(default_factory=dict)
     links: list[LinkSettings] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per log line (time, level, logger, message)."""
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _references(self) -> Settings:
@@ -262,44 +288,6 @@ class Settings(BaseSettings):
         return (_GivenEnvironmentSource(settings_cls), init_settings)
 
 
-def connect_compat(env: Mapping[str, str]) -> dict[str, Any]:
-    """Translate nightscout-connect's one-link settings into ours."""
-    source = env.get("CONNECT_SOURCE", "").strip().lower()
-    if not source:
-        return {}
-    if source not in _CONNECT_SOURCES:
-        raise ConfigError(
-            f"CONNECT_SOURCE={source!r} is not supported: set it to "
-            f"{' or '.join(_CONNECT_SOURCES)}, or unset it and configure links in the TOML file"
-        )
-    out: dict[str, Any] = {}
-    endpoint = env.get("CONNECT_NIGHTSCOUT_ENDPOINT") or env.get("NIGHTSCOUT_URL")
-    token = env.get("NIGHTSCOUT_TOKEN") or env.get("CONNECT_NIGHTSCOUT_TOKEN")
-    if endpoint:
-        out["targets"] = {"default": {"url": endpoint, "token": token}}
-    link: dict[str, Any] = {"vendor": source, "targets": ["default"]}
-    if source == "dexcomshare":
-        link["username"] = env.get("CONNECT_SHARE_ACCOUNT_NAME", "")
-        link["password"] = env.get("CONNECT_SHARE_PASSWORD", "")
-        region = env.get("CONNECT_SHARE_REGION", "").strip().lower()
-        link["region"] = {"": "us", "eu": "ous"}.get(region, region)
-        if env.get("CONNECT_SHARE_SERVER"):
-            link["server_url"] = env["CONNECT_SHARE_SERVER"]
-    elif source == "linkup":
-        link["vendor"] = "librelinkup"
-        link["username"] = env.get("CONNECT_LINK_UP_USERNAME", "")
-        link["password"] = env.get("CONNECT_LINK_UP_PASSWORD", "")
-        region = env.get("CONNECT_LINK_UP_REGION", "").strip().lower()
-        link["region"] = region or "auto"
-        if env.get("CONNECT_LINK_UP_PATIENT_ID"):
-            link["patient_id"] = env["CONNECT_LINK_UP_PATIENT_ID"]
-        if env.get("CONNECT_LINK_UP_VERSION"):
-            link["llu_version"] = env["CONNECT_LINK_UP_VERSION"]
-    link["id"] = env.get("NIGHTSTREAM_LINK_ID", f"{link['vendor']}-1")
-    out["links"] = [link]
-    return out
-
-
 def _read_toml(path: Path) -> dict[str, Any]:
     where = "check --config or NIGHTSTREAM_CONFIG"
     if not path.exists():
@@ -308,7 +296,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not a file: {where}")
     try:
         with path.open("rb") as file:
-            return tomli.load(file)
+            data = tomli.load(file)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -317,30 +305,63 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"config file {path} is not valid TOML: {exc}; fix that line (syntax: toml.io)"
         ) from None
+    if not data:
+        raise ConfigError(
+            f"config file {path} is empty: write the settings in it ([kafka], "
+            "[targets.<name>], [[links]]: see the README), or leave out --config and "
+            "NIGHTSTREAM_CONFIG"
+        )
+    return data
 
 
-def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+def settings_sections() -> dict[str, set[str] | None]:
+    """Each top-level setting, upper case, with its keys where it is a section of keys."""
+    nested: dict[str, type[BaseModel]] = {"kafka": KafkaSettings, "processor": ProcessorSettings}
+    return {
+        name.upper(): set(nested[name].model_fields) if name in nested else None
+        for name in Settings.model_fields
+    }
+
+
+def known_keys() -> set[str]:
+    """Every key a config file may hold, at any level."""
+    models = (Settings, KafkaSettings, ProcessorSettings, TargetSettings, LinkSettings)
+    return {key for model in models for key in model.model_fields}
+
+
+def _link_ids(data: Mapping[str, Any], env: Mapping[str, str]) -> list[str | None]:
+    if any(name.upper().startswith("NIGHTSTREAM_LINKS") for name in env):
+        return []  # links from the environment: positions in the file would mislead
+    links = data.get("links")
+    if not isinstance(links, list):
+        return []
+    return [str(link["id"]) if isinstance(link, dict) and "id" in link else None for link in links]
 
 
 def load_settings(env: Mapping[str, str], config_file: Path | None = None) -> Settings:
     """Build the settings from a TOML file and ``env``; raises ConfigError for an unusable file
-    or environment, pydantic's ValidationError for wrong settings."""
+    or environment, SettingsInvalid (a ConfigError) for wrong settings."""
     path = config_file or (
         Path(env["NIGHTSTREAM_CONFIG"]) if env.get("NIGHTSTREAM_CONFIG") else None
     )
+    unknown = unknown_variables(env, settings_sections())
+    if unknown:
+        raise ConfigError(
+            f"unknown environment variable(s): {', '.join(unknown)}; nested settings take two "
+            "underscores (NIGHTSTREAM_KAFKA__BOOTSTRAP_SERVERS): fix or unset them"
+        )
     data: dict[str, Any] = {}
     if path is not None:
         data = _read_toml(path)
-    data = _deep_merge(data, connect_compat(env))
+    from_connect = not data.get("links")
+    data = with_connect_link(data, env)
     token = _ENVIRONMENT.set(env)
     try:
         return Settings(**data)
+    except ValidationError as exc:
+        problems = explain(exc, _link_ids(data, env), known_keys())
+        if from_connect:
+            problems = in_connect_terms(problems, env)
+        raise SettingsInvalid(problems) from None
     finally:
         _ENVIRONMENT.reset(token)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Collection, Sequence
 
 from pydantic import ValidationError
 
@@ -10,6 +11,15 @@ from pydantic import ValidationError
 class ConfigError(Exception):
     """A problem found before validation: the config file or the environment; the message says
     what is wrong and what to do."""
+
+
+class SettingsInvalid(ConfigError):
+    """Settings that do not validate: one explanation per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        listed = "\n".join(f"  - {line}" for line in problems)
+        super().__init__(f"configuration is not valid:\n{listed}")
+        self.problems = problems
 
 
 class KeyedValueError(ValueError):
@@ -58,15 +68,17 @@ _EXAMPLES = {
     "targets": 'targets = ["home"] (names defined under [targets.<name>])',
     "poll_interval_seconds": "poll_interval_seconds = 300",
     "run_time_links": "run_time_links = true",
-    "log_level": 'log_level = "INFO"',
+    "log_level": 'log_level = "INFO" (DEBUG, INFO, WARNING or ERROR; NIGHTSTREAM_LOG_LEVEL)',
+    "log_format": 'log_format = "json" (or "text"; NIGHTSTREAM_LOG_FORMAT)',
 }
 
 
-def _where(location: Sequence[int | str]) -> str:
+def _where(location: Sequence[int | str], link_ids: Sequence[str | None]) -> str:
     parts: list[str] = []
     for item in location:
         if isinstance(item, int):
-            parts.append(f"[{item}]")
+            link_id = link_ids[item] if parts == ["links"] and item < len(link_ids) else None
+            parts.append(f"[{item}]" + (f" ({link_id})" if link_id else ""))
         elif item in ("function-after", "function-before") or "[" in item:
             continue
         else:
@@ -74,24 +86,39 @@ def _where(location: Sequence[int | str]) -> str:
     return "".join(parts) or "(top level)"
 
 
+def _did_you_mean(key: str, known_keys: Collection[str]) -> str:
+    close = difflib.get_close_matches(key, list(known_keys), n=1, cutoff=0.7)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 _MESSAGES = {
     "extra_forbidden": "is not a known setting: check its spelling and section",
     "missing": "is required but not set",
+    "string_too_short": "is empty",
+    "too_short": "is empty",
 }
 
 
-def explain(error: ValidationError) -> list[str]:
+def explain(
+    error: ValidationError,
+    link_ids: Sequence[str | None] = (),
+    known_keys: Collection[str] = (),
+) -> list[str]:
+    """One line per problem; ``link_ids`` (by position in the links list) name the links, and
+    an unknown key gets the closest of ``known_keys``."""
     lines = []
     for problem in error.errors(include_url=False, include_input=False):
         location = tuple(problem["loc"])
         cause = problem.get("ctx", {}).get("error")
         if isinstance(cause, KeyedValueError):
             location += cause.key
-        key = _where(location)
+        key = _where(location, link_ids)
         message = _MESSAGES.get(problem["type"]) or str(problem["msg"]).removeprefix(
             "Value error, "
         )
         field = next((str(p) for p in reversed(location) if isinstance(p, str)), "")
+        if problem["type"] == "extra_forbidden":
+            message += _did_you_mean(field, known_keys)
         example = _EXAMPLES.get(field)
         if isinstance(cause, KeyedValueError) and cause.example is not None:
             example = cause.example

@@ -7,8 +7,11 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.compacted import partitions_of
+from schemas.compacted import partitions_of, read_latest
+from schemas.documents import Collection
 from schemas.offset_bounds import committed_offsets
+from schemas.topics import TopicNames
+from sinks.nightscout.delivery.progress_store import catch_ups_under_way
 
 
 async def records_in(bootstrap: str, topic: str) -> int:
@@ -44,3 +47,14 @@ async def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
     for tp in partitions:
         lag += end[tp] - committed.get(tp, 0)
     return lag
+
+
+async def sink_backlog(bootstrap: str, prefix: str, group: str | None = None) -> int:
+    """What the sink still owes: document records its group has not committed, plus the
+    catch-ups under way (sites parked, shed, or new to a stream), which the group's offsets
+    do not show."""
+    names = TopicNames(prefix)
+    group = group or f"{prefix}-sink"
+    lag = await group_lag(bootstrap, group, [names.ns(c) for c in Collection])
+    saved = await read_latest(bootstrap, names.sink_progress)
+    return lag + catch_ups_under_way(saved, group)

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from nightstream.cli import (
     UserError,
     _require_broker,
+    _require_topics,
     _settings,
     _with_broker_errors,
     config_option,
@@ -62,6 +63,7 @@ def _store(settings: Settings) -> LinkStore:
     from nightstream.roles import schema_registry
 
     _require_broker(settings)
+    _require_topics(settings)
     return LinkStore(settings.kafka, schema_registry(settings))
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
+
 from nightstream.config import KafkaSettings
 from nightstream.progress import Progress, showing
 from schemas.documents import Collection
@@ -108,6 +110,7 @@ async def replay(
     kafka: KafkaSettings, plan: ReplayPlan, stop: asyncio.Event, progress_to: TextIO
 ) -> ReplayReport:
     """Run ``plan`` until it consumed what the topics held at the start, or ``stop``."""
+    await require_reachable(plan.target)
     names = TopicNames(kafka.topic_prefix)
     topics = [names.ns(c) for c in Collection]
     bounds = await capture_bounds(kafka.bootstrap_servers, topics, plan.group_id)
@@ -134,6 +137,21 @@ async def replay(
             report.done = bounds.done(sink.positions)
             await sink.stop()
     return report
+
+
+async def require_reachable(target: NightscoutTargetConfig) -> None:
+    """One request to the site: a replay does not start (and retry) against a site that does
+    not answer at all, a wrong ``--to`` most likely. Any HTTP answer will do."""
+    try:
+        async with httpx.AsyncClient(
+            timeout=target.connect_timeout, verify=target.verify_tls
+        ) as http:
+            await http.get(target.base_url)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise NightstreamError(
+            f"cannot reach the Nightscout site at {target.base_url} ({reason}): check --to"
+        ) from None
 
 
 async def _together(*work: Awaitable[object]) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -15,14 +15,15 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotRead
 from nightstream.config import LinkSettings, Settings, TargetSettings
 from nightstream.interruptible import Cancelled, run_interruptibly
 from schemas.backoff import Backoff, RetryPolicy
-from schemas.errors import NightstreamError, TargetFatalError
+from schemas.errors import NightstreamError
 from schemas.link_directory import LinkDirectory
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import make_serde
 from schemas.topics import TopicNames
-from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig, WriteStopped
+from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
 from sinks.nightscout.delivery.delivery_sink import DeliveryConfig, DeliverySink
-from sinks.nightscout.sink import SinkConfig, SinkStats, TargetSink, client_writer
+from sinks.nightscout.delivery.site_writer import site_writer
+from sinks.nightscout.sink import SinkStats
 from sources.cursors import CursorStore
 from sources.dexcomshare.client import DexcomShareClient
 from sources.dexcomshare.poll_source import DexcomSharePollSource
@@ -98,50 +99,7 @@ def link_directory(settings: Settings, registry: SchemaRegistryClient | None) ->
     return LinkDirectory(settings.kafka.bootstrap_servers, topic, serde)
 
 
-def build_sink_role(
-    settings: Settings, name: str, *, group_id: str | None = None, stats: SinkStats | None = None
-) -> Role:
-    """One target's sink; a fatal target error stops this target only, with one message."""
-    target = settings.targets[name]
-    links = frozenset(link.id for link in settings.links if name in link.targets)
-    config = SinkConfig(
-        bootstrap_servers=settings.kafka.bootstrap_servers,
-        topic_prefix=settings.kafka.topic_prefix,
-        target=name,
-        links=links,
-        group_id=group_id,
-        replication_factor=settings.kafka.replication_factor,
-    )
-
-    async def run(stop: asyncio.Event) -> None:
-        client = NightscoutClient(_target_config(name, target), stop)
-        registry = schema_registry(settings)
-        directory = link_directory(settings, registry)
-        following = asyncio.create_task(directory.run(stop))
-        sink = TargetSink(config, client_writer(client), registry, directory=directory)
-        if stats is not None:
-            sink.stats = stats
-        try:
-            await asyncio.wait_for(directory.ready.wait(), timeout=60)
-            await sink.start()
-            await sink.run(stop)
-        except TargetFatalError as exc:
-            logger.error("target %s stopped: %s", name, exc.user_message)
-        except WriteStopped:
-            logger.info(
-                "target %s: stopped with writes unanswered; they are sent again at the next "
-                "start (nothing unanswered was committed)",
-                name,
-            )
-        finally:
-            following.cancel()
-            try:
-                await sink.stop()
-            finally:
-                await client.aclose()
-            logger.info("target %s: %s", name, sink.stats)
-
-    return run
+SITES_LISTED = 20
 
 
 def sink_group(settings: Settings, names: Sequence[str]) -> str:
@@ -152,8 +110,15 @@ def sink_group(settings: Settings, names: Sequence[str]) -> str:
     return f"{prefix}-sink-" + "+".join(sorted(names))
 
 
-def build_delivery_role(settings: Settings, names: Sequence[str]) -> Role:
-    """One sink for the sites ``names``: reads the document topics once for all of them."""
+def build_delivery_role(
+    settings: Settings,
+    names: Sequence[str],
+    *,
+    group_id: str | None = None,
+    stats: Mapping[str, SinkStats] | None = None,
+) -> Role:
+    """One sink for the sites ``names``: reads the document topics once for all of them.
+    A site that refuses the token stops alone, with one message."""
     sites = {
         name: frozenset(link.id for link in settings.links if name in link.targets)
         for name in names
@@ -162,7 +127,7 @@ def build_delivery_role(settings: Settings, names: Sequence[str]) -> Role:
         bootstrap_servers=settings.kafka.bootstrap_servers,
         topic_prefix=settings.kafka.topic_prefix,
         sites=sites,
-        group_id=sink_group(settings, names),
+        group_id=group_id or sink_group(settings, names),
         state_dir=settings.sink.state_dir,
         acked_horizon_days=settings.sink.acked_horizon_days,
     )
@@ -177,10 +142,12 @@ def build_delivery_role(settings: Settings, names: Sequence[str]) -> Role:
         following = asyncio.create_task(directory.run(stop))
         sink = DeliverySink(
             config,
-            {name: client_writer(client) for name, client in clients.items()},
+            {name: site_writer(client) for name, client in clients.items()},
             registry,
             links_of_site=directory.links_of,
         )
+        for name, given in (stats or {}).items():
+            sink.lanes[name].stats = given
         try:
             await asyncio.wait_for(directory.ready.wait(), timeout=60)
             await sink.start()
@@ -192,8 +159,11 @@ def build_delivery_role(settings: Settings, names: Sequence[str]) -> Role:
             finally:
                 for client in clients.values():
                     await client.aclose()
+            logger.info("%s", sink.summary())
             for name, lane in sink.lanes.items():
-                logger.info("target %s: %s", name, lane.stats)
+                # Every site's figures for a few; beyond that, those of sites in trouble.
+                if len(sink.lanes) <= SITES_LISTED or lane.stopped or lane.parks:
+                    logger.info("target %s: %s", name, lane.stats)
 
     return run
 

@@ -1,20 +1,28 @@
-"""Read the last records of a topic and show them as JSON, decoded with the project's schemas."""
+"""Read the newest records of a topic and show them as JSON, decoded with the project's schemas."""
 
 from __future__ import annotations
 
 import base64
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from schemas.catalog import SCHEMA_NAMES
 from schemas.compacted import partitions_of
 from schemas.documents import Collection, from_avro
-from schemas.errors import RecordDecodeError
+from schemas.errors import NightstreamError, RecordDecodeError
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import make_serde
 from schemas.topics import topic_catalog
+
+Decoder = Callable[[bytes, int, int], Any]
+
+
+class TopicMissing(NightstreamError):
+    """The topic to tail does not exist."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -28,19 +36,27 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def decoder_for(
-    topic: str, prefix: str, registry: SchemaRegistryClient | None
-) -> Callable[[bytes, int, int], Any]:
+def _plain(value: bytes, _partition: int, _offset: int) -> Any:
+    """Values that are not Avro: the processor's and the sink's JSON tables, for instance."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return _jsonable(value)
+
+
+def decoder_for(topic: str, prefix: str, registry: SchemaRegistryClient | None) -> Decoder:
+    """How to show ``topic``'s values: any topic nightstream makes under ``prefix``."""
     specs = {s.name: s for s in topic_catalog(prefix)}
     spec = specs.get(topic)
-    if spec is None:
-        raise KeyError(f"{topic} is not in the catalog for prefix {prefix!r}")
+    if spec is None or spec.schema_name not in SCHEMA_NAMES:
+        if not topic.startswith(f"{prefix}."):
+            raise KeyError(f"{topic} is not one of nightstream's topics (prefix {prefix!r})")
+        return _plain
     serde = make_serde(spec.schema_name, subject=f"{topic}-value", registry=registry)
-    collections = {c.schema_name: c for c in Collection}
+    collection = {c.schema_name: c for c in Collection}.get(spec.schema_name)
 
     def decode(value: bytes, partition: int, offset: int) -> Any:
         record = serde.decode(value, topic=topic, partition=partition, offset=offset)
-        collection = collections.get(spec.schema_name)
         if collection is not None:
             ns = from_avro(collection, record)
             return {"stream": ns.stream, "document": ns.document}
@@ -49,45 +65,77 @@ def decoder_for(
     return decode
 
 
+@dataclass(frozen=True)
+class TailResult:
+    topic: str
+    lines: list[str]
+    """The newest records over every partition, oldest first, one JSON object each."""
+
+
+def _shown(record: ConsumerRecord[bytes, bytes], decode: Decoder) -> str:
+    value: Any = None  # a tombstone
+    if record.value is not None:
+        try:
+            value = decode(record.value, record.partition, record.offset)
+        except RecordDecodeError as exc:
+            value = {"undecodable": str(exc)}
+    key = record.key.decode("utf-8", "replace") if record.key else None
+    shown = {
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp": record.timestamp,
+        "key": key,
+        "value": value,
+    }
+    return json.dumps(shown, ensure_ascii=False)
+
+
+async def _read_range(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int
+) -> list[ConsumerRecord[bytes, bytes]]:
+    consumer.seek(tp, start)
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    while await consumer.position(tp) < end:
+        batch = await consumer.getmany(tp, timeout_ms=1000)
+        records += [m for m in batch.get(tp, []) if m.offset < end]
+    return records
+
+
+async def _newest_of_partition(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, begin: int, end: int, limit: int
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The last ``limit`` records before ``end``; reads further back where compaction left gaps."""
+    window = limit
+    while True:
+        start = max(end - window, begin)
+        records = await _read_range(consumer, tp, start, end)
+        if len(records) >= limit or start == begin:
+            return records[-limit:]
+        window *= 2
+
+
 async def tail(
     bootstrap: str, topic: str, prefix: str, limit: int, registry: SchemaRegistryClient | None
-) -> list[str]:
+) -> TailResult:
+    """The newest ``limit`` records of ``topic`` over all its partitions (by record time)."""
     decode = decoder_for(topic, prefix, registry)
+    numbers = await partitions_of(bootstrap, topic)
+    if not numbers:
+        raise TopicMissing(
+            f"topic {topic} does not exist: `nightstream topics list` shows nightstream's topics"
+        )
+    partitions = [TopicPartition(topic, p) for p in numbers]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
-    lines: list[str] = []
+    records: list[ConsumerRecord[bytes, bytes]] = []
     try:
-        partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
-        if not partitions:
-            return [f"topic {topic} does not exist"]
         consumer.assign(partitions)
+        begin = await consumer.beginning_offsets(partitions)
         end = await consumer.end_offsets(partitions)
         for tp in partitions:
-            consumer.seek(tp, max(end[tp] - limit, 0))
-        pending = {tp for tp in partitions if end[tp] > 0}
-        while pending:
-            batch = await consumer.getmany(*pending, timeout_ms=1000)
-            for tp, messages in batch.items():
-                for m in messages:
-                    try:
-                        shown = decode(m.value, m.partition, m.offset)
-                    except RecordDecodeError as exc:
-                        shown = {"undecodable": str(exc)}
-                    key = m.key.decode("utf-8", "replace") if m.key else None
-                    lines.append(
-                        json.dumps(
-                            {
-                                "partition": tp.partition,
-                                "offset": m.offset,
-                                "key": key,
-                                "value": shown,
-                            },
-                            ensure_ascii=False,
-                        )
-                    )
-            for tp in list(pending):
-                if await consumer.position(tp) >= end[tp]:
-                    pending.discard(tp)
+            if end[tp] > begin[tp]:
+                records += await _newest_of_partition(consumer, tp, begin[tp], end[tp], limit)
     finally:
         await consumer.stop()
-    return lines[-limit:]
+    records.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
+    return TailResult(topic, [_shown(r, decode) for r in records[-limit:]])

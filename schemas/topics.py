@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from schemas.documents import Collection
 
 DEFAULT_PREFIX = "nightstream"
-VENDORS = ("dexcomshare", "librelinkup", "carelink", "glooko", "tandem")
+POLLED_VENDORS = ("dexcomshare", "librelinkup", "tandem")
+"""The vendors nightstream polls: one raw topic each (a vendor's topic comes with its poller)."""
 _DAY_MS = 24 * 3600 * 1000
 CONTENT_HASHES_FORMAT = "faust-json"
 """``schema_name`` of the processor's table changelog: faust writes it as JSON, not Avro."""
@@ -114,7 +115,7 @@ def topic_catalog(prefix: str = DEFAULT_PREFIX, partitions: int = 6) -> list[Top
     forever = -1
     specs = [
         TopicSpec(names.raw(v), "raw_payload", partitions, "delete", forever, RAW_RECORD_MAX_BYTES)
-        for v in VENDORS
+        for v in POLLED_VENDORS
     ]
     specs += [
         TopicSpec(names.ns(c), c.schema_name, partitions, "compact", forever) for c in Collection

@@ -96,6 +96,14 @@ class PayloadTotals:
     unchanged: int = 0
     rejected: int = 0
 
+    def describe(self) -> str:
+        """In words, for a log line."""
+        return (
+            f"{self.payloads} payload(s) read, {self.emitted} document(s) emitted, "
+            f"{self.unchanged} unchanged, {self.rejected} to the DLQ, "
+            f"{self.other_links} of other links skipped"
+        )
+
     def add(self, stats: PayloadStats) -> None:
         self.payloads += 1
         self.other_links += stats.other_link

@@ -298,6 +298,6 @@ def processor_role(processor: Processor) -> Callable[[asyncio.Event], Coroutine[
             await processor.run(stop)
         finally:
             await processor.stop()
-            logger.info("processor: %s", processor.totals)
+            logger.info("processor: %s", processor.totals.describe())
 
     return run

@@ -51,6 +51,10 @@ class Reprocessor:
 
     async def run(self, bounds: OffsetBounds, stop: asyncio.Event) -> bool:
         """Process every raw record inside ``bounds`` (then True), unless ``stop`` comes first."""
+        if bounds.total == 0:
+            # Nothing to read. (aiokafka cannot stop a consumer just started: its stop() raises
+            # CancelledError from a task that never ran.)
+            return True
         producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, linger_ms=0
         )

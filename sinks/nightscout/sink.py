@@ -102,6 +102,24 @@ class SinkStats:
     def dead_lettered(self) -> int:
         return self.rejected + self.undecodable
 
+    def __str__(self) -> str:
+        """In words, leaving out what did not happen."""
+        written = f"{self.written} written"
+        if self.by_collection:
+            written += (
+                " (" + ", ".join(f"{n} {c}" for c, n in sorted(self.by_collection.items())) + ")"
+            )
+        counts = [
+            (self.skipped_unchanged, "unchanged"),
+            (self.superseded, "superseded by a newer version"),
+            (self.deleted_by_user, "deleted by the user (410)"),
+            (self.skipped_deleted, "skipped as deleted"),
+            (self.rejected, "rejected (to the DLQ)"),
+            (self.undecodable, "undecodable (to the DLQ)"),
+            (self.dropped_batches, "batches dropped after a rebalance"),
+        ]
+        return ", ".join([written] + [f"{n} {what}" for n, what in counts if n])
+
 
 def _older(read: ReadAt, than: ReadAt) -> bool:
     """Versions decide when both are known; otherwise the later read wins."""

@@ -59,7 +59,9 @@ class Pipeline:
         targets: dict[str, tuple[str, str]],
         links: list[LinkSpec],
         target_timeout: float | None = None,
+        target_options: dict[str, str] | None = None,
     ) -> None:
+        """``target_options``: further settings of every target, as TOML values."""
         lines = [
             'log_level = "INFO"',
             "[kafka]",
@@ -73,6 +75,7 @@ class Pipeline:
                 lines.append(f"timeout_seconds = {target_timeout}")
                 # Faults are frequent here; a production-length backoff would outlast the test.
                 lines.append("max_retry_delay_seconds = 5")
+            lines += [f"{key} = {value}" for key, value in (target_options or {}).items()]
         for link in links:
             lines += [
                 "[[links]]",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nightstream.config import Settings, load_settings
-from nightstream.kafka_offsets import group_lag, records_in
+from nightstream.kafka_offsets import group_lag, records_in, sink_backlog
 from nightstream.roles import build_poller
 from schemas.backoff import RetryPolicy
 from schemas.identity import device_name, stream_digest
@@ -77,11 +77,10 @@ async def _start_roles(
 async def _settled(pipeline: Pipeline) -> None:
     """Wait until the processor and the sink have committed everything there is."""
     raw = [f"{pipeline.prefix}.raw.dexcomshare"]
-    ns = [f"{pipeline.prefix}.ns.{c}" for c in ("entries", "treatments", "devicestatus")]
 
     async def caught_up() -> bool:
         processor = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-processor", raw)
-        sink = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink", ns)
+        sink = await sink_backlog(pipeline.bootstrap, pipeline.prefix)
         return processor == 0 and sink == 0
 
     await wait_until(caught_up, within=120, what="processor and sink to catch up", interval=1)

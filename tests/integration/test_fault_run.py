@@ -1,13 +1,15 @@
 """The fault run's short form (issue #6; the full form is ``python -m bench.fault_run``).
 
-Four simulated Dexcom links for four simulated hours at 240x: two instances each of the
-processor and of the sink and one poller are each SIGKILLed three times, one processor and one
-sink are SIGSTOPped past the session timeout and then resumed, the broker restarts once,
-Nightscout fails or hangs 20 % of requests, the simulator answers errors and ends sessions, and
-bad records are made on purpose.
+Four simulated Dexcom links for four simulated hours at 240x: two instances each of the poller
+(sharing the links over the links topic), the processor and the sink are each SIGKILLed three
+times, one processor and one sink are SIGSTOPped past the session timeout and then resumed, the
+broker restarts once, Nightscout fails or hangs 20 % of requests, the simulator answers errors
+and ends sessions, revises readings it served, answers once past the raw record limit, and bad
+records are made on purpose.
 A second link reads the first account's stream for a clinic site. Afterwards each site must hold
-every reading the simulator served for its streams exactly once, and the DLQ exactly the bad
-records.
+every reading the simulator served for its streams exactly once, with its latest value, the DLQ
+exactly the bad records and the oversize answer, and no link may have run on both pollers at
+once.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from bench.common import table
-from bench.fault_run import BrokerRestart, FaultRunConfig, LocalKafka, fault_run
+from bench.fault_run import POLLERS, ROLES, BrokerRestart, FaultRunConfig, LocalKafka, fault_run
 from tests.kafka_broker import KafkaBroker
+from tests.timing import scaled
 
 pytestmark = pytest.mark.kafka
 
@@ -33,7 +36,11 @@ SHORT = FaultRunConfig(
     seed=6,
     malformed_readings=3,
     garbled_raw_records=2,
-    settle_timeout_s=150.0,
+    oversize_answers=1,
+    revised_readings=3,
+    first_polls_timeout_s=scaled(60.0),
+    final_polls_timeout_s=scaled(90.0),
+    settle_timeout_s=scaled(75.0),
 )
 
 
@@ -67,19 +74,24 @@ async def test_short_fault_run_lands_each_reading_once_and_dead_letters_only_bad
     problems = "\n".join(report.problems)
 
     # The faults happened as asked.
-    assert report.kills == {
-        "poller": 3,
-        "processor-a": 3,
-        "processor-b": 3,
-        "sink-a": 3,
-        "sink-b": 3,
-    }
+    assert report.kills == dict.fromkeys(ROLES, 3)
     assert report.pauses == {"processor-b": 1, "sink-b": 1}
     assert report.broker_restarts == 1
     assert sum(report.ns_faults.values()) > 0
     assert report.vendor.transport_failures_served > 0
     assert report.vendor.session_expiries >= 1
     assert report.vendor.rejected_reads >= 1
+    # Two pollers shared the links, each link on one of them at a time.
+    assert set(report.ownership.links_by_owner) == set(POLLERS), problems
+    assert report.ownership.overlaps == 0, problems
+    assert report.ownership.stopped == 0, problems
+    # Readings revised after they were served came again with their new value: new versions.
+    assert report.vendor.revisions_made == SHORT.revised_readings
+    assert report.revisions_served >= 1
+    assert 1 <= report.versions_changed <= report.revisions_both_in_raw
+    # The oversize answer was served; it is a dead letter, not a missing window.
+    assert report.oversize_served == SHORT.oversize_answers
+    assert report.dlq_expected_by_kind.get("oversize") == SHORT.oversize_answers
     # Every link ran through the simulated hours: its first 24 h window plus 4 h of readings;
     # the clinic holds the first stream, which a second link reads for it.
     assert report.expected_entries >= (SHORT.links + 1) * (288 + 40)

@@ -14,10 +14,9 @@ import signal
 
 import pytest
 
-from nightstream.kafka_offsets import group_lag
+from nightstream.kafka_offsets import sink_backlog
 from schemas.documents import Collection, NsRecord
 from schemas.identity import entry_identifier
-from schemas.topics import TopicNames
 from sinks.nightscout.testserver import Faults, NightscoutTestServer
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 from tests.integration.topic_records import bind_streams, produce_documents
@@ -117,10 +116,9 @@ async def test_a_second_sink_started_during_a_backlog_shares_it_without_crashing
 
     await wait_until(started, within=90, what="the first sink to start writing")
     second = pipeline.start("sink-2", "sink")
-    topics = [TopicNames(pipeline.prefix).ns(c) for c in Collection]
 
     async def drained() -> bool:
-        lag = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink", topics)
+        lag = await sink_backlog(pipeline.bootstrap, pipeline.prefix)
         return lag == 0 and len(_sgvs(nightscout)) == DOCUMENTS
 
     await wait_until(drained, within=180, what="both sinks to drain the backlog")

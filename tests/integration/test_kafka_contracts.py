@@ -158,7 +158,7 @@ async def test_topics_create_is_idempotent_and_reports_differences(kafka_bootstr
     assert again.differences == []
     changed = await ensure_topics(kafka_bootstrap, topic_catalog(prefix, partitions=3))
     assert changed.created == []
-    [difference] = [d for d in changed.differences if d.startswith(f"{prefix}.ns.entries:")]
-    assert difference.startswith(f"{prefix}.ns.entries: 2 partitions, catalog says 3")
-    entries_configs = [d for d in changed.differences if "cleanup.policy" in d]
+    [difference] = [d for d in changed.differences if d.topic == f"{prefix}.ns.entries"]
+    assert str(difference).startswith(f"{prefix}.ns.entries: 2 partitions, catalog says 3")
+    entries_configs = [d for d in changed.differences if d.setting == "cleanup.policy"]
     assert entries_configs == []

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from nightstream.config import load_settings
-from nightstream.kafka_offsets import group_lag, records_in
+from nightstream.kafka_offsets import group_lag, records_in, sink_backlog
 from nightstream.roles import build_poller
 from schemas.backoff import RetryPolicy
 from schemas.compacted import read_latest
@@ -141,13 +141,12 @@ async def _poll_once(
 async def _settled(pipeline: Pipeline) -> None:
     """Wait until the processor and the sink have committed everything there is."""
     names = TopicNames(pipeline.prefix)
-    ns = [names.ns(collection) for collection in Collection]
 
     async def caught_up() -> bool:
         processor = await group_lag(
             pipeline.bootstrap, f"{pipeline.prefix}-processor", [names.raw("librelinkup")]
         )
-        sink = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink", ns)
+        sink = await sink_backlog(pipeline.bootstrap, pipeline.prefix)
         return processor == 0 and sink == 0
 
     await wait_until(caught_up, within=90, what="processor and sink to catch up", interval=1)

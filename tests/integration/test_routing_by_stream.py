@@ -21,8 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from nightstream.kafka_offsets import group_lag
-from schemas.documents import Collection
+from nightstream.kafka_offsets import group_lag, sink_backlog
 from schemas.identity import device_name, entry_identifier, nightscout_identifier, stream_digest
 from schemas.topics import TopicNames
 from sinks.nightscout.testserver import NightscoutTestServer
@@ -80,16 +79,12 @@ def _configure(pipeline: Pipeline, sites: dict[str, Site], links: list[LinkSpec]
 
 async def _sinks_settled(pipeline: Pipeline, targets: list[str], vendor: str) -> None:
     names = TopicNames(pipeline.prefix)
-    ns = [names.ns(c) for c in Collection]
 
     async def caught_up() -> bool:
         raw = [names.raw(vendor)]
         if await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-processor", raw) != 0:
             return False
-        for target in targets:
-            if await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink", ns) != 0:
-                return False
-        return True
+        return await sink_backlog(pipeline.bootstrap, pipeline.prefix) == 0
 
     await wait_until(caught_up, within=120, what="processor and sinks to catch up", interval=1)
 

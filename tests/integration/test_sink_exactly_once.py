@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from nightstream.config import load_settings
-from nightstream.kafka_offsets import group_lag
-from nightstream.roles import build_sink_role
+from nightstream.kafka_offsets import group_lag, sink_backlog
+from nightstream.roles import build_delivery_role
 from schemas.documents import Collection, NsRecord
 from schemas.identity import nightscout_identifier
 from sinks.nightscout.sink import SinkStats
@@ -141,7 +141,10 @@ async def test_sink_keeps_each_document_exactly_once_through_kills_faults_and_re
         pipeline.start("sink", "sink", "--target", "ns")
 
         async def drained() -> bool:
-            return await group_lag(kafka_bootstrap, f"{pipeline.prefix}-sink", ns_topics) == 0
+            return (
+                await sink_backlog(kafka_bootstrap, pipeline.prefix, f"{pipeline.prefix}-sink-ns")
+                == 0
+            )
 
         await wait_until(drained, within=480, what="the sink to drain under faults", interval=1)
     finally:
@@ -154,7 +157,9 @@ async def test_sink_keeps_each_document_exactly_once_through_kills_faults_and_re
     settings = load_settings({}, pipeline.config)
     stop = asyncio.Event()
     late_stats = SinkStats()
-    late_run = asyncio.create_task(build_sink_role(settings, "late", stats=late_stats)(stop))
+    late_run = asyncio.create_task(
+        build_delivery_role(settings, ["late"], stats={"late": late_stats})(stop)
+    )
     await wait_until(
         lambda: _async_len(late_server, len(expected)), within=120, what="the late target"
     )
@@ -167,7 +172,9 @@ async def test_sink_keeps_each_document_exactly_once_through_kills_faults_and_re
     again = SinkStats()
     stop = asyncio.Event()
     rerun = asyncio.create_task(
-        build_sink_role(settings, "ns", group_id=f"{pipeline.prefix}-again", stats=again)(stop)
+        build_delivery_role(
+            settings, ["ns"], group_id=f"{pipeline.prefix}-again", stats={"ns": again}
+        )(stop)
     )
 
     async def reconsumed() -> bool:
@@ -193,7 +200,7 @@ async def test_sink_keeps_each_document_exactly_once_through_kills_faults_and_re
     await _produce(kafka_bootstrap, pipeline.prefix, [newer])
     stats = SinkStats()
     stop = asyncio.Event()
-    run = asyncio.create_task(build_sink_role(settings, "ns", stats=stats)(stop))
+    run = asyncio.create_task(build_delivery_role(settings, ["ns"], stats={"ns": stats})(stop))
     await wait_until(
         lambda: _async_true(stats.deleted_by_user == 1), within=60, what="the 410 answer"
     )

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from nightstream.config import load_settings
-from nightstream.kafka_offsets import group_lag, records_in
+from nightstream.kafka_offsets import group_lag, records_in, sink_backlog
 from nightstream.roles import build_poller
 from schemas.backoff import RetryPolicy
 from schemas.compacted import read_latest
@@ -120,12 +120,11 @@ def landed(server: NightscoutTestServer) -> Counter[tuple[str, str]]:
 
 async def settled(pipeline: Pipeline) -> None:
     names = TopicNames(pipeline.prefix)
-    ns = [names.ns(collection) for collection in Collection]
 
     async def caught_up() -> bool:
         raw = [names.raw("tandem")]
         processor = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-processor", raw)
-        sink = await group_lag(pipeline.bootstrap, f"{pipeline.prefix}-sink", ns)
+        sink = await sink_backlog(pipeline.bootstrap, pipeline.prefix)
         return processor == 0 and sink == 0
 
     await wait_until(caught_up, within=240, what="processor and sink to catch up", interval=1)

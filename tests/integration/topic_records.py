@@ -13,6 +13,7 @@ from schemas.documents import Collection, NsRecord, to_avro
 from schemas.identity import entry_identifier
 from schemas.records import StreamBinding
 from schemas.serde import make_serde
+from schemas.stream_partitions import document_partitions, stream_partition
 from schemas.topics import TopicNames
 from tests.timing import scaled
 
@@ -71,17 +72,21 @@ def sgv_entry(device: str, date_ms: int, sgv: int) -> NsRecord:
 
 
 async def produce_documents(bootstrap: str, prefix: str, records: list[NsRecord]) -> None:
-    """``records`` onto the ``ns.*`` topics, in order, as the processor would write them."""
+    """``records`` onto the ``ns.*`` topics, in order, as the processor would write them (each
+    in its stream's partition)."""
     names = TopicNames(prefix)
     serdes = {c: make_serde(c.schema_name, subject="t") for c in Collection}
+    partitions = await document_partitions(bootstrap, names)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
         for record in records:
+            topic = names.ns(record.collection)
             await producer.send(
-                names.ns(record.collection),
+                topic,
                 serdes[record.collection].encode(to_avro(record)),
                 key=record.identifier.encode(),
+                partition=stream_partition(record.stream, partitions[topic]),
             )
         await producer.flush()
     finally:

@@ -41,36 +41,42 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from schemas.backoff import RetryPolicy
 from schemas.bindings import StreamBindings
-from schemas.documents import Collection, NsRecord, from_avro, to_avro
-from schemas.errors import NightstreamError, RecordDecodeError
+from schemas.compacted import partitions_of
+from schemas.errors import NightstreamError
 from schemas.fencing import LoopWatch, PartitionOwnership
 from schemas.hash_store import DAY_MS, LocalHashStore
-from schemas.records import DeadLetter
 from schemas.registry import SchemaRegistryClient
-from schemas.serde import Serde, make_serde
+from schemas.serde import make_serde
 from schemas.stream_partitions import stream_partition
 from schemas.topics import TopicNames
-from schemas.version import app_version
 from sinks.nightscout.delivery.catch_up import CatchUp
+from sinks.nightscout.delivery.catch_up_reader import CatchUpReader, CatchUpState
 from sinks.nightscout.delivery.deliveries import Delivery
+from sinks.nightscout.delivery.documents import DocumentTopics
 from sinks.nightscout.delivery.lane import SiteLane
 from sinks.nightscout.delivery.offset_progress import OffsetProgress
 from sinks.nightscout.delivery.progress_store import Coverage, ProgressStore, SavedCatchUp
 from sinks.nightscout.delivery.site_acks import SiteAcks
 from sinks.nightscout.delivery.site_routes import Route, SiteRoutes
-from sinks.nightscout.sink import Writer
+from sinks.nightscout.delivery.site_writer import SiteWriter
 
 logger = logging.getLogger(__name__)
 
 SESSION_TIMEOUT_MS = 15_000
 MAX_BATCH = 500
-LANE_BACKLOG = 2_000
-"""A site with more deliveries waiting than this is shed to a catch-up (it is too slow)."""
-FEED_BELOW = 256
-"""A catch-up feeds a lane only while fewer deliveries than this wait in it."""
+LIVE_WINDOW = 4_000
+"""Deliveries of one partition handed out and not yet answered, at most: beyond it the live
+readers pause that partition (sites then do not queue more than they can take)."""
+SHED_AFTER_SECONDS = 5.0
+"""A partition paused this long by one site's backlog, while it carries other sites' streams
+too, sheds that site to a catch-up: the others go on without it."""
 SAVE_EVERY_SECONDS = 2.0
 COMMIT_EVERY_SECONDS = 1.0
+SUMMARY_EVERY_SECONDS = 60.0
 PARK_BACKOFF = RetryPolicy(base=5.0, cap=300.0)
+LANE_DRAIN_SECONDS = 6.0
+"""On stop, how long the chunks being written may take to finish (a target's writes end within
+its own drain time once the stop is asked, so this is rarely reached)."""
 
 
 class AllSitesStopped(NightstreamError):
@@ -96,7 +102,7 @@ class DeliverySink:
     def __init__(
         self,
         config: DeliveryConfig,
-        writers: Mapping[str, Writer],
+        writers: Mapping[str, SiteWriter],
         registry: SchemaRegistryClient | None = None,
         *,
         links_of_site: Callable[[str], frozenset[str]] | None = None,
@@ -105,16 +111,6 @@ class DeliverySink:
         self.config = config
         self.names = TopicNames(config.topic_prefix)
         self._extra_links = links_of_site
-        self._serdes: dict[str, tuple[Collection, Serde]] = {
-            self.names.ns(c): (
-                c,
-                make_serde(c.schema_name, subject=f"{self.names.ns(c)}-value", registry=registry),
-            )
-            for c in Collection
-        }
-        self._dlq_serde = make_serde(
-            "dead_letter", subject=f"{self.names.dlq}-value", registry=registry
-        )
         self._bindings = StreamBindings(
             config.bootstrap_servers,
             self.names.bindings,
@@ -129,6 +125,7 @@ class DeliverySink:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=config.bootstrap_servers, acks="all", enable_idempotence=True
         )
+        self._documents = DocumentTopics(self.names, self._producer, registry)
         self._acks = SiteAcks(
             LocalHashStore(
                 config.bootstrap_servers,
@@ -140,7 +137,10 @@ class DeliverySink:
             )
         )
         self._progress = ProgressStore(
-            config.bootstrap_servers, self.names.sink_progress, self._producer
+            config.bootstrap_servers,
+            self.names.sink_progress,
+            self._producer,
+            config.consumer_group,
         )
         self.lanes = {
             site: SiteLane(
@@ -148,14 +148,14 @@ class DeliverySink:
                 writers[site],
                 self._acks,
                 self._ownership,
-                self._reject,
+                self._documents.reject,
                 self._release,
                 park_backoff,
             )
             for site in config.sites
         }
         self._consumer: AIOKafkaConsumer | None = None
-        self._reader: AIOKafkaConsumer | None = None
+        self._reader: CatchUpReader | None = None
         self._live: dict[TopicPartition, OffsetProgress] = {}
         self._beginning: dict[TopicPartition, int] = {}
         self._catch_ups: dict[TopicPartition, list[CatchUp]] = {}
@@ -163,17 +163,20 @@ class DeliverySink:
         self._lagging: dict[str, set[TopicPartition]] = {site: set() for site in config.sites}
         self._skip_below: dict[tuple[str, TopicPartition], int] = {}
         self._committed: dict[TopicPartition, int] = {}
-        self._reader_from: dict[TopicPartition, int] = {}
         self._to_plan: set[TopicPartition] = set()
+        self._paused: dict[TopicPartition, float] = {}
+        self._ready: set[TopicPartition] = set()
+        """Assigned partitions whose answers and progress are restored."""
         self._saved_at = 0.0
+        self._must_save = False
+        self._summarised_at = time.monotonic()
         self._committed_at = 0.0
         self._unsaved: set[tuple[str, TopicPartition]] = set()
         self._newly_covered: list[Coverage] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._watching: asyncio.Task[None] | None = None
         self.read = 0
-        self.undecodable = 0
         self.unrouted = 0
-        self.catch_up_read = 0
 
     # -- wiring -------------------------------------------------------------------------------
 
@@ -185,6 +188,12 @@ class DeliverySink:
         }
 
     async def start(self) -> None:
+        acked = self.names.sink_acked
+        self._acks.partitions = len(await partitions_of(self.config.bootstrap_servers, acked))
+        if not self._acks.partitions:
+            raise NightstreamError(
+                f"the sink's topic {acked} does not exist: run `nightstream topics create` first"
+            )
         await self._producer.start()
         await self._bindings.start()
         common = {
@@ -202,27 +211,35 @@ class DeliverySink:
             partition_assignment_strategy=(RangePartitionAssignor,),
             **common,
         )
-        self._reader = AIOKafkaConsumer(**common)
-        self._consumer.subscribe(list(self._serdes), listener=self._ownership)
-        self._tasks.append(asyncio.create_task(self._ownership.watch.run()))
+        self._reader = CatchUpReader(
+            AIOKafkaConsumer(**common),
+            CatchUpState(self._catch_ups, self._live, self.lanes, self.routes, self._ownership),
+            self._documents.decode,
+            self._finish_catch_ups,
+        )
+        self._consumer.subscribe(self._documents.topics, listener=self._ownership)
+        self._watching = asyncio.create_task(self._ownership.watch.run())
         await self._consumer.start()
-        await self._reader.start()
+        await self._reader.consumer.start()
         logger.info(
             "sink started: group %s, %d site(s)", self.config.consumer_group, len(self.lanes)
         )
 
     async def stop(self) -> None:
+        # The loop watch runs to the end: without its ticks every lease would look frozen.
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for lane in self.lanes.values():
-            await lane.aclose()
+        await asyncio.gather(*(lane.aclose(LANE_DRAIN_SECONDS) for lane in self.lanes.values()))
         with contextlib.suppress(KafkaError):
             await self._save(everything=True)
             await self._commit(force=True)
-        for client in (self._consumer, self._reader):
-            if client is not None:
-                await client.stop()
+        if self._watching is not None:
+            self._watching.cancel()
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._reader is not None:
+            await self._reader.consumer.stop()
         await self._bindings.stop()
         await self._producer.stop()
         self._acks.store.close()
@@ -231,9 +248,14 @@ class DeliverySink:
 
     async def run(self, stop: asyncio.Event) -> None:
         assert self._consumer is not None, "start() first"
-        self._tasks.append(asyncio.create_task(self._catch_up_loop(stop)))
+        assert self._reader is not None
+        catching_up = asyncio.create_task(self._reader.run(stop))
+        self._tasks.append(catching_up)
         while not stop.is_set():
+            if catching_up.done():
+                catching_up.result()  # its error ends the role, rather than catch-ups silently
             await self._refresh()
+            await self._hold_back()
             batch = await self._consumer.getmany(timeout_ms=200, max_records=MAX_BATCH)
             if batch:
                 await self._dispatch(batch)
@@ -248,7 +270,7 @@ class DeliverySink:
         """Between batches: new partitions, new routes, and what they need caught up."""
         assert self._consumer is not None
         for tp in self._ownership.epochs():
-            if tp not in self._live:
+            if tp not in self._live and tp in self._ready:
                 try:
                     position = await self._consumer.position(tp)
                     beginning = (await self._consumer.beginning_offsets([tp]))[tp]
@@ -274,14 +296,11 @@ class DeliverySink:
         covered = []
         for tp in sorted(tps):
             live = self._live[tp]
-            count = (
-                len(self._consumer.partitions_for_topic(tp.topic) or ()) if self._consumer else 0
-            )
             for site, lane in self.lanes.items():
                 if not lane.ready(now) or lane.stopped:
                     self._lag(site, tp, live.next_offset)
                 for stream in self.routes.streams_of(site):
-                    if count and stream_partition(stream, count) != tp.partition:
+                    if not self._lives_in(stream, tp):
                         continue
                     if (site, stream) in self._covered.setdefault(tp, set()):
                         continue
@@ -300,6 +319,7 @@ class DeliverySink:
                         )
                     )
                     self._unsaved.add((site, tp))
+                    self._must_save = True
                     logger.info(
                         "target %s: reading %s[%d] from its beginning for a newly routed stream",
                         site,
@@ -307,7 +327,7 @@ class DeliverySink:
                         tp.partition,
                     )
         await self._progress.set_covered(covered, [])
-        await self._save()
+        await self._save(everything=bool(self._unsaved))
 
     async def _unroute(self, removed: set[Route]) -> None:
         if not removed:
@@ -340,21 +360,28 @@ class DeliverySink:
         lagging.add(tp)
         self._skip_below.pop((site, tp), None)
         self._unsaved.add((site, tp))
+        self._must_save = True  # before the group commits past ``start``
 
     async def _dispatch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        assert self._consumer is not None
+        for tp in [tp for tp in batch if tp not in self._live]:
+            # aiokafka fetches as soon as a partition is assigned, while its answers may still
+            # be restoring and before the loop set it up: read again once it is.
+            with contextlib.suppress(IllegalStateError):
+                self._consumer.seek(tp, batch.pop(tp)[0].offset)
         decoded = {
-            tp: [(m, await self._decode(m, dead_letter=True)) for m in messages]
+            tp: [(m, await self._documents.decode(m, dead_letter=True)) for m in messages]
             for tp, messages in batch.items()
         }
         # Nothing below awaits until every record is handed out: catch-ups see it all or none.
+        now = time.monotonic()
         for tp, items in decoded.items():
             epoch = self._ownership.epoch(tp)
             live = self._live.get(tp)
             if epoch is None:
                 continue  # taken away meanwhile: its new owner reads it
             if live is None:
-                live = self._live[tp] = OffsetProgress(items[0][0].offset)
-                self._to_plan.add(tp)
+                continue  # revoked meanwhile
             self.read += len(items)
             for message, record in items:
                 copies = 0
@@ -365,15 +392,89 @@ class DeliverySink:
                         if message.offset < self._skip_below.get((site, tp), 0):
                             continue
                         lane = self.lanes[site]
+                        if not lane.ready(now):
+                            self._lag(site, tp, message.offset)  # caught up once it answers
+                            continue
                         lane.offer(Delivery(record, tp, message.offset, epoch, live))
                         copies += 1
                     self.unrouted += copies == 0
                 live.hand_out(message.offset, copies)
-        for lane in self.lanes.values():
-            if len(lane.queue) > LANE_BACKLOG and lane.stopped is None:
-                await lane.shed(f"{len(lane.queue)} documents wait, more than {LANE_BACKLOG}")
+
+    @property
+    def catch_up_read(self) -> int:
+        """Records read by catch-ups."""
+        return self._reader.read if self._reader is not None else 0
+
+    def summary(self) -> str:
+        """One line on where every site stands, for the log."""
+        now = time.monotonic()
+        stopped = sum(1 for lane in self.lanes.values() if lane.stopped)
+        parked = sum(1 for lane in self.lanes.values() if not lane.ready(now)) - stopped
+        behind = sum(
+            1 for site, tps in self._lagging.items() if tps and self.lanes[site].ready(now)
+        )
+        written = sum(lane.stats.written for lane in self.lanes.values())
+        unchanged = sum(lane.stats.skipped_unchanged for lane in self.lanes.values())
+        return (
+            f"sink: {len(self.lanes)} site(s), {parked} parked, {stopped} stopped, "
+            f"{behind} catching up; {self.read} document(s) read live and "
+            f"{self.catch_up_read} by catch-ups; {written} written, {unchanged} unchanged"
+        )
+
+    async def _hold_back(self) -> None:
+        """Pause the partitions whose sites have enough to do; shed a site that keeps one
+        paused for the others."""
+        assert self._consumer is not None
+        now = time.monotonic()
+        full = {tp for tp, live in self._live.items() if live.unsettled >= LIVE_WINDOW}
+        for tp in set(self._paused) - full:
+            del self._paused[tp]
+        for tp in full:
+            self._paused.setdefault(tp, now)
+        assigned = self._consumer.assignment()
+        self._consumer.pause(*(full & assigned))
+        self._consumer.resume(*(assigned - full))
+        for tp, since in list(self._paused.items()):
+            if now - since >= SHED_AFTER_SECONDS:
+                await self._shed_slowest(tp)
+                self._paused[tp] = now
+
+    async def _shed_slowest(self, tp: TopicPartition) -> None:
+        waiting = {
+            site: sum(1 for d in lane.queue if d.tp == tp)
+            for site, lane in self.lanes.items()
+            if lane.queue
+        }
+        slowest = max(waiting, key=lambda site: waiting[site], default=None)
+        if slowest is None:
+            return
+        count = len(self._consumer.partitions_for_topic(tp.topic) or ()) if self._consumer else 0
+        others = {
+            site
+            for site in self.lanes
+            if site != slowest
+            and any(
+                stream_partition(s, count) == tp.partition for s in self.routes.streams_of(site)
+            )
+        }
+        if others:
+            await self.lanes[slowest].shed(
+                f"{waiting[slowest]} documents wait in {tp.topic}[{tp.partition}], which "
+                f"{len(others)} other site(s) read too"
+            )
+
+    def _lives_in(self, stream: str, tp: TopicPartition) -> bool:
+        """Whether ``stream``'s documents go to ``tp`` (when the topic's size is not known yet,
+        they may)."""
+        assert self._consumer is not None
+        count = len(self._consumer.partitions_for_topic(tp.topic) or ())
+        return not count or stream_partition(stream, count) == tp.partition
 
     async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._summarised_at >= SUMMARY_EVERY_SECONDS:
+            self._summarised_at = now
+            logger.info("%s", self.summary())
         self._finish_catch_ups()
         await self._save()
         await self._commit()
@@ -403,9 +504,11 @@ class DeliverySink:
 
     async def _save(self, *, everything: bool = False) -> None:
         now = time.monotonic()
-        if not everything and now - self._saved_at < SAVE_EVERY_SECONDS:
+        due = self._must_save or now - self._saved_at >= SAVE_EVERY_SECONDS
+        if not (everything or due):
             return
         self._saved_at = now
+        self._must_save = False
         pairs = set(self._unsaved)
         pairs |= {(c.site, tp) for tp, cs in self._catch_ups.items() for c in cs}
         self._unsaved.clear()
@@ -440,80 +543,6 @@ class DeliverySink:
             return
         self._committed.update(offsets)
 
-    # -- catch-ups ----------------------------------------------------------------------------
-
-    async def _catch_up_loop(self, stop: asyncio.Event) -> None:
-        assert self._reader is not None
-        reader = self._reader
-        assigned: set[TopicPartition] = set()
-        while not stop.is_set():
-            active = self._active_catch_ups()
-            if not active:
-                await asyncio.sleep(0.2)
-                continue
-            if set(active) != assigned:
-                assigned = set(active)
-                reader.assign(sorted(assigned))
-                self._reader_from = {}
-            for tp, catch_ups in active.items():
-                want = min(c.read_next for c in catch_ups)
-                if self._reader_from.get(tp) != want:
-                    reader.seek(tp, want)
-                    self._reader_from[tp] = want
-            batch = await reader.getmany(*assigned, timeout_ms=200, max_records=MAX_BATCH)
-            for tp in assigned:
-                messages = batch.get(tp, [])
-                start = self._reader_from.get(tp)
-                if start is None:
-                    continue
-                end = messages[-1].offset + 1 if messages else await reader.position(tp)
-                if end > start:
-                    await self._feed(tp, start, end, messages)
-                    self._reader_from[tp] = end
-            self._finish_catch_ups()
-
-    def _active_catch_ups(self) -> dict[TopicPartition, list[CatchUp]]:
-        now = time.monotonic()
-        active: dict[TopicPartition, list[CatchUp]] = {}
-        for tp, catch_ups in self._catch_ups.items():
-            if tp not in self._live or self._ownership.epoch(tp) is None:
-                continue
-            ready = [
-                c
-                for c in catch_ups
-                if not c.reading_done
-                and self.lanes[c.site].ready(now)
-                and self.lanes[c.site].pending < FEED_BELOW
-            ]
-            if ready:
-                active[tp] = ready
-        return active
-
-    async def _feed(
-        self, tp: TopicPartition, start: int, end: int, messages: list[ConsumerRecord]
-    ) -> None:
-        """Records ``[start, end)`` of ``tp`` were read: hand them to the catch-ups there."""
-        decoded = [(m, await self._decode(m, dead_letter=False)) for m in messages]
-        epoch = self._ownership.epoch(tp)
-        if epoch is None:
-            return
-        now = time.monotonic()
-        self.catch_up_read += len(messages)
-        for c in self._catch_ups.get(tp, []):
-            lane = self.lanes[c.site]
-            if not (start <= c.read_next < end) or c.reading_done or not lane.ready(now):
-                continue
-            wanted = c.streams if c.streams is not None else self.routes.streams_of(c.site)
-            for message, record in decoded:
-                if message.offset < c.read_next or (
-                    c.until is not None and message.offset >= c.until
-                ):
-                    continue
-                if record is not None and record.stream in wanted:
-                    lane.offer(Delivery(record, tp, message.offset, epoch, c.progress))
-                    c.progress.hand_out(message.offset, 1)
-            c.advance(end)
-
     # -- lanes giving deliveries back ---------------------------------------------------------
 
     async def _release(self, lane: SiteLane, waiting: list[Delivery]) -> None:
@@ -544,7 +573,9 @@ class DeliverySink:
     # -- rebalances ---------------------------------------------------------------------------
 
     async def _assigned(self, assigned: set[TopicPartition]) -> None:
-        await self._acks.store.assign({tp.partition for tp in assigned})
+        await self._acks.store.assign(
+            {self._acks.changelog_partition(tp.partition) for tp in assigned}
+        )
         loaded = await self._progress.load(assigned)
         for tp, progress in loaded.items():
             self._covered[tp] = progress.covered
@@ -557,73 +588,26 @@ class DeliverySink:
             for c in self._catch_ups[tp]:
                 if c.follows_live:
                     self._lagging.setdefault(c.site, set()).add(tp)
+        self._ready |= assigned
 
     async def _revoked(self, revoked: set[TopicPartition]) -> None:
         with contextlib.suppress(KafkaError):
             await self._save(everything=True)
+        self._ready -= revoked
+        if self._reader is not None:
+            self._reader.forget(revoked)
         for tp in revoked:
             self._live.pop(tp, None)
             self._catch_ups.pop(tp, None)
             self._covered.pop(tp, None)
             self._committed.pop(tp, None)
-            self._reader_from.pop(tp, None)
+            self._paused.pop(tp, None)
             for lagging in self._lagging.values():
                 lagging.discard(tp)
         self._skip_below = {k: v for k, v in self._skip_below.items() if k[1] not in revoked}
-        still = {tp.partition for tp in self._ownership.epochs()}
-        self._acks.store.revoke({tp.partition for tp in revoked} - still)
-
-    # -- records ------------------------------------------------------------------------------
-
-    async def _decode(self, message: ConsumerRecord, *, dead_letter: bool) -> NsRecord | None:
-        collection, serde = self._serdes[message.topic]
-        try:
-            value = serde.decode(
-                message.value,
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-            )
-            return from_avro(collection, value)
-        except (RecordDecodeError, KeyError, ValueError) as exc:
-            if dead_letter:
-                self.undecodable += 1
-                await self._send_dead_letter(
-                    DeadLetter(
-                        stage="decode",
-                        reason=str(exc),
-                        source_topic=message.topic,
-                        source_partition=message.partition,
-                        source_offset=message.offset,
-                        original_key=message.key,
-                        original_value=message.value or b"",
-                        failed_at_ms=time.time_ns() // 1_000_000,
-                        app_version=app_version(),
-                    )
-                )
-            return None
-
-    async def _reject(self, site: str, record: NsRecord, reason: str) -> None:
-        topic = self.names.ns(record.collection)
-        _collection, serde = self._serdes[topic]
-        await self._send_dead_letter(
-            DeadLetter(
-                stage="sink",
-                reason=reason,
-                source_topic=topic,
-                target=site,
-                original_key=record.identifier.encode(),
-                original_value=serde.encode(to_avro(record)),
-                failed_at_ms=time.time_ns() // 1_000_000,
-                app_version=app_version(),
-            )
-        )
-
-    async def _send_dead_letter(self, letter: DeadLetter) -> None:
-        logger.warning("to DLQ (%s): %s", letter.stage, letter.reason)
-        await self._producer.send_and_wait(
-            self.names.dlq, key=letter.original_key, value=self._dlq_serde.encode(letter.to_avro())
-        )
+        home = self._acks.changelog_partition
+        still = {home(tp.partition) for tp in self._ownership.epochs()}
+        self._acks.store.revoke({home(tp.partition) for tp in revoked} - still)
 
 
 __all__ = ["AllSitesStopped", "DeliveryConfig", "DeliverySink", "SavedCatchUp"]

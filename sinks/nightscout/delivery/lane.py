@@ -11,6 +11,7 @@ A site that refuses the token stops alone, with its one message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -22,8 +23,9 @@ from schemas.errors import RetriableError, TargetFatalError
 from schemas.fencing import Fenced, PartitionOwnership, check_lease, start_leased
 from sinks.nightscout.delivery.deliveries import Delivery
 from sinks.nightscout.delivery.site_acks import DELETED, REJECTED, SiteAcks
+from sinks.nightscout.delivery.site_writer import SiteWriter, first_failure
 from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
-from sinks.nightscout.sink import SinkStats, Writer
+from sinks.nightscout.sink import SinkStats
 from sinks.nightscout.stopping import WriteStopped
 
 logger = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ class SiteLane:
     def __init__(
         self,
         name: str,
-        write: Writer,
+        write: SiteWriter,
         acks: SiteAcks,
         ownership: PartitionOwnership,
         reject: Reject,
@@ -65,6 +67,7 @@ class SiteLane:
         self._backoff = Backoff(park_backoff)
         self._in_flight: list[Delivery] = []
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def offer(self, delivery: Delivery) -> None:
         self.queue.append(delivery)
@@ -86,13 +89,19 @@ class SiteLane:
         logger.info("target %s: %s; it catches up on its own", self.name, why)
         await self._release(self, waiting)
 
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+    async def aclose(self, drain_seconds: float) -> None:
+        """Finish the chunk being written (its answers get recorded), start no other; cancel
+        what is still running after ``drain_seconds``."""
+        self._closing = True
+        if self._task is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=drain_seconds)
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        while self.queue and self.stopped is None:
+        while self.queue and self.stopped is None and not self._closing:
             chunk = [self.queue.popleft() for _ in range(min(WRITE_CHUNK, len(self.queue)))]
             self._in_flight = chunk
             try:
@@ -103,6 +112,9 @@ class SiteLane:
                 await self._park(str(exc))
             except TargetFatalError as exc:
                 await self._stop(exc.user_message)
+            except Exception as exc:  # a defect must not take the other sites down
+                logger.exception("target %s: unexpected error while writing", self.name)
+                await self._park(f"unexpected error ({type(exc).__name__})")
             finally:
                 self._in_flight = []
 
@@ -133,7 +145,14 @@ class SiteLane:
         instance lost are dropped (their new owner reads them again)."""
         while True:
             fresh = [d for d in chunk if self._ownership.epoch(d.tp) == d.epoch]
-            self.stats.dropped_batches += len(chunk) != len(fresh)
+            if len(fresh) < len(chunk):
+                self.stats.dropped_batches += 1
+                logger.warning(
+                    "target %s: %d document(s) dropped unacknowledged: their partitions went to "
+                    "another instance, which sends them",
+                    self.name,
+                    len(chunk) - len(fresh),
+                )
             chunk = fresh
             if not chunk:
                 return
@@ -168,7 +187,8 @@ class SiteLane:
         pending: list[Delivery] = []
         for address, delivery in latest.items():
             answer = answers.get(address)
-            if answer is not None and answer.supersedes(delivery.record):
+            where = (delivery.tp.partition, delivery.offset)
+            if answer is not None and answer.supersedes(delivery.record, *where):
                 self.stats.superseded += 1
             elif answer is not None and answer.settles(delivery.record):
                 if answer.marker.startswith(DELETED):
@@ -177,27 +197,40 @@ class SiteLane:
                     self.stats.skipped_unchanged += 1
             else:
                 pending.append(delivery)
-        if pending:
-            await self._write(pending)
+        failed, failure = await self._write(pending) if pending else ([], None)
         for delivery in chunk:
-            delivery.settle()
+            if delivery not in failed:
+                delivery.settle()
+        if failure is not None:
+            # Only the unanswered stay in flight: the answered are recorded and settled.
+            self._in_flight = failed
+            raise failure
         if self._backoff.attempts:
             self._backoff = Backoff(self._park_policy)
 
-    async def _write(self, deliveries: list[Delivery]) -> None:
+    async def _write(
+        self, deliveries: list[Delivery]
+    ) -> tuple[list[Delivery], BaseException | None]:
+        """Write, record every answer that came; returns what got none, and why."""
         by_collection: dict[Collection, list[Delivery]] = {}
         for delivery in deliveries:
             by_collection.setdefault(delivery.record.collection, []).append(delivery)
         results = await asyncio.gather(
             *(self._write_records(c, [d.record for d in ds]) for c, ds in by_collection.items())
         )
-        answered: list[tuple[NsRecord, int, str]] = []
+        answered: list[tuple[NsRecord, int, int, str]] = []
+        failed: list[Delivery] = []
         for (collection, batch), outcomes in zip(by_collection.items(), results, strict=True):
             for delivery, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    failed.append(delivery)
+                    continue
                 marker = await self._settle(collection, delivery.record, outcome)
-                answered.append((delivery.record, delivery.tp.partition, marker))
-        check_lease()
-        await self._acks.record(self.name, answered)
+                answered.append((delivery.record, delivery.tp.partition, delivery.offset, marker))
+        if answered:
+            check_lease()
+            await self._acks.record(self.name, answered)
+        return failed, first_failure([o for outcomes in results for o in outcomes])
 
     async def _settle(self, collection: Collection, record: NsRecord, outcome: WriteOutcome) -> str:
         if outcome.written:

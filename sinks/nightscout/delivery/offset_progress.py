@@ -16,10 +16,13 @@ class OffsetProgress:
         self.next_offset = next_offset
         self._order: deque[int] = deque()
         self._open: dict[int, int] = {}
+        self.unsettled = 0
+        """Deliveries handed out and not settled yet."""
 
     def hand_out(self, offset: int, copies: int) -> None:
         """Record ``offset`` as delivered ``copies`` times (0: nothing to wait for)."""
         if copies > 0:
+            self.unsettled += copies
             if offset in self._open:
                 self._open[offset] += copies
             else:
@@ -31,6 +34,7 @@ class OffsetProgress:
         left = self._open.get(offset)
         if left is None:
             return
+        self.unsettled -= 1
         if left <= 1:
             del self._open[offset]
         else:
@@ -41,13 +45,10 @@ class OffsetProgress:
         nothing)."""
         self._order.clear()
         self._open.clear()
+        self.unsettled = 0
         self.next_offset = offset
 
     def point(self) -> int:
         while self._order and self._order[0] not in self._open:
             self._order.popleft()
         return self._order[0] if self._order else self.next_offset
-
-    @property
-    def unsettled(self) -> int:
-        return sum(self._open.values())

@@ -1,10 +1,11 @@
 """Where sites stand that the live readers do not carry: catch-ups, and streams' coverage.
 
-A compacted topic (``<prefix>.sink.progress``), JSON keys and values, small: an entry per
-(site, partition) with a catch-up under way, and one per (site, partition, stream) whose
-history the site holds. The instance that owns a partition writes its entries; the next owner
-reads them when the partition comes to it (the previous owner writes them before it lets the
-partition go, or at least every few seconds before it died).
+A compacted topic (``<prefix>.sink.progress``), JSON keys and values, small: per sink consumer
+group, an entry per (site, partition) with a catch-up under way, and one per (site, partition,
+stream) whose history the site holds. Entries are the group's own: what a group's live readers
+went past says nothing about another group's. The instance that owns a partition writes its
+entries; the next owner reads them when the partition comes to it (the previous owner writes
+them before it lets the partition go, or at least every few seconds before it died).
 """
 
 from __future__ import annotations
@@ -51,20 +52,28 @@ class PartitionProgress:
     """``(site, stream)``."""
 
 
-def _catch_up_key(site: str, tp: TopicPartition) -> bytes:
-    return json.dumps(["catch-up", site, tp.topic, tp.partition]).encode()
+def catch_up_key(group: str, site: str, tp: TopicPartition) -> bytes:
+    return json.dumps(["catch-up", group, site, tp.topic, tp.partition]).encode()
 
 
-def _covered_key(coverage: Coverage) -> bytes:
+def _covered_key(group: str, coverage: Coverage) -> bytes:
     site, tp, stream = coverage
-    return json.dumps(["covered", site, tp.topic, tp.partition, stream]).encode()
+    return json.dumps(["covered", group, site, tp.topic, tp.partition, stream]).encode()
+
+
+def catch_ups_under_way(saved: dict[bytes, bytes], group: str) -> int:
+    """Catch-ups of ``group`` among the latest values of the progress topic."""
+    return sum(1 for key in saved if json.loads(key)[:2] == ["catch-up", group])
 
 
 class ProgressStore:
-    def __init__(self, bootstrap_servers: str, topic: str, producer: AIOKafkaProducer) -> None:
+    def __init__(
+        self, bootstrap_servers: str, topic: str, producer: AIOKafkaProducer, group: str
+    ) -> None:
         self._bootstrap = bootstrap_servers
         self.topic = topic
         self._producer = producer
+        self._group = group
 
     async def load(
         self, partitions: Iterable[TopicPartition]
@@ -72,9 +81,9 @@ class ProgressStore:
         wanted = set(partitions)
         found = {tp: PartitionProgress({}, set()) for tp in wanted}
         for key, value in (await read_latest(self._bootstrap, self.topic)).items():
-            kind, site, topic, partition, *rest = json.loads(key)
+            kind, group, site, topic, partition, *rest = json.loads(key)
             tp = TopicPartition(topic, int(partition))
-            if tp not in wanted:
+            if group != self._group or tp not in wanted:
                 continue
             if kind == "catch-up":
                 saved = [SavedCatchUp.from_json(v) for v in json.loads(value)]
@@ -91,14 +100,20 @@ class ProgressStore:
         for site, tp, saved in entries:
             value = json.dumps([s.to_json() for s in saved]).encode() if saved else None
             pending.append(
-                await self._producer.send(self.topic, value, key=_catch_up_key(site, tp))
+                await self._producer.send(
+                    self.topic, value, key=catch_up_key(self._group, site, tp)
+                )
             )
         for future in pending:
             await future
 
     async def set_covered(self, add: Iterable[Coverage], remove: Iterable[Coverage]) -> None:
         pending = [
-            await self._producer.send(self.topic, b"1", key=_covered_key(c)) for c in add
-        ] + [await self._producer.send(self.topic, None, key=_covered_key(c)) for c in remove]
+            await self._producer.send(self.topic, b"1", key=_covered_key(self._group, c))
+            for c in add
+        ] + [
+            await self._producer.send(self.topic, None, key=_covered_key(self._group, c))
+            for c in remove
+        ]
         for future in pending:
             await future

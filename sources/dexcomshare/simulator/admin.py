@@ -5,6 +5,8 @@ POST /__sim/expire-sessions       {"forget": false}
 POST /__sim/reject-reads          {"count": 1, "code": "SessionNotValid"}
 POST /__sim/malformed             {"username": null, "kind": "bad_date", "count": 1}
 POST /__sim/lock                  {"username": "..."}
+POST /__sim/inflate               {"username": "...", "size_bytes": 17000000, "count": 1}
+POST /__sim/revise                {"username": "...", "time_ms": 1745081013817, "mgdl": 142}
 POST /__sim/accounts              {"username": "...", "password": "...", "region": "us", ...}
 """
 
@@ -72,6 +74,10 @@ def share_admin_routes(sim: ShareSimulator) -> list[web.RouteDef]:
             f.optional_text("username"), kind=kind, count=f.integer("count", 1)
         )
 
+    def revise(f: Fields) -> dict[str, int]:
+        revised = sim.revise_reading(f.text("username"), f.integer("time_ms"), f.integer("mgdl"))
+        return {"time_ms": revised.time_ms, "mgdl": revised.mgdl}
+
     knobs: dict[str, Knob] = {
         "expire-sessions": lambda f: sim.expire_sessions(forget=f.flag("forget")),
         "reject-reads": lambda f: sim.reject_next_reads(
@@ -79,6 +85,10 @@ def share_admin_routes(sim: ShareSimulator) -> list[web.RouteDef]:
         ),
         "malformed": malformed,
         "lock": lambda f: sim.lock_account(f.text("username")),
+        "inflate": lambda f: sim.inflate_next_reads(
+            f.text("username"), f.integer("size_bytes"), f.integer("count", 1)
+        ),
+        "revise": revise,
         "accounts": add_account,
     }
     return admin_routes(sim, lambda: state_of(sim), knobs)

@@ -31,3 +31,17 @@ class ReadRequest:
     minutes: str | None
     max_count: str | None
     at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ServedAnswer:
+    """One read answered with readings: its window, and the body's size and SHA-256."""
+
+    account_key: str
+    at_ms: int
+    minutes: int
+    max_count: int
+    size: int
+    sha256: str
+    inflated: bool
+    """Made larger than the readings on purpose (``inflate_next_reads``)."""

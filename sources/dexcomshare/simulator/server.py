@@ -20,7 +20,7 @@ from sources.dexcomshare.simulator.formats import MalformedKind
 from sources.dexcomshare.simulator.http_app import share_routes
 from sources.dexcomshare.simulator.service import ShareService
 from sources.simclock import Clock
-from sources.simulator_kit.glucose import DAY_MS
+from sources.simulator_kit.glucose import DAY_MS, Reading
 from sources.simulator_kit.lockout import LockoutPolicy
 from sources.simulator_kit.server import SimulatorServer
 
@@ -90,6 +90,14 @@ class ShareSimulator(SimulatorServer):
     ) -> None:
         """The next ``count`` reads (of ``username``, or of anyone) carry one malformed reading."""
         self.service.inject_malformed(username, kind, count)
+
+    def inflate_next_reads(self, username: str, size_bytes: int, count: int = 1) -> None:
+        """The next ``count`` reads of ``username`` answer at least ``size_bytes`` of JSON."""
+        self.service.inflate_next_reads(username, size_bytes, count)
+
+    def revise_reading(self, username: str, time_ms: int, mgdl: int) -> Reading:
+        """Answers from now on carry ``mgdl`` for the reading at ``time_ms``."""
+        return self.service.revise_reading(username, time_ms, mgdl)
 
     def lock_account(self, username: str) -> None:
         """Lock the account as too many failed logins would."""

@@ -6,6 +6,7 @@ its login fails with the same AccountPasswordInvalid as a wrong password.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,13 +22,14 @@ from sources.dexcomshare.servers import (
     Region,
 )
 from sources.dexcomshare.simulator.accounts import SimAccount
-from sources.dexcomshare.simulator.counters import AccountCounters, ReadRequest
+from sources.dexcomshare.simulator.counters import AccountCounters, ReadRequest, ServedAnswer
 from sources.dexcomshare.simulator.formats import MalformedKind, malformed_object, reading_object
 from sources.dexcomshare.simulator.replies import empty_reply, fault_reply
+from sources.dexcomshare.simulator.revisions import Revision, Revisions
 from sources.dexcomshare.simulator.sessions import SessionState, SessionStore
 from sources.dexcomshare.wire import is_uuid, json_object
 from sources.simclock import Clock
-from sources.simulator_kit.glucose import DAY_MS, MINUTE_MS, GlucoseTrace
+from sources.simulator_kit.glucose import DAY_MS, MINUTE_MS, GlucoseTrace, Reading
 from sources.simulator_kit.lockout import LockoutPolicy, LoginLockout
 from sources.simulator_kit.replies import Reply, compact_json, json_reply
 
@@ -39,6 +41,7 @@ APPLICATION_IDS: dict[Region, str] = {
 # Consecutive failed logins; a success starts the count over.
 DEXCOM_LOCKOUT = LockoutPolicy(failures=5, lockout_ms=10 * MINUTE_MS)
 LAST_BODIES_KEPT = 256
+ANSWERS_KEPT = 100_000
 
 
 @dataclass(slots=True)
@@ -66,6 +69,9 @@ class ShareService:
         self.read_log: deque[ReadRequest] = deque(maxlen=10_000)
         # The latest answers only: 10,000 accounts' first 24 h answers would hold 350 MB.
         self.last_read_body: OrderedDict[str, bytes] = OrderedDict()
+        self.answers: deque[ServedAnswer] = deque(maxlen=ANSWERS_KEPT)
+        """Reads answered with readings, oldest first (bodies are not kept: their hashes are)."""
+        self._revisions = Revisions()
         self._guard = LoginLockout(lockout or DEXCOM_LOCKOUT)
         self._accounts: dict[str, SimAccount] = {}
         self._by_account_id: dict[tuple[str, str], SimAccount] = {}
@@ -124,6 +130,16 @@ class ShareService:
         readings repeated (a vendor answer far larger than any real Share answer)."""
         self._inflated.setdefault(username.casefold(), deque()).extend([size_bytes] * count)
 
+    def revise_reading(self, username: str, time_ms: int, mgdl: int) -> Reading:
+        """From now on, answers carry ``mgdl`` for the reading at ``time_ms`` (a vendor
+        correcting data it served before); the reading as revised."""
+        key = username.casefold()
+        return self._revisions.revise(key, self._traces[key], time_ms, mgdl, self.clock.now_ms())
+
+    def revisions(self, username: str) -> Mapping[int, Revision]:
+        """Reading time -> its latest revision, for ``username``."""
+        return self._revisions.of(username.casefold())
+
     def lock(self, username: str) -> None:
         account = self.account(username)
         self._guard.lock(_guard_key(account.region, account.key), self.clock.now_ms())
@@ -136,6 +152,8 @@ class ShareService:
         self._guard.clear()
         self.read_log.clear()
         self.last_read_body.clear()
+        self.answers.clear()
+        self._revisions.clear()
 
     # the service
 
@@ -245,8 +263,19 @@ class ShareService:
             return self._fault(
                 faults.MONITORED_RECEIVER_NOT_ASSIGNED, "Monitored receiver not assigned"
             )
-        body = compact_json(self._reading_objects(account, now_ms, minutes, max_count))
-        body = self._inflate(account_key, body)
+        readings = compact_json(self._reading_objects(account, now_ms, minutes, max_count))
+        body = self._inflate(account_key, readings)
+        self.answers.append(
+            ServedAnswer(
+                account_key,
+                now_ms,
+                minutes,
+                max_count,
+                len(body),
+                hashlib.sha256(body).hexdigest(),
+                inflated=body is not readings,
+            )
+        )
         self.last_read_body[account_key] = body
         self.last_read_body.move_to_end(account_key)
         while len(self.last_read_body) > LAST_BODIES_KEPT:
@@ -263,7 +292,7 @@ class ShareService:
         )
         objects: list[object] = [
             reading_object(
-                reading,
+                self._revisions.as_served(account.key, reading, now_ms),
                 date_style=account.date_style,
                 trend_style=account.trend_style,
                 utc_offset_minutes=account.utc_offset_minutes,

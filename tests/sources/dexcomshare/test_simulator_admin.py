@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import httpx
@@ -106,6 +107,33 @@ async def test_malformed_lock_accounts_and_clock(
     assert (await share_client(sim.server("us"), http=http).check_login()).outcome == "refused"
 
 
+async def test_revised_readings_and_inflated_answers(
+    sim: ShareSimulator, clock: ManualClock, http: httpx.AsyncClient
+) -> None:
+    client = share_client(sim.server("us"), http=http)
+    before = json.loads((await client.read_glucose(30, 6)).body)
+    second_newest = int(before[1]["WT"][5:-1])
+    original = sim.service.trace(US_USER).reading(second_newest).mgdl
+    revised = await admin(
+        http, sim, "revise", username=US_USER, time_ms=second_newest, mgdl=original + 9
+    )
+    assert revised == {"time_ms": second_newest, "mgdl": original + 9}
+    after = json.loads((await client.read_glucose(30, 6)).body)
+    assert [r["Value"] for r in after] == [
+        r["Value"] + (9 if r is before[1] else 0) for r in before
+    ]
+    assert sim.service.revisions(US_USER)[second_newest].at_ms == clock.now_ms()
+
+    await admin(http, sim, "inflate", username=US_USER, size_bytes=100_000)
+    inflated = await client.read_glucose(30, 6)
+    assert len(inflated.body) >= 100_000
+    answers = list(sim.service.answers)
+    assert [a.inflated for a in answers] == [False, False, True]
+    assert answers[-1].size == len(inflated.body)
+    assert answers[-1].sha256 == hashlib.sha256(inflated.body).hexdigest()
+    assert (answers[-1].minutes, answers[-1].max_count) == (30, 6)
+
+
 @pytest.mark.parametrize(
     ("route", "body"),
     [
@@ -115,6 +143,8 @@ async def test_malformed_lock_accounts_and_clock(
         ("accounts", {"username": "x"}),
         ("lock", {"username": "nobody@example.com"}),
         ("clock/advance", {"ms": -1}),
+        ("revise", {"username": US_USER, "time_ms": 1, "mgdl": 100}),
+        ("inflate", {"username": US_USER, "size_bytes": "big"}),
     ],
 )
 async def test_bad_admin_input_is_refused(
