@@ -208,6 +208,7 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "load_average_1_5_15_min": [round(load, 2) for load in os.getloadavg()],
     }
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -115,15 +116,30 @@ async def run_until(
 
     try:
         done = await wait_until(complete, limit=240, what=f"{name} to fill {topic}", interval=0.1)
+        cpu = cpu_seconds(child.process.pid)
     finally:
         child.stop()
     total = done - started
     startup = first[0] - started
-    return {"seconds_total": total, "seconds_to_first_record": startup}
+    return {"seconds_total": total, "seconds_to_first_record": startup, "cpu_seconds": cpu}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process so far (Linux ``/proc/<pid>/stat``): how
+    much of the machine it needed, whatever else was running."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 async def run_workload(
-    bootstrap: str, workdir: Path, shape: str, payloads: list[RawPayload], per_payload: int
+    bootstrap: str,
+    workdir: Path,
+    shape: str,
+    payloads: list[RawPayload],
+    per_payload: int,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """Processor then pass-through over one fresh raw topic; their rates and ratio."""
     readings = len(payloads) * per_payload
@@ -153,8 +169,11 @@ async def run_workload(
         + "\n",
         encoding="utf-8",
     )
+    launcher = ["-m"]
+    if profile is not None:
+        launcher = ["-m", "bench.cpu_profile", str(profile / f"processor-{shape}.prof")]
     processor = await run_until(
-        ["-m", "nightstream.cli", "process", "--config", str(config)],
+        [*launcher, "nightstream.cli", "process", "--config", str(config)],
         f"processor-{shape}",
         workdir,
         bootstrap,
@@ -181,6 +200,8 @@ async def run_workload(
             "readings_per_s": round(readings / timing["seconds_total"], 1),
             "readings_per_s_after_first_record": round(readings / steady, 1) if steady else None,
             "records_per_s_after_first_record": records_after,
+            "cpu_ms_per_payload": round(timing["cpu_seconds"] * 1000 / len(payloads), 3),
+            "cpu_ms_per_reading": round(timing["cpu_seconds"] * 1000 / readings, 4),
         }
 
     proc, passing = rates(processor), rates(passthrough)
@@ -213,12 +234,14 @@ def summary_rows(shape: str, result: dict[str, Any]) -> list[tuple[str, str]]:
         (
             f"{shape}: processor",
             f"{proc['readings_per_s']:8.0f} readings/s  ({proc['seconds_total']:.1f} s, "
-            f"first record after {proc['seconds_to_first_record']:.1f} s)",
+            f"first record after {proc['seconds_to_first_record']:.1f} s, "
+            f"{proc['cpu_seconds']:.1f} s CPU)",
         ),
         (
             f"{shape}: pass-through",
             f"{passing['payloads_per_s']:8.0f} records/s ({passing['seconds_total']:.1f} s, "
-            f"first after {passing['seconds_to_first_record']:.1f} s)",
+            f"first after {passing['seconds_to_first_record']:.1f} s, "
+            f"{passing['cpu_seconds']:.1f} s CPU)",
         ),
         (
             f"{shape}: processor documents/s / pass-through records/s",
@@ -242,10 +265,13 @@ async def main(arguments: argparse.Namespace) -> None:
         for shape, (payloads, per_payload) in workloads.items():
             if not payloads:
                 continue
-            result = await run_workload(bootstrap, Path(tmp), shape, payloads, per_payload)
+            result = await run_workload(
+                bootstrap, Path(tmp), shape, payloads, per_payload, arguments.profile
+            )
             results[shape] = result
             rows += summary_rows(shape, result)
-    path = write_results("processor_throughput", results)
+    results["load_average_at_end"] = [round(load, 2) for load in os.getloadavg()]
+    path = write_results(arguments.results, results)
     print(table(rows))
     print(f"wrote {path}")
 
@@ -256,6 +282,14 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backfill", type=int, default=600, help="288-reading payloads")
     parser.add_argument("--links", type=int, default=1000, help="links the steady polls cycle")
     parser.add_argument("--bootstrap", default=None)
+    parser.add_argument("--results", default="processor_throughput", help="bench/results/NAME.json")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="run the processor under cProfile (CPU time: bench/cpu_profile.py), stats to "
+        "DIR/processor-<workload>.prof (its rates are then the profiler's, not the processor's)",
+    )
     return parser.parse_args(argv)
 
 

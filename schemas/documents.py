@@ -63,11 +63,11 @@ class NsRecord:
     def at_version(self, version: int) -> NsRecord:
         return NsRecord(self.collection, self.stream, self.document, version)
 
-    @property
+    @cached_property
     def identifier(self) -> str:
         return str(self.document["identifier"])
 
-    @property
+    @cached_property
     def address(self) -> str:
         """``collection/identifier``: identifiers are unique only within a collection."""
         return f"{self.collection.value}/{self.identifier}"
@@ -77,8 +77,14 @@ class NsRecord:
         return content_hash(self.document)
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _normalize_number(value: Any) -> Any:
     # JSON has one number type: 1 and 1.0 are the same document, so they must hash the same.
+    if type(value) is dict and all(type(v) in _SCALARS for v in value.values()):
+        return value  # the usual flat document: nothing to normalise
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
     if isinstance(value, dict):
@@ -89,9 +95,7 @@ def _normalize_number(value: Any) -> Any:
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(
-        _normalize_number(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    return _CANONICAL.encode(_normalize_number(value))
 
 
 def content_hash(document: Mapping[str, Any]) -> str:
@@ -114,7 +118,13 @@ _COLUMNS = {c: _column_types(c) for c in Collection}
 _JSON_COLUMNS = {"pump", "uploader", "openaps", "loop"}
 
 
+_EXACT_FITS = {"string": str, "long": int, "double": float, "boolean": bool}
+"""The common case, one type test: any value of exactly this type fits the column."""
+
+
 def _fits(avro_type: str, value: Any) -> bool:
+    if type(value) is _EXACT_FITS.get(avro_type):
+        return True
     if isinstance(value, bool) and avro_type != "boolean":
         return False
     if not isinstance(value, _AVRO_TYPE_CHECKS[avro_type]):

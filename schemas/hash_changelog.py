@@ -13,17 +13,16 @@ one-off pass over every partition. The processor keeps its own on disk (``LocalH
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.structs import RecordMetadata
 
 from schemas.compacted import latest_by_key, partitions_of, read_records
 from schemas.fencing import check_lease
+from schemas.partition_batches import PartitionBatches
 
 
 class HashEntry(NamedTuple):
@@ -39,28 +38,28 @@ def changelog_record(address: str, content_hash: str) -> tuple[bytes, bytes]:
     return json.dumps(address).encode(), json.dumps(content_hash).encode()
 
 
-def changelog_timestamp(date_ms: int) -> int:
+def changelog_timestamp(date_ms: int, now_ms: int) -> int:
     """The record timestamp for a document dated ``date_ms``: never in the future (brokers may
     refuse timestamps too far ahead), never before the epoch."""
-    return max(0, min(date_ms, time.time_ns() // 1_000_000))
+    return max(0, min(date_ms, now_ms))
 
 
 async def send_entries(
     producer: AIOKafkaProducer, topic: str, entries: Mapping[int, Sequence[HashEntry]]
-) -> dict[int, list[RecordMetadata]]:
-    """Write ``entries`` (by changelog partition) without awaiting each; return once Kafka has
+) -> dict[int, list[int]]:
+    """Write ``entries`` (by changelog partition) a Kafka batch at a time; return once Kafka has
     acknowledged them all, with their offsets."""
     check_lease()
-    pending: dict[int, list[asyncio.Future[RecordMetadata]]] = {}
+    batches = PartitionBatches(producer)
+    now_ms = time.time_ns() // 1_000_000
     for partition, rows in entries.items():
         for row in rows:
             key, value = changelog_record(row.address, row.content_hash)
-            timestamp = changelog_timestamp(row.date_ms)
-            sent = await producer.send(
-                topic, value, key=key, partition=partition, timestamp_ms=timestamp
-            )
-            pending.setdefault(partition, []).append(sent)
-    return {p: list(await asyncio.gather(*futures)) for p, futures in pending.items()}
+            batches.add(topic, partition, key, value, changelog_timestamp(row.date_ms, now_ms))
+    written: dict[int, list[int]] = {partition: [] for partition in entries}
+    for submitted in await batches.send():
+        written[submitted.partition] += await submitted.offsets()
+    return written
 
 
 class ChangelogHashes:

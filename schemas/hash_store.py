@@ -48,7 +48,6 @@ from pathlib import Path
 from typing import TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.structs import RecordMetadata
 
 from schemas.errors import NightstreamError
 from schemas.fencing import check_lease
@@ -206,7 +205,7 @@ class LocalHashStore:
             pending.append(
                 await self._producer.send(self._topic, None, key=key, partition=partition)
             )
-        written: list[RecordMetadata] = [await future for future in pending]
+        written: list[int] = [(await future).offset for future in pending]
         with self._transaction():
             self._db.executemany(
                 "DELETE FROM hashes WHERE address = ? AND partition = ?",
@@ -218,10 +217,10 @@ class LocalHashStore:
         )
         return len(rows)
 
-    def _advance_over(self, partition: int, written: Sequence[RecordMetadata]) -> None:
+    def _advance_over(self, partition: int, written: Sequence[int]) -> None:
         if not written:
             return
-        offsets = sorted(m.offset for m in written)
+        offsets = sorted(written)
         contiguous = offsets[-1] - offsets[0] + 1 == len(offsets)
         if contiguous and offsets[0] == self.next_offset(partition):
             self._set_next_offset(partition, offsets[-1] + 1)

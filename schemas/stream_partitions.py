@@ -12,6 +12,8 @@ can tell where a stream lives.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from aiokafka.partitioner import murmur2
 
 from schemas.compacted import partitions_of
@@ -19,7 +21,9 @@ from schemas.documents import Collection
 from schemas.topics import TopicNames
 
 
+@lru_cache(maxsize=65_536)
 def stream_partition(stream: str, partitions: int) -> int:
+    """Cached: aiokafka's murmur2 is pure Python, and a stream's documents come again and again."""
     if partitions < 1:
         raise ValueError(f"a topic has at least one partition, not {partitions}")
     return int(murmur2(stream.encode()) & 0x7FFFFFFF) % partitions

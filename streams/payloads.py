@@ -13,7 +13,6 @@ in a reprocess pass; they differ only in how they send records and where the has
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
@@ -25,6 +24,7 @@ from schemas.documents import Collection as DocumentCollection
 from schemas.documents import NsRecord, to_avro
 from schemas.errors import RecordDecodeError
 from schemas.hash_changelog import HashEntry
+from schemas.partition_batches import PartitionBatches
 from schemas.records import DeadLetter, RawPayload
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
@@ -127,8 +127,12 @@ class PayloadHandler:
         only_link: str | None = None,
         binder: Binder | None = None,
         partitions: Mapping[str, int] | None = None,
+        batches: Callable[[], PartitionBatches] | None = None,
     ) -> None:
         self.names = names
+        self._batches = batches
+        """Where documents for a known partition go, a Kafka batch at a time (the rest, and all
+        of them without it, through ``send``)."""
         self._partitions = partitions or {}
         """Partitions of each document topic: documents go to their stream's partition
         (``schemas.stream_partitions``); a topic not given here is partitioned by key."""
@@ -205,6 +209,7 @@ class PayloadHandler:
         known = dict(self._hashes.lookup({r.address for p in decoded for r in p.records}))
         entries: dict[int, dict[str, HashEntry]] = {}
         stream_times: dict[int, int] = {}
+        batches = self._batches() if self._batches is not None else None
         for p in decoded:
             partition = p.message.partition
             assert p.raw is not None
@@ -212,24 +217,31 @@ class PayloadHandler:
             changed = [r for r in p.records if known.get(r.address) != r.content_hash]
             for record in changed:
                 known[record.address] = record.content_hash
-                pending.append(await self._publish(record))
+                topic, key, value, to_partition = self._document_record(record)
+                if batches is not None and to_partition is not None:
+                    batches.add(topic, to_partition, key, value)
+                else:
+                    pending.append(await self._send(topic, key, value, to_partition))
                 entry = HashEntry(record.address, record.content_hash, int(record.document["date"]))
                 entries.setdefault(partition, {})[record.address] = entry
             p.stats.emitted = len(changed)
             p.stats.unchanged = len(p.records) - len(changed)
             p.log()
+        if batches is not None:
+            pending += [submitted.acknowledged for submitted in await batches.send()]
         # Kafka's acknowledgement comes before the hashes are recorded (see module doc).
-        await asyncio.gather(*pending)
+        await _all_acknowledged(pending)
         await self._hashes.record(
             {partition: list(rows.values()) for partition, rows in entries.items()}, stream_times
         )
 
-    async def _publish(self, record: NsRecord) -> Awaitable[Any]:
+    def _document_record(self, record: NsRecord) -> tuple[str, bytes, bytes, int | None]:
+        """Topic, key, value and partition (None: by key) of a document."""
         value = self._doc_serdes[record.collection].encode(to_avro(record))
         topic = self.names.ns(record.collection)
         count = self._partitions.get(topic)
         partition = None if count is None else stream_partition(record.stream, count)
-        return await self._send(topic, record.identifier.encode(), value, partition)
+        return topic, record.identifier.encode(), value, partition
 
     async def _dead_letter(
         self, letter: _Letter, message: RawMessage, *, vendor: str | None = None
@@ -313,6 +325,13 @@ class PreparedBatch:
         made = sum(len(p.records) for p in self.payloads)
         per_payload = made / len(self.payloads) if self.payloads else 1.0
         return max(1, min(most, int(documents / max(per_payload, 1.0))))
+
+
+async def _all_acknowledged(pending: Sequence[Awaitable[Any]]) -> None:
+    """Await each in turn: most are done by the time the last is, and awaiting a done future
+    costs nothing, where ``gather`` would add a callback to each of thousands."""
+    for acknowledged in pending:
+        await acknowledged
 
 
 def _segments(prepared: Sequence[_Prepared]) -> Iterator[list[_Prepared]]:

@@ -33,6 +33,7 @@ from schemas.compacted import partitions_of
 from schemas.errors import NightstreamError
 from schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_leased
 from schemas.hash_store import DAY_MS, DEFAULT_HORIZON_DAYS, LocalHashStore
+from schemas.partition_batches import PartitionBatches
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
 from schemas.stream_partitions import document_partitions
@@ -138,7 +139,8 @@ class Processor:
             linger_ms=0,
             max_batch_size=PRODUCER_BATCH_BYTES,
         )
-        await self._producer.start()
+        producer = self._producer
+        await producer.start()
         await self._require_changelog()
         hashes = LocalHashStore(
             config.bootstrap_servers,
@@ -162,6 +164,7 @@ class Processor:
             self._registry,
             binder=binder,
             partitions=await document_partitions(config.bootstrap_servers, self.names),
+            batches=lambda: PartitionBatches(producer),
         )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=config.bootstrap_servers,

@@ -28,14 +28,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+import time
+from typing import Any, NamedTuple
 
 from schemas.documents import Collection, NsDocument, NsRecord
 from schemas.glucose_values import DIRECTIONS, MAX_AHEAD_MS, MIN_DATE_MS_EXCLUSIVE
 from schemas.identity import device_name, entry_identifier
 from schemas.records import RawPayload
+from streams.json_text import utf8_text
 from streams.transform import APP_NAME, Rejected, TransformOutput, json_int
 
 VENDOR = "dexcomshare"
@@ -55,15 +55,14 @@ _DOTNET_DATE = re.compile(r"(/?)Date\((-?[0-9]{1,20})(?:([+-])([0-9]{2})([0-9]{2
 _STREAM_DIGEST = re.compile(r"[0-9a-f]{12}", re.ASCII)
 _ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,80}", re.ASCII)
 _JSON_WHITESPACE = " \t\n\r"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DECODER = json.JSONDecoder(parse_int=json_int)
 
 
 class _Invalid(Exception):
     """One item (or the whole payload) cannot become a document; the message says why."""
 
 
-@dataclass(frozen=True)
-class _DotNetDate:
+class _DotNetDate(NamedTuple):  # a tuple: two per reading, a frozen dataclass costs more
     ms: int
     offset_minutes: int | None
 
@@ -117,13 +116,13 @@ def _body_items(raw: RawPayload) -> list[tuple[Any, bytes]]:
     if not raw.body.strip():
         raise _Invalid("empty body (what Dexcom answers for an unusable session): no readings")
     text = _decode_text(raw.body)
-    decoder = json.JSONDecoder(parse_int=json_int)
+    elements = _array_elements(text)
+    if elements is not None:
+        return elements
     try:
-        value = decoder.decode(text)
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise _Invalid(f"body is not valid JSON: {_shorten(str(exc))}") from None
-    if isinstance(value, list):
-        return _array_elements(text, decoder)
     if isinstance(value, dict) and "Code" in value:
         code = _error_code(value)
         shown = f" {code}" if code else ""
@@ -133,28 +132,41 @@ def _body_items(raw: RawPayload) -> list[tuple[Any, bytes]]:
 
 def _decode_text(body: bytes) -> str:
     try:
-        return body.decode("utf-8-sig")
+        return utf8_text(body)
     except UnicodeDecodeError as exc:
         raise _Invalid(f"body is not UTF-8 text: {_shorten(str(exc))}") from None
 
 
-def _array_elements(text: str, decoder: json.JSONDecoder) -> list[tuple[Any, bytes]]:
-    """The elements of a JSON array already known to be valid, each with its exact source text."""
+def _array_elements(text: str) -> list[tuple[Any, bytes]] | None:
+    """The elements of ``text`` when it is exactly one JSON array, each with its exact source
+    text, parsed once; None when it is anything else (the caller says what)."""
     elements: list[tuple[Any, bytes]] = []
-    pos = _skip_whitespace(text, _skip_whitespace(text, 0) + 1)
-    if text[pos] == "]":
-        return elements
-    while True:
-        value, end = decoder.raw_decode(text, pos)
-        elements.append((value, text[pos:end].encode("utf-8")))
-        pos = _skip_whitespace(text, end)
-        if text[pos] == "]":
-            return elements
+    try:
+        pos = _skip_whitespace(text, 0)
+        if text[pos] != "[":
+            return None
         pos = _skip_whitespace(text, pos + 1)
+        if text[pos] != "]":
+            while True:
+                value, end = _DECODER.raw_decode(text, pos)
+                elements.append((value, text[pos:end].encode("utf-8")))
+                pos = _skip_whitespace(text, end)
+                if text[pos] == "]":
+                    break
+                if text[pos] != ",":
+                    return None
+                pos = _skip_whitespace(text, pos + 1)
+        # Like json.loads: nothing but whitespace after the array.
+        if _skip_whitespace(text, pos + 1) != len(text):
+            return None
+    except (ValueError, RecursionError, IndexError):
+        return None
+    return elements
 
 
 def _skip_whitespace(text: str, pos: int) -> int:
-    while text[pos] in _JSON_WHITESPACE:
+    """The first position at or after ``pos`` that is not JSON whitespace (may be the end)."""
+    while pos < len(text) and text[pos] in _JSON_WHITESPACE:
         pos += 1
     return pos
 
@@ -253,8 +265,9 @@ def _trend(value: Any) -> int:
 
 
 def _iso_utc(date_ms: int) -> str:
-    moment = _EPOCH + timedelta(milliseconds=date_ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{date_ms % 1000:03d}Z"
+    # time.gmtime, not datetime: C all the way, and dates are checked to years 2000-9999 first.
+    seconds = time.gmtime(date_ms // 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S.", seconds) + f"{date_ms % 1000:03d}Z"
 
 
 def _kind(value: Any) -> str:
