@@ -322,9 +322,7 @@ async def test_no_secret_in_logs_topics_dead_letters_or_cli_output(
     wanted += [names.dlq, names.cursors]
     assert set(wanted) <= set(topics)
     assert any(topic.endswith("-changelog") for topic in topics), topics
-    assert {f"{pipeline.prefix}.sink.{t}.acked" for t in ("ns", "readonly", "revoked")} <= set(
-        topics
-    )
+    assert {names.sink_acked, names.sink_progress} <= set(topics)
     dead_letters = [h for h in haystacks if h.where.startswith(names.dlq + "[")]
     assert len(dead_letters) >= 3, "the malformed readings did not reach the DLQ"
 
