@@ -3,6 +3,8 @@ safe to fix, and tell a role whether it may start."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -205,6 +207,9 @@ async def _fix(
     return fixable
 
 
+CREATED_VISIBLE_SECONDS = 10.0
+
+
 async def ensure_topics(
     bootstrap_servers: str,
     specs: list[TopicSpec],
@@ -230,6 +235,17 @@ async def ensure_topics(
         if report.existing:
             after, _own = await _states(admin, [s for s in specs if s.name in report.existing])
             report.differences = [d for s in after for d in s.differences]
+        await _until_listed(admin, report.created)
     finally:
         await admin.close()
     return report
+
+
+async def _until_listed(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+    """A topic just created may not be listed yet by every broker, and roles refuse to start
+    over a missing topic: return once the new ones are listed (or after a few seconds)."""
+    deadline = time.monotonic() + CREATED_VISIBLE_SECONDS
+    while names and time.monotonic() < deadline:
+        if set(names) <= set(await admin.list_topics()):
+            return
+        await asyncio.sleep(0.1)
