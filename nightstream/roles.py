@@ -116,9 +116,11 @@ def build_delivery_role(
     *,
     group_id: str | None = None,
     stats: Mapping[str, SinkStats] | None = None,
+    observe: Callable[[DeliverySink], None] | None = None,
 ) -> Role:
     """One sink for the sites ``names``: reads the document topics once for all of them.
-    A site that refuses the token stops alone, with one message."""
+    A site that refuses the token stops alone, with one message. ``observe`` is given each
+    sink the role builds (benchmarks read its counters)."""
     sites = {
         name: frozenset(link.id for link in settings.links if name in link.targets)
         for name in names
@@ -148,6 +150,8 @@ def build_delivery_role(
         )
         for name, given in (stats or {}).items():
             sink.lanes[name].stats = given
+        if observe is not None:
+            observe(sink)
         try:
             await asyncio.wait_for(directory.ready.wait(), timeout=60)
             await sink.start()
