@@ -1,6 +1,6 @@
 """Delivery at clinic scale at steady state: Kafka reads per delivered document, latency, RSS.
 
-    .venv/bin/python -m bench.delivery_scale [--sites 10000] [--speed 4] [--cycles 2]
+    .venv/bin/python -m bench.delivery_scale [--sites 10000] [--speed 1] [--cycles 2]
 
 N sites in one test server process (``--sites N``), one link and one stream per site. One
 reading per stream per simulated 5 minutes is produced onto ``ns.entries`` in the stream's
@@ -38,7 +38,9 @@ async def measure(bootstrap: str, arguments: argparse.Namespace, workdir: Path) 
         bootstrap, arguments.sites, arguments.partitions, arguments.speed, total_cycles, workdir
     ) as run:
         began = time.monotonic()
-        await run.deliver(range(arguments.warmup), limit=arguments.limit)
+        await run.deliver(
+            range(arguments.warmup), limit=arguments.limit, speed=arguments.warmup_speed
+        )
         warm = time.monotonic() - began
         before = run.sink.counters()
         load_before = run.load()
@@ -61,6 +63,7 @@ async def measure(bootstrap: str, arguments: argparse.Namespace, workdir: Path) 
         "streams": arguments.sites,
         "partitions": arguments.partitions,
         "speed": arguments.speed,
+        "warmup_speed": arguments.warmup_speed or arguments.speed,
         "documents_per_second": arguments.sites * arguments.speed / 300,
         "warmup_cycles": arguments.warmup,
         "measured_cycles": arguments.cycles,
@@ -128,7 +131,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.delivery_scale")
     parser.add_argument("--sites", type=int, default=10_000)
     parser.add_argument("--partitions", type=int, default=6)
-    parser.add_argument("--speed", type=float, default=4.0)
+    parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument(
+        "--warmup-speed", type=float, default=None, help="default: --speed (first writes)"
+    )
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--cycles", type=int, default=2)
     parser.add_argument("--limit", type=float, default=900.0, help="seconds to wait per phase")

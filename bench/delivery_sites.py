@@ -239,11 +239,11 @@ class SteadyProducer:
     first_date_ms: int
     produced: list[Produced] = field(default_factory=list)
 
-    async def run(self, cycles: Sequence[int]) -> None:
+    async def run(self, cycles: Sequence[int], speed: float | None = None) -> None:
         """Produce the given cycles' readings, each cycle over 300 s / speed of real time."""
         order = list(self.sites)
         random.Random(5).shuffle(order)
-        interval = FIVE_MINUTES_MS / 1000 / self.speed
+        interval = FIVE_MINUTES_MS / 1000 / (speed or self.speed)
         serde = make_serde(Collection.ENTRIES.schema_name, subject="bench")
         topic = TopicNames(self.prefix).ns(Collection.ENTRIES)
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
@@ -373,10 +373,13 @@ class DeliveryRun:
     def names(self) -> list[str]:
         return list(self.server.sites)
 
-    async def deliver(self, cycles: Sequence[int], *, absent: int = 0, limit: float) -> None:
-        """Produce ``cycles`` and wait until the sites acknowledged everything produced so
-        far but ``absent`` documents (those of a site that cannot answer)."""
-        await self.producer.run(cycles)
+    async def deliver(
+        self, cycles: Sequence[int], *, absent: int = 0, limit: float, speed: float | None = None
+    ) -> None:
+        """Produce ``cycles`` (at ``speed``, default the run's) and wait until the sites
+        acknowledged everything produced so far but ``absent`` documents (those of a site
+        that cannot answer)."""
+        await self.producer.run(cycles, speed)
         await self.sink.wait_written(len(self.producer.produced) - absent, limit)
 
     def load(self) -> list[float]:
