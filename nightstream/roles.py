@@ -21,7 +21,11 @@ from schemas.registry import SchemaRegistryClient
 from schemas.serde import make_serde
 from schemas.topics import TopicNames
 from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
-from sinks.nightscout.delivery.delivery_sink import DeliveryConfig, DeliverySink
+from sinks.nightscout.delivery.delivery_sink import (
+    ATTEMPTS_IN_FLIGHT,
+    DeliveryConfig,
+    DeliverySink,
+)
 from sinks.nightscout.delivery.site_writer import site_writer
 from sinks.nightscout.sink import SinkStats
 from sources.cursors import CursorStore
@@ -135,8 +139,13 @@ def build_delivery_role(
     )
 
     async def run(stop: asyncio.Event) -> None:
+        in_flight = asyncio.Semaphore(ATTEMPTS_IN_FLIGHT)
         clients = {
-            name: NightscoutClient(_target_config(name, settings.targets[name], park=True), stop)
+            name: NightscoutClient(
+                _target_config(name, settings.targets[name], park=True),
+                stop,
+                shared_slots=in_flight,
+            )
             for name in names
         }
         registry = schema_registry(settings)

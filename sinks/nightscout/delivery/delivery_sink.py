@@ -77,6 +77,11 @@ PARK_BACKOFF = RetryPolicy(base=5.0, cap=300.0)
 LANE_DRAIN_SECONDS = 6.0
 """On stop, how long the chunks being written may take to finish (a target's writes end within
 its own drain time once the stop is asked, so this is rarely reached)."""
+ATTEMPTS_IN_FLIGHT = 64
+"""Requests in flight to all sites together. Without a limit, a burst for thousands of sites
+(a start, a catch-up after an outage) opens thousands of connections and JWT exchanges at
+once: one event-loop turn then runs for seconds, the loop watch takes that for a stopped
+process and fences every write, and the sink delivers nothing."""
 
 
 class AllSitesStopped(NightstreamError):
@@ -610,4 +615,10 @@ class DeliverySink:
         self._acks.store.revoke({home(tp.partition) for tp in revoked} - still)
 
 
-__all__ = ["AllSitesStopped", "DeliveryConfig", "DeliverySink", "SavedCatchUp"]
+__all__ = [
+    "ATTEMPTS_IN_FLIGHT",
+    "AllSitesStopped",
+    "DeliveryConfig",
+    "DeliverySink",
+    "SavedCatchUp",
+]
