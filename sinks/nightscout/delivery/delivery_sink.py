@@ -299,40 +299,55 @@ class DeliverySink:
         live (parked or stopped), and streams whose history a site does not hold yet."""
         now = time.monotonic()
         covered = []
+        not_live = [site for site, lane in self.lanes.items() if not lane.ready(now)]
+        by_count: dict[int, dict[int | None, list[Route]]] = {}
         for tp in sorted(tps):
             live = self._live[tp]
-            for site, lane in self.lanes.items():
-                if not lane.ready(now) or lane.stopped:
-                    self._lag(site, tp, live.next_offset)
-                for stream in self.routes.streams_of(site):
-                    if not self._lives_in(stream, tp):
-                        continue
-                    if (site, stream) in self._covered.setdefault(tp, set()):
-                        continue
-                    if any(
-                        c.site == site and c.streams is not None and stream in c.streams
-                        for c in self._catch_ups.get(tp, [])
-                    ):
-                        continue
-                    if live.next_offset <= self._beginning[tp]:
-                        self._covered[tp].add((site, stream))
-                        covered.append((site, tp, stream))
-                        continue
-                    self._catch_ups.setdefault(tp, []).append(
-                        CatchUp.starting(
-                            site, tp, self._beginning[tp], live.next_offset, frozenset({stream})
-                        )
+            count = (
+                len(self._consumer.partitions_for_topic(tp.topic) or ()) if self._consumer else 0
+            )
+            for site in not_live:
+                self._lag(site, tp, live.next_offset)
+            if count not in by_count:
+                by_count[count] = self._routes_by_partition(count)
+            for site, stream in by_count[count].get(tp.partition if count else None, []):
+                if (site, stream) in self._covered.setdefault(tp, set()):
+                    continue
+                if any(
+                    c.site == site and c.streams is not None and stream in c.streams
+                    for c in self._catch_ups.get(tp, [])
+                ):
+                    continue
+                if live.next_offset <= self._beginning[tp]:
+                    self._covered[tp].add((site, stream))
+                    covered.append((site, tp, stream))
+                    continue
+                self._catch_ups.setdefault(tp, []).append(
+                    CatchUp.starting(
+                        site, tp, self._beginning[tp], live.next_offset, frozenset({stream})
                     )
-                    self._unsaved.add((site, tp))
-                    self._must_save = True
-                    logger.info(
-                        "target %s: reading %s[%d] from its beginning for a newly routed stream",
-                        site,
-                        tp.topic,
-                        tp.partition,
-                    )
+                )
+                self._unsaved.add((site, tp))
+                self._must_save = True
+                logger.info(
+                    "target %s: reading %s[%d] from its beginning for a newly routed stream",
+                    site,
+                    tp.topic,
+                    tp.partition,
+                )
         await self._progress.set_covered(covered, [])
         await self._save(everything=bool(self._unsaved))
+
+    def _routes_by_partition(self, count: int) -> dict[int | None, list[Route]]:
+        """Every ``(site, stream)`` route by the partition of ``count`` its stream lives in
+        (all under None when the count is unknown). Once per plan, not once per partition:
+        with 10,000 sites a hash per stream and partition stalled the loop for seconds."""
+        by_partition: dict[int | None, list[Route]] = {}
+        for site in self.lanes:
+            for stream in self.routes.streams_of(site):
+                partition = stream_partition(stream, count) if count else None
+                by_partition.setdefault(partition, []).append((site, stream))
+        return by_partition
 
     async def _unroute(self, removed: set[Route]) -> None:
         if not removed:
@@ -467,13 +482,6 @@ class DeliverySink:
                 f"{waiting[slowest]} documents wait in {tp.topic}[{tp.partition}], which "
                 f"{len(others)} other site(s) read too"
             )
-
-    def _lives_in(self, stream: str, tp: TopicPartition) -> bool:
-        """Whether ``stream``'s documents go to ``tp`` (when the topic's size is not known yet,
-        they may)."""
-        assert self._consumer is not None
-        count = len(self._consumer.partitions_for_topic(tp.topic) or ())
-        return not count or stream_partition(stream, count) == tp.partition
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()

@@ -157,7 +157,8 @@ class SiteLane:
             if not chunk:
                 return
             if self._ownership.watch.quarantined():
-                await asyncio.sleep(0.25)  # stood still: wait for the group to say who owns what
+                # Stood still: wait for the group to say who owns what.
+                await asyncio.sleep(max(self._ownership.watch.quarantine_left(), 0.05))
                 continue
             task = start_leased(
                 self._ownership.lease({d.tp for d in chunk}), self._write_chunk(chunk)
