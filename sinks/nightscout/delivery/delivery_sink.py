@@ -264,6 +264,10 @@ class DeliverySink:
             batch = await self._consumer.getmany(timeout_ms=200, max_records=MAX_BATCH)
             if batch:
                 await self._dispatch(batch)
+                # Let the lanes this batch woke take their first step before the next batch:
+                # getmany returns buffered records without yielding, and 10,000 lanes woken in
+                # one loop turn stall it for seconds (the loop watch then fences every write).
+                await asyncio.sleep(0)
             await self._housekeeping()
             if all(lane.stopped for lane in self.lanes.values()) and self.lanes:
                 raise AllSitesStopped(
