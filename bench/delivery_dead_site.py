@@ -5,7 +5,8 @@
 N sites (one stream each, as in ``bench.delivery_scale``), one sink, documents at a steady pace
 (``--speed`` times real time), in one run:
 
-1. warm-up: one cycle (every site's first write, token exchange, group join);
+1. warm-up: one cycle (every site's first write, token exchange, group join), at
+   ``--warmup-speed``;
 2. **baseline**: ``--phase-seconds`` of steady delivery with every site answering;
 3. **dead**: ``--phase-seconds`` more while one site answers every request with 503 (its client
    retries, then the sink parks it and tries again with a growing backoff);
@@ -79,7 +80,7 @@ async def measure(bootstrap: str, arguments: argparse.Namespace, workdir: Path) 
         bootstrap, arguments.sites, arguments.partitions, arguments.speed, dead_phase.stop, workdir
     ) as run:
         dead = run.names[arguments.sites // 2]
-        await run.deliver(warmup, limit=arguments.limit)
+        await run.deliver(warmup, limit=arguments.limit, speed=arguments.warmup_speed)
         load = [run.load()]
         print(f"baseline: {len(baseline)} cycle(s)", file=sys.stderr)
         await run.deliver(baseline, limit=arguments.limit)
@@ -167,6 +168,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sites", type=int, default=1_000)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--speed", type=float, default=2.0)
+    parser.add_argument("--warmup-speed", type=float, default=None, help="default: --speed")
     parser.add_argument("--phase-seconds", type=float, default=600.0)
     parser.add_argument("--limit", type=float, default=900.0, help="seconds to wait per phase")
     parser.add_argument("--results", default="delivery_dead_site")
