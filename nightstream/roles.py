@@ -156,6 +156,7 @@ def build_delivery_role(
             {name: site_writer(client) for name, client in clients.items()},
             registry,
             links_of_site=directory.links_of,
+            links_version=lambda: directory.version,
         )
         for name, given in (stats or {}).items():
             sink.lanes[name].stats = given

@@ -34,6 +34,8 @@ class LinkDirectory:
         self._entries: dict[str, DirectoryEntry] = {}
         self._by_target: dict[str, set[str]] = {}
         """target -> its link ids: a sink asks for each of its thousands of sites, every sync."""
+        self.version = 0
+        """Counts the changes applied (a sink redoes its routes only when it moved)."""
         self.ready = asyncio.Event()
         """Set once the topic was read up to the end it had when ``run`` began."""
 
@@ -44,6 +46,7 @@ class LinkDirectory:
         return frozenset(self._by_target.get(target, ()))
 
     def _set(self, link_id: str, entry: DirectoryEntry | None) -> None:
+        self.version += 1
         old = self._entries.pop(link_id, None)
         for target in old.targets if old is not None else ():
             links = self._by_target[target]

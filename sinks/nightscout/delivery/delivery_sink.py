@@ -111,6 +111,7 @@ class DeliverySink:
         registry: SchemaRegistryClient | None = None,
         *,
         links_of_site: Callable[[str], frozenset[str]] | None = None,
+        links_version: Callable[[], int] = lambda: 0,
         park_backoff: RetryPolicy = PARK_BACKOFF,
     ) -> None:
         self.config = config
@@ -121,7 +122,7 @@ class DeliverySink:
             self.names.bindings,
             make_serde("stream_binding", subject=f"{self.names.bindings}-value", registry=registry),
         )
-        self.routes = SiteRoutes(self._links_of_sites, self._bindings)
+        self.routes = SiteRoutes(self._links_of_sites, self._bindings, links_version)
         self._ownership = PartitionOwnership(
             LoopWatch(frozen_after=SESSION_TIMEOUT_MS / 2000, quarantine=SESSION_TIMEOUT_MS / 1000),
             on_revoke=self._revoked,
