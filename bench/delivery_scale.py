@@ -57,6 +57,7 @@ async def measure(bootstrap: str, arguments: argparse.Namespace, workdir: Path) 
     acknowledged = (after["written"] + after["skipped_unchanged"]) - (
         before["written"] + before["skipped_unchanged"]
     )
+    delivered = len(latencies)
     reads = (after["read"] - before["read"]) + (after["catch_up_read"] - before["catch_up_read"])
     return {
         "sites": arguments.sites,
@@ -70,10 +71,11 @@ async def measure(bootstrap: str, arguments: argparse.Namespace, workdir: Path) 
         "warmup_s": warm,
         "measured_s": measured_s,
         "documents_produced": len(steady),
-        "documents_acknowledged": acknowledged,
+        "documents_delivered": delivered,
+        "writes_acknowledged": acknowledged,
         "records_read_live": after["read"] - before["read"],
         "records_read_catch_up": after["catch_up_read"] - before["catch_up_read"],
-        "records_read_per_document": reads / acknowledged if acknowledged else None,
+        "records_read_per_document": reads / delivered if delivered else None,
         "latency_s": {
             "count": len(latencies),
             "p50": percentile(latencies, 0.50),
@@ -110,6 +112,10 @@ async def main(arguments: argparse.Namespace) -> None:
                     f"{result['documents_produced']} docs in {result['measured_s']:.0f} s",
                 ),
                 ("records read per document", f"{result['records_read_per_document']:.3f}"),
+                (
+                    "writes acknowledged / documents",
+                    f"{result['writes_acknowledged']} / {result['documents_delivered']}",
+                ),
                 (
                     "latency p50 / p99 / max",
                     f"{latency['p50']:.3f} / {latency['p99']:.3f} / {latency['max']:.3f} s",

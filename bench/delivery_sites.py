@@ -15,8 +15,10 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -406,6 +408,9 @@ async def delivery_run(
             yield DeliveryRun(server, sink, producer)
         finally:
             sink.stop()
+            kept = Path(tempfile.gettempdir()) / f"{prefix}-sink.log"
+            shutil.copyfile(workdir / "sink.log", kept)
+            print(f"the sink's log: {kept}", file=sys.stderr)
 
 
 def process_rss_kib(pid: int) -> int:
