@@ -16,6 +16,11 @@ create`` makes it):
    it reports both restore times, its RSS then (``VmRSS``) and its peak (``ru_maxrss``).
 
 The issue's target compares the figures of step 4 at 1M and at 10M (within 20 %).
+
+``--store sink`` does the same for the sink's acknowledged store (``<prefix>.sink.acked``,
+the same ``LocalHashStore``): keys ``site|collection/identifier`` over 10,000 sites, values
+as ``SiteAcks`` writes them (hash, where it was read, version); results in
+``sink_state.json``.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from bench.common import child_env, kafka_broker, machine, table, unique_prefix,
 from nightstream.topics_admin import ensure_topics
 from schemas.hash_changelog import changelog_record
 from schemas.hash_store import DAY_MS, LocalHashStore
-from schemas.topics import TopicSpec
+from schemas.topics import TopicNames, TopicSpec
+from sinks.nightscout.delivery.site_acks import Answer
 from streams.processor import PRODUCER_BATCH_BYTES
 
 PARTITIONS = 3
@@ -46,11 +52,26 @@ CHUNK = 50_000
 LOOKUPS = 10_000
 
 
-def address(n: int) -> str:
-    return f"entries/{n:08d}-0000-5000-8000-{n:012d}"
+SINK_SITES = 10_000
+STORES = ("processor", "sink")
 
 
-async def write_history(bootstrap: str, topic: str, start: int, count: int) -> float:
+def address(n: int, store: str = "processor") -> str:
+    document = f"entries/{n:08d}-0000-5000-8000-{n:012d}"
+    return document if store == "processor" else f"site-{n % SINK_SITES:05d}|{document}"
+
+
+def answer(n: int, store: str, date_ms: int) -> str:
+    """What the store holds for entry ``n``: a content hash, or a site's recorded answer."""
+    content_hash = f"{n:032x}"
+    if store == "processor":
+        return content_hash
+    return Answer(content_hash, date_ms, n % PARTITIONS, n).encode()
+
+
+async def write_history(
+    bootstrap: str, topic: str, start: int, count: int, store: str = "processor"
+) -> float:
     """Hash records ``start .. start+count`` (round-robin over partitions); returns seconds."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=PRODUCER_BATCH_BYTES
@@ -62,8 +83,8 @@ async def write_history(bootstrap: str, topic: str, start: int, count: int) -> f
         for first in range(start, start + count, CHUNK):
             pending = []
             for n in range(first, min(first + CHUNK, start + count)):
-                key, value = changelog_record(address(n), f"{n:032x}")
                 stamp = now_ms - (n * 7919) % (30 * DAY_MS)
+                key, value = changelog_record(address(n, store), answer(n, store, stamp))
                 sent = await producer.send(
                     topic, value, key=key, partition=n % PARTITIONS, timestamp_ms=stamp
                 )
@@ -86,7 +107,11 @@ async def child(arguments: argparse.Namespace) -> dict[str, Any]:
     producer = AIOKafkaProducer(bootstrap_servers=arguments.bootstrap)
     await producer.start()
     store = LocalHashStore(
-        arguments.bootstrap, arguments.topic, producer, state_dir=Path(arguments.state_dir)
+        arguments.bootstrap,
+        arguments.topic,
+        producer,
+        state_dir=Path(arguments.state_dir),
+        owner=arguments.store,
     )
     partitions = list(range(PARTITIONS))
     try:
@@ -96,14 +121,19 @@ async def child(arguments: argparse.Namespace) -> dict[str, Any]:
         if arguments.cold:
             return result
         rng = random.Random(1)
-        wanted = [address(n) for n in rng.sample(range(arguments.history), LOOKUPS)]
+        sample = rng.sample(range(arguments.history), LOOKUPS)
+        wanted = [address(n, arguments.store) for n in sample]
         began = time.monotonic()
         found = store.lookup(wanted)
         result["lookups_per_s"] = LOOKUPS / (time.monotonic() - began)
         result["lookups_found"] = len(found)
         store.revoke(partitions)
         await write_history(
-            arguments.bootstrap, arguments.topic, arguments.history * 2, arguments.delta
+            arguments.bootstrap,
+            arguments.topic,
+            arguments.history * 2,
+            arguments.delta,
+            arguments.store,
         )
         began = time.monotonic()
         result["rebalance_records_read"] = await store.assign(partitions)
@@ -118,7 +148,9 @@ async def child(arguments: argparse.Namespace) -> dict[str, Any]:
         await producer.stop()
 
 
-def run_child(bootstrap: str, topic: str, state_dir: Path, history: int, *extra: str) -> Any:
+def run_child(
+    bootstrap: str, topic: str, state_dir: Path, history: int, store: str, *extra: str
+) -> Any:
     done = subprocess.run(
         [
             sys.executable,
@@ -133,6 +165,8 @@ def run_child(bootstrap: str, topic: str, state_dir: Path, history: int, *extra:
             str(state_dir),
             "--history",
             str(history),
+            "--store",
+            store,
             *extra,
         ],
         check=True,
@@ -143,28 +177,36 @@ def run_child(bootstrap: str, topic: str, state_dir: Path, history: int, *extra:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-async def measure(bootstrap: str, history: int, delta: int, workdir: Path) -> dict[str, Any]:
-    topic = f"{unique_prefix('state')}.content-hashes"
+async def measure(
+    bootstrap: str, history: int, delta: int, workdir: Path, store: str
+) -> dict[str, Any]:
+    names = TopicNames(unique_prefix("state"))
+    topic = names.content_hashes if store == "processor" else names.sink_acked
     await ensure_topics(bootstrap, [TopicSpec(topic, "json", PARTITIONS, "compact", -1)])
-    written = await write_history(bootstrap, topic, 0, history)
+    written = await write_history(bootstrap, topic, 0, history, store)
     print(f"{history}: history written in {written:.0f} s", file=sys.stderr)
     state_dir = workdir / f"state-{history}"
-    cold = run_child(bootstrap, topic, state_dir, history, "--cold")
+    cold = run_child(bootstrap, topic, state_dir, history, store, "--cold")
     print(f"{history}: cold restore {cold['restore_s']:.0f} s", file=sys.stderr)
-    await write_history(bootstrap, topic, history, delta)
-    warm = run_child(bootstrap, topic, state_dir, history, "--delta", str(delta))
+    await write_history(bootstrap, topic, history, delta, store)
+    warm = run_child(bootstrap, topic, state_dir, history, store, "--delta", str(delta))
     return {"history": history, "delta": delta, "cold": cold, "after_restart": warm}
 
 
 async def main(arguments: argparse.Namespace) -> None:
-    results: dict[str, Any] = {"machine": machine(), "partitions": PARTITIONS, "runs": []}
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "store": arguments.store,
+        "partitions": PARTITIONS,
+        "runs": [],
+    }
     rows: list[tuple[str, str]] = []
     with (
         kafka_broker(arguments.bootstrap) as bootstrap,
         tempfile.TemporaryDirectory(prefix="bench-state-") as tmp,
     ):
         for history in arguments.history:
-            run = await measure(bootstrap, history, arguments.delta, Path(tmp))
+            run = await measure(bootstrap, history, arguments.delta, Path(tmp), arguments.store)
             results["runs"].append(run)
             warm, cold = run["after_restart"], run["cold"]
             rows += [
@@ -184,7 +226,7 @@ async def main(arguments: argparse.Namespace) -> None:
                 (f"{history}: store on disk", f"{warm['store_mib']:.0f} MiB, {warm['rows']} rows"),
                 (f"{history}: lookups", f"{warm['lookups_per_s']:.0f}/s"),
             ]
-            write_results("processor_state", results)
+            write_results(f"{arguments.store}_state", results)
     print(table(rows))
 
 
@@ -192,6 +234,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.processor_state")
     parser.add_argument("--history", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--delta", type=int, default=10_000)
+    parser.add_argument("--store", choices=STORES, default="processor")
     parser.add_argument("--bootstrap", default=None)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)

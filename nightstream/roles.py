@@ -21,7 +21,11 @@ from schemas.registry import SchemaRegistryClient
 from schemas.serde import make_serde
 from schemas.topics import TopicNames
 from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
-from sinks.nightscout.delivery.delivery_sink import DeliveryConfig, DeliverySink
+from sinks.nightscout.delivery.delivery_sink import (
+    ATTEMPTS_IN_FLIGHT,
+    DeliveryConfig,
+    DeliverySink,
+)
 from sinks.nightscout.delivery.site_writer import site_writer
 from sinks.nightscout.sink import SinkStats
 from sources.cursors import CursorStore
@@ -116,9 +120,11 @@ def build_delivery_role(
     *,
     group_id: str | None = None,
     stats: Mapping[str, SinkStats] | None = None,
+    observe: Callable[[DeliverySink], None] | None = None,
 ) -> Role:
     """One sink for the sites ``names``: reads the document topics once for all of them.
-    A site that refuses the token stops alone, with one message."""
+    A site that refuses the token stops alone, with one message. ``observe`` is given each
+    sink the role builds (benchmarks read its counters)."""
     sites = {
         name: frozenset(link.id for link in settings.links if name in link.targets)
         for name in names
@@ -133,8 +139,13 @@ def build_delivery_role(
     )
 
     async def run(stop: asyncio.Event) -> None:
+        in_flight = asyncio.Semaphore(ATTEMPTS_IN_FLIGHT)
         clients = {
-            name: NightscoutClient(_target_config(name, settings.targets[name], park=True), stop)
+            name: NightscoutClient(
+                _target_config(name, settings.targets[name], park=True),
+                stop,
+                shared_slots=in_flight,
+            )
             for name in names
         }
         registry = schema_registry(settings)
@@ -145,9 +156,12 @@ def build_delivery_role(
             {name: site_writer(client) for name, client in clients.items()},
             registry,
             links_of_site=directory.links_of,
+            links_version=lambda: directory.version,
         )
         for name, given in (stats or {}).items():
             sink.lanes[name].stats = given
+        if observe is not None:
+            observe(sink)
         try:
             await asyncio.wait_for(directory.ready.wait(), timeout=60)
             await sink.start()

@@ -29,6 +29,9 @@ class StreamBindings:
         self.topic = topic
         self._serde = serde
         self._by_link: dict[str, StreamBinding] = {}
+        self.version = 0
+        """Counts the changes applied: readers that derive tables from bindings redo them only
+        when it moved."""
         self._consumer: AIOKafkaConsumer | None = None
         self._partitions: list[TopicPartition] = []
 
@@ -48,6 +51,7 @@ class StreamBindings:
     def remember(self, binding: StreamBinding) -> None:
         """Apply a binding this process wrote itself (it will also read it back later)."""
         self._by_link[binding.link_id] = binding
+        self.version += 1
 
     async def start(self) -> None:
         partitions = await partitions_of(self._bootstrap, self.topic)
@@ -86,6 +90,7 @@ class StreamBindings:
     def _apply(self, message: ConsumerRecord[bytes, bytes]) -> None:
         if message.key is None:
             return
+        self.version += 1
         if message.value is None:
             self._by_link.pop(message.key.decode(), None)
             return

@@ -70,6 +70,13 @@ class LoopWatch:
         """True just after a stop, until the group had time to take the partitions away."""
         return self.frozen_now() or time.monotonic() < self.last_freeze + self.quarantine
 
+    def quarantine_left(self) -> float:
+        """Seconds to wait before new work may start (0: it may start now). Waiters sleep
+        this long rather than polling: thousands of them polling would keep the loop busy."""
+        if self.frozen_now():
+            return self._tick
+        return max(0.0, self.last_freeze + self.quarantine - time.monotonic())
+
     async def run(self) -> None:
         while True:
             now = time.monotonic()

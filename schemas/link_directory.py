@@ -32,6 +32,10 @@ class LinkDirectory:
         self.topic = topic
         self._serde = serde
         self._entries: dict[str, DirectoryEntry] = {}
+        self._by_target: dict[str, set[str]] = {}
+        """target -> its link ids: a sink asks for each of its thousands of sites, every sync."""
+        self.version = 0
+        """Counts the changes applied (a sink redoes its routes only when it moved)."""
         self.ready = asyncio.Event()
         """Set once the topic was read up to the end it had when ``run`` began."""
 
@@ -39,7 +43,20 @@ class LinkDirectory:
         return self._entries.get(link_id)
 
     def links_of(self, target: str) -> frozenset[str]:
-        return frozenset(i for i, e in self._entries.items() if target in e.targets)
+        return frozenset(self._by_target.get(target, ()))
+
+    def _set(self, link_id: str, entry: DirectoryEntry | None) -> None:
+        self.version += 1
+        old = self._entries.pop(link_id, None)
+        for target in old.targets if old is not None else ():
+            links = self._by_target[target]
+            links.discard(link_id)
+            if not links:
+                del self._by_target[target]
+        if entry is not None:
+            self._entries[link_id] = entry
+            for target in entry.targets:
+                self._by_target.setdefault(target, set()).add(link_id)
 
     def vendors(self) -> frozenset[str]:
         return frozenset(e.vendor for e in self._entries.values())
@@ -76,7 +93,7 @@ class LinkDirectory:
             return
         link_id = key.decode(errors="replace")
         if value is None:
-            self._entries.pop(link_id, None)
+            self._set(link_id, None)
             return
         try:
             link = LinkRecord.from_avro(
@@ -84,6 +101,6 @@ class LinkDirectory:
             )
         except RecordDecodeError as exc:
             logger.error("link %s: unreadable version, not routed: %s", link_id, exc)
-            self._entries.pop(link_id, None)
+            self._set(link_id, None)
             return
-        self._entries[link_id] = DirectoryEntry(link.vendor, frozenset(link.targets))
+        self._set(link_id, DirectoryEntry(link.vendor, frozenset(link.targets)))

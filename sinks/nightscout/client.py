@@ -46,11 +46,19 @@ class NightscoutClient(Closing):
     """Writes documents to one Nightscout target; use as ``async with NightscoutClient(cfg)``.
 
     ``stop``: the process's stop event; once set, writes stop retrying and end promptly.
+    ``shared_slots``: a limit on attempts in flight that this client shares with the other
+    targets of the process (a sink serving thousands of sites).
     """
 
-    def __init__(self, config: NightscoutTargetConfig, stop: asyncio.Event | None = None) -> None:
+    def __init__(
+        self,
+        config: NightscoutTargetConfig,
+        stop: asyncio.Event | None = None,
+        *,
+        shared_slots: asyncio.Semaphore | None = None,
+    ) -> None:
         self._config = config
-        self._http = TargetHttp(config, stop)
+        self._http = TargetHttp(config, stop, shared_slots)
         self._locks = KeyedLocks()
         self._auth = JwtAuth(self._http)
         self._v3 = V3Writer(self._http, self._auth, self._locks)

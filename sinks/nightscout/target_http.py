@@ -1,7 +1,8 @@
 """One target's HTTP plumbing: the connection pool, write slots, and single attempts.
 
 ``attempt_slot()`` is where an attempt begins: it waits for one of ``max_concurrency`` slots
-and then starts the attempt's deadline (waiting for a slot does not count against it).
+(and, when targets share one, for a slot of the process-wide limit) and then starts the
+attempt's deadline (waiting for a slot does not count against it).
 ``exchange()`` puts one request on the wire and turns what can be tried again (no connection,
 a timeout, 5xx, 408, 425, 429, a redirect) into ``RetryLater``.
 """
@@ -38,7 +39,12 @@ def _tls_context() -> ssl.SSLContext:
 
 
 class TargetHttp:
-    def __init__(self, config: NightscoutTargetConfig, stop: asyncio.Event | None) -> None:
+    def __init__(
+        self,
+        config: NightscoutTargetConfig,
+        stop: asyncio.Event | None,
+        shared_slots: asyncio.Semaphore | None = None,
+    ) -> None:
         hide_tokens_from_http_library_logs()
         self.config = config
         pool_size = config.max_concurrency + 1  # the JWT exchange runs beside a slot's write
@@ -54,6 +60,7 @@ class TargetHttp:
             follow_redirects=False,
         )
         self._slots = asyncio.Semaphore(config.max_concurrency)
+        self._shared_slots = shared_slots
         self.redactor = Redactor(config.access_token, config.api_secret)
         self.answers = Answers(config.name, self.redactor)
         self.gate = StopGate(config.name, stop, drain=config.stop_drain_seconds)
@@ -67,7 +74,11 @@ class TargetHttp:
 
     @contextlib.asynccontextmanager
     async def attempt_slot(self) -> AsyncIterator[None]:
-        async with self._slots, self.gate.attempt(self.config.request_timeout):
+        async with (
+            self._slots,
+            self._shared_slots or contextlib.nullcontext(),
+            self.gate.attempt(self.config.request_timeout),
+        ):
             yield
 
     async def exchange(

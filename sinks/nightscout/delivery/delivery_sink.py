@@ -77,6 +77,11 @@ PARK_BACKOFF = RetryPolicy(base=5.0, cap=300.0)
 LANE_DRAIN_SECONDS = 6.0
 """On stop, how long the chunks being written may take to finish (a target's writes end within
 its own drain time once the stop is asked, so this is rarely reached)."""
+ATTEMPTS_IN_FLIGHT = 64
+"""Requests in flight to all sites together. Without a limit, a burst for thousands of sites
+(a start, a catch-up after an outage) opens thousands of connections and JWT exchanges at
+once: one event-loop turn then runs for seconds, the loop watch takes that for a stopped
+process and fences every write, and the sink delivers nothing."""
 
 
 class AllSitesStopped(NightstreamError):
@@ -106,6 +111,7 @@ class DeliverySink:
         registry: SchemaRegistryClient | None = None,
         *,
         links_of_site: Callable[[str], frozenset[str]] | None = None,
+        links_version: Callable[[], int] = lambda: 0,
         park_backoff: RetryPolicy = PARK_BACKOFF,
     ) -> None:
         self.config = config
@@ -116,7 +122,7 @@ class DeliverySink:
             self.names.bindings,
             make_serde("stream_binding", subject=f"{self.names.bindings}-value", registry=registry),
         )
-        self.routes = SiteRoutes(self._links_of_sites, self._bindings)
+        self.routes = SiteRoutes(self._links_of_sites, self._bindings, links_version)
         self._ownership = PartitionOwnership(
             LoopWatch(frozen_after=SESSION_TIMEOUT_MS / 2000, quarantine=SESSION_TIMEOUT_MS / 1000),
             on_revoke=self._revoked,
@@ -259,6 +265,10 @@ class DeliverySink:
             batch = await self._consumer.getmany(timeout_ms=200, max_records=MAX_BATCH)
             if batch:
                 await self._dispatch(batch)
+                # Let the lanes this batch woke take their first step before the next batch:
+                # getmany returns buffered records without yielding, and 10,000 lanes woken in
+                # one loop turn stall it for seconds (the loop watch then fences every write).
+                await asyncio.sleep(0)
             await self._housekeeping()
             if all(lane.stopped for lane in self.lanes.values()) and self.lanes:
                 raise AllSitesStopped(
@@ -294,40 +304,55 @@ class DeliverySink:
         live (parked or stopped), and streams whose history a site does not hold yet."""
         now = time.monotonic()
         covered = []
+        not_live = [site for site, lane in self.lanes.items() if not lane.ready(now)]
+        by_count: dict[int, dict[int | None, list[Route]]] = {}
         for tp in sorted(tps):
             live = self._live[tp]
-            for site, lane in self.lanes.items():
-                if not lane.ready(now) or lane.stopped:
-                    self._lag(site, tp, live.next_offset)
-                for stream in self.routes.streams_of(site):
-                    if not self._lives_in(stream, tp):
-                        continue
-                    if (site, stream) in self._covered.setdefault(tp, set()):
-                        continue
-                    if any(
-                        c.site == site and c.streams is not None and stream in c.streams
-                        for c in self._catch_ups.get(tp, [])
-                    ):
-                        continue
-                    if live.next_offset <= self._beginning[tp]:
-                        self._covered[tp].add((site, stream))
-                        covered.append((site, tp, stream))
-                        continue
-                    self._catch_ups.setdefault(tp, []).append(
-                        CatchUp.starting(
-                            site, tp, self._beginning[tp], live.next_offset, frozenset({stream})
-                        )
+            count = (
+                len(self._consumer.partitions_for_topic(tp.topic) or ()) if self._consumer else 0
+            )
+            for site in not_live:
+                self._lag(site, tp, live.next_offset)
+            if count not in by_count:
+                by_count[count] = self._routes_by_partition(count)
+            for site, stream in by_count[count].get(tp.partition if count else None, []):
+                if (site, stream) in self._covered.setdefault(tp, set()):
+                    continue
+                if any(
+                    c.site == site and c.streams is not None and stream in c.streams
+                    for c in self._catch_ups.get(tp, [])
+                ):
+                    continue
+                if live.next_offset <= self._beginning[tp]:
+                    self._covered[tp].add((site, stream))
+                    covered.append((site, tp, stream))
+                    continue
+                self._catch_ups.setdefault(tp, []).append(
+                    CatchUp.starting(
+                        site, tp, self._beginning[tp], live.next_offset, frozenset({stream})
                     )
-                    self._unsaved.add((site, tp))
-                    self._must_save = True
-                    logger.info(
-                        "target %s: reading %s[%d] from its beginning for a newly routed stream",
-                        site,
-                        tp.topic,
-                        tp.partition,
-                    )
+                )
+                self._unsaved.add((site, tp))
+                self._must_save = True
+                logger.info(
+                    "target %s: reading %s[%d] from its beginning for a newly routed stream",
+                    site,
+                    tp.topic,
+                    tp.partition,
+                )
         await self._progress.set_covered(covered, [])
         await self._save(everything=bool(self._unsaved))
+
+    def _routes_by_partition(self, count: int) -> dict[int | None, list[Route]]:
+        """Every ``(site, stream)`` route by the partition of ``count`` its stream lives in
+        (all under None when the count is unknown). Once per plan, not once per partition:
+        with 10,000 sites a hash per stream and partition stalled the loop for seconds."""
+        by_partition: dict[int | None, list[Route]] = {}
+        for site in self.lanes:
+            for stream in self.routes.streams_of(site):
+                partition = stream_partition(stream, count) if count else None
+                by_partition.setdefault(partition, []).append((site, stream))
+        return by_partition
 
     async def _unroute(self, removed: set[Route]) -> None:
         if not removed:
@@ -462,13 +487,6 @@ class DeliverySink:
                 f"{waiting[slowest]} documents wait in {tp.topic}[{tp.partition}], which "
                 f"{len(others)} other site(s) read too"
             )
-
-    def _lives_in(self, stream: str, tp: TopicPartition) -> bool:
-        """Whether ``stream``'s documents go to ``tp`` (when the topic's size is not known yet,
-        they may)."""
-        assert self._consumer is not None
-        count = len(self._consumer.partitions_for_topic(tp.topic) or ())
-        return not count or stream_partition(stream, count) == tp.partition
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()
@@ -610,4 +628,10 @@ class DeliverySink:
         self._acks.store.revoke({home(tp.partition) for tp in revoked} - still)
 
 
-__all__ = ["AllSitesStopped", "DeliveryConfig", "DeliverySink", "SavedCatchUp"]
+__all__ = [
+    "ATTEMPTS_IN_FLIGHT",
+    "AllSitesStopped",
+    "DeliveryConfig",
+    "DeliverySink",
+    "SavedCatchUp",
+]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,6 +31,7 @@ from sinks.nightscout.stopping import WriteStopped
 
 logger = logging.getLogger(__name__)
 
+QUARANTINE_SPREAD_SECONDS = 2.0
 WRITE_CHUNK = 64
 """Deliveries written together: what a site acknowledged is recorded chunk by chunk."""
 
@@ -157,7 +159,10 @@ class SiteLane:
             if not chunk:
                 return
             if self._ownership.watch.quarantined():
-                await asyncio.sleep(0.25)  # stood still: wait for the group to say who owns what
+                # Stood still: wait for the group to say who owns what. Lanes wake spread
+                # over a moment, not all in the loop turn the quarantine ends in.
+                left = self._ownership.watch.quarantine_left()
+                await asyncio.sleep(left + random.uniform(0.05, QUARANTINE_SPREAD_SECONDS))
                 continue
             task = start_leased(
                 self._ownership.lease({d.tp for d in chunk}), self._write_chunk(chunk)
