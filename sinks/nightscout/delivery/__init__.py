@@ -1,0 +1,1 @@
+"""Delivery to many Nightscout sites from one consumer group (see ``delivery_sink``)."""
