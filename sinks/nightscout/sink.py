@@ -21,25 +21,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from schemas.bindings import StreamBindings
-from schemas.documents import Collection, NsRecord, from_avro, to_avro
-from schemas.errors import RecordDecodeError
+from schemas.documents import Collection, NsRecord
 from schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_leased
 from schemas.link_directory import LinkDirectory
 from schemas.offset_bounds import OffsetBounds
-from schemas.records import DeadLetter
 from schemas.registry import SchemaRegistryClient
-from schemas.serde import Serde, make_serde
+from schemas.serde import make_serde
 from schemas.topics import TopicNames
-from schemas.version import app_version
 from sinks.nightscout.acked_table import DELETED, REJECTED, AckedTable, ReadAt
 from sinks.nightscout.client import NightscoutClient
+from sinks.nightscout.delivery.documents import DocumentTopics
 from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
 from sinks.nightscout.stream_routes import StreamRoutes
 
@@ -158,16 +155,10 @@ class TargetSink:
         self.acked = AckedTable(
             config.bootstrap_servers, config.changelog_topic, config.replication_factor
         )
-        self._serdes: dict[str, tuple[Collection, Serde]] = {
-            self.names.ns(c): (
-                c,
-                make_serde(c.schema_name, subject=f"{self.names.ns(c)}-value", registry=registry),
-            )
-            for c in Collection
-        }
-        self._dlq_serde = make_serde(
-            "dead_letter", subject=f"{self.names.dlq}-value", registry=registry
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=config.bootstrap_servers, acks="all", enable_idempotence=True
         )
+        self._documents = DocumentTopics(self.names, self._producer, registry)
         self._bindings = StreamBindings(
             config.bootstrap_servers,
             self.names.bindings,
@@ -181,14 +172,10 @@ class TargetSink:
         self._watching: asyncio.Task[None] | None = None
         self._last_drop: str | None = None
         self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
         await self.acked.start()
         await self._bindings.start()
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.config.bootstrap_servers, acks="all", enable_idempotence=True
-        )
         await self._producer.start()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.config.bootstrap_servers,
@@ -200,7 +187,7 @@ class TargetSink:
             session_timeout_ms=SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=SESSION_TIMEOUT_MS // 5,
         )
-        self._consumer.subscribe(list(self._serdes), listener=self._ownership)
+        self._consumer.subscribe(self._documents.topics, listener=self._ownership)
         self._watching = asyncio.create_task(self._ownership.watch.run())
         await self._consumer.start()
         logger.info(
@@ -222,8 +209,7 @@ class TargetSink:
             self._watching.cancel()
         if self._consumer is not None:
             await self._consumer.stop()
-        if self._producer is not None:
-            await self._producer.stop()
+        await self._producer.stop()
         await self._bindings.stop()
         await self.acked.stop()
 
@@ -287,8 +273,11 @@ class TargetSink:
         for messages in batch.values():
             self.stats.read += len(messages)
             for message in messages:
-                record = await self._decode(message)
+                record = await self._documents.decode(
+                    message, dead_letter=True, site=self.config.target
+                )
                 if record is None:
+                    self.stats.undecodable += 1
                     continue
                 if not self._routes.wants(record.stream):
                     self.stats.skipped_other_streams += 1
@@ -356,60 +345,9 @@ class TargetSink:
             self.stats.deleted_by_user += 1
             return record.address, DELETED + record.content_hash
         self.stats.rejected += 1
-        await self._dead_letter(
-            self.names.ns(collection),
-            f"Nightscout rejected {collection.value}/{record.identifier}: {outcome.message}",
+        await self._documents.reject(
+            self.config.target,
             record,
+            f"Nightscout rejected {collection.value}/{record.identifier}: {outcome.message}",
         )
         return record.address, REJECTED + record.content_hash
-
-    async def _decode(self, message: ConsumerRecord) -> NsRecord | None:
-        collection, serde = self._serdes[message.topic]
-        try:
-            value = serde.decode(
-                message.value,
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-            )
-            return from_avro(collection, value)
-        except (RecordDecodeError, KeyError, ValueError) as exc:
-            self.stats.undecodable += 1
-            await self._send_dead_letter(
-                DeadLetter(
-                    stage="decode",
-                    reason=str(exc),
-                    source_topic=message.topic,
-                    source_partition=message.partition,
-                    source_offset=message.offset,
-                    target=self.config.target,
-                    original_key=message.key,
-                    original_value=message.value or b"",
-                    failed_at_ms=time.time_ns() // 1_000_000,
-                    app_version=app_version(),
-                )
-            )
-            return None
-
-    async def _dead_letter(self, topic: str, reason: str, record: NsRecord) -> None:
-        _collection, serde = self._serdes[topic]
-        await self._send_dead_letter(
-            DeadLetter(
-                stage="sink",
-                reason=reason,
-                source_topic=topic,
-                target=self.config.target,
-                original_key=record.identifier.encode(),
-                original_value=serde.encode(to_avro(record)),
-                failed_at_ms=time.time_ns() // 1_000_000,
-                app_version=app_version(),
-            )
-        )
-
-    async def _send_dead_letter(self, letter: DeadLetter) -> None:
-        assert self._producer is not None
-        check_lease()
-        logger.warning("to DLQ (%s): %s", letter.stage, letter.reason)
-        await self._producer.send_and_wait(
-            self.names.dlq, key=letter.original_key, value=self._dlq_serde.encode(letter.to_avro())
-        )

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from schemas.documents import Collection, NsRecord, from_avro, to_avro
 from schemas.errors import RecordDecodeError
+from schemas.fencing import check_lease
 from schemas.records import DeadLetter
 from schemas.registry import SchemaRegistryClient
 from schemas.serde import Serde, make_serde
@@ -43,9 +44,10 @@ class DocumentTopics:
         return list(self._serdes)
 
     async def decode(
-        self, message: ConsumerRecord, *, dead_letter: bool = False
+        self, message: ConsumerRecord, *, dead_letter: bool = False, site: str | None = None
     ) -> NsRecord | None:
-        """The document, or None (then, with ``dead_letter``, the record went to the DLQ)."""
+        """The document, or None (then, with ``dead_letter``, the record went to the DLQ, naming
+        ``site`` when one site's sink read it)."""
         collection, serde = self._serdes[message.topic]
         try:
             value = serde.decode(
@@ -65,6 +67,7 @@ class DocumentTopics:
                         source_topic=message.topic,
                         source_partition=message.partition,
                         source_offset=message.offset,
+                        target=site,
                         original_key=message.key,
                         original_value=message.value or b"",
                         failed_at_ms=time.time_ns() // 1_000_000,
@@ -91,6 +94,7 @@ class DocumentTopics:
         )
 
     async def _send(self, letter: DeadLetter) -> None:
+        check_lease()
         logger.warning("to DLQ (%s): %s", letter.stage, letter.reason)
         await self._producer.send_and_wait(
             self._names.dlq, key=letter.original_key, value=self._dlq_serde.encode(letter.to_avro())
