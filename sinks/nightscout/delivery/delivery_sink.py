@@ -471,7 +471,7 @@ class DeliverySink:
             if lane.queue
         }
         slowest = max(waiting, key=lambda site: waiting[site], default=None)
-        if slowest is None:
+        if slowest is None or not waiting[slowest]:
             return
         count = len(self._consumer.partitions_for_topic(tp.topic) or ()) if self._consumer else 0
         others = {
@@ -479,7 +479,8 @@ class DeliverySink:
             for site in self.lanes
             if site != slowest
             and any(
-                stream_partition(s, count) == tp.partition for s in self.routes.streams_of(site)
+                not count or stream_partition(s, count) == tp.partition
+                for s in self.routes.streams_of(site)
             )
         }
         if others:
