@@ -18,7 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from nightstream.config import load_settings
+from nightstream.roles import build_delivery_role
 from schemas.documents import NsRecord
+from schemas.stream_partitions import stream_partition
+from sinks.nightscout.delivery import delivery_sink
 from sinks.nightscout.testserver import Faults
 from sinks.nightscout.testserver.sites import HostedSite, MultiSiteTestServer
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
@@ -242,3 +246,67 @@ async def test_a_sink_whose_sites_all_refuse_it_exits_non_zero_with_one_line_eac
         assert log.count(f"target {name} stopped:") == 1, log[-3000:]
     assert "every site stopped" in log
     assert "Traceback" not in log
+
+
+async def test_a_slow_site_is_shed_and_does_not_hold_back_a_site_of_the_same_partition(
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    sites: MultiSiteTestServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A small window and a short patience, so that a few hundred documents show it.
+    monkeypatch.setattr(delivery_sink, "LIVE_WINDOW", 100)
+    monkeypatch.setattr(delivery_sink, "SHED_AFTER_SECONDS", 1.0)
+    slow_stream, fast_stream = _two_streams_of_one_partition(partitions=3)
+    pipeline = Pipeline(kafka_bootstrap, tmp_path)
+    slow, fast = sites.site("site-000"), sites.site("site-001")
+    targets = {
+        name: (site.url, site.create_access_token("sink", permissions=UPLOADER))
+        for name, site in (("site-000", slow), ("site-001", fast))
+    }
+    pipeline.write_config(targets, [_link("slow", "site-000"), _link("fast", "site-001")])
+    await pipeline.create_topics()
+    await bind_streams(
+        kafka_bootstrap,
+        pipeline.prefix,
+        {"slow": _stream(slow_stream), "fast": _stream(fast_stream)},
+    )
+    # The slow site's documents fill the partition's window (each write takes 0.2 s); the fast
+    # site's come after them, once the live readers have paused the partition.
+    slow_records = _readings(slow_stream, 0, 400, START_MS)
+    fast_records = _readings(fast_stream, 0, 100, START_MS)
+    slow.faults = Faults(hang_rate=1.0, hang_seconds=0.2, after_write_rate=1.0, methods=("PUT",))
+    await produce_documents(kafka_bootstrap, pipeline.prefix, slow_records)
+
+    settings = load_settings({}, pipeline.config)
+    stop = asyncio.Event()
+    run = asyncio.create_task(build_delivery_role(settings, ["site-000", "site-001"])(stop))
+    try:
+        await wait_until(
+            lambda: _async(len(_held(slow)) > 0), within=60, what="the slow site's first writes"
+        )
+        await produce_documents(kafka_bootstrap, pipeline.prefix, fast_records)
+        await wait_until(
+            lambda: _async(_held(fast) == _expected(fast_records, [fast_stream])),
+            within=60,
+            what="the fast site to hold its stream",
+        )
+        # Without shedding, the partition would stay paused until the slow site had written
+        # all but the last 100 of its 400 documents.
+        assert len(_held(slow)) < 250, len(_held(slow))
+        slow.faults = Faults()
+        await wait_until(
+            lambda: _async(_held(slow) == _expected(slow_records, [slow_stream])),
+            within=120,
+            what="the slow site to catch up",
+        )
+    finally:
+        stop.set()
+        await run
+    assert _held(fast) == _expected(fast_records, [fast_stream])
+
+
+def _two_streams_of_one_partition(partitions: int) -> tuple[int, int]:
+    first = stream_partition(_stream(0), partitions)
+    other = next(n for n in range(1, 100) if stream_partition(_stream(n), partitions) == first)
+    return 0, other
