@@ -179,6 +179,9 @@ async def test_one_group_serves_a_hundred_sites_exactly_once_through_kills_a_dea
         assert _held(dead) == {}, "the dead site cannot hold anything"
         assert dead.stats.count() > 0, "the dead site was never tried"
 
+        await wait_until(
+            lambda: _async(bool(_parked(pipeline))), within=60, what="the dead site to be parked"
+        )
         # It heals: a catch-up brings everything it missed, once.
         dead.faults = Faults()
         await wait_until(
@@ -205,11 +208,16 @@ async def test_one_group_serves_a_hundred_sites_exactly_once_through_kills_a_dea
     assert _held(sites.site(LATE)) == late_expected
     for name, log in pipeline.logs():
         assert "Traceback" not in log, f"{name}:\n{log[-3000:]}"
-    parked = [
-        line for _, log in pipeline.logs() for line in log.splitlines() if "trying again in" in line
-    ]
+    parked = _parked(pipeline)
     assert parked, "the dead site was never parked"
     assert all(f"target {DEAD}:" in line for line in parked), parked
+
+
+def _parked(pipeline: Pipeline) -> list[str]:
+    """The sinks' lines saying a site was parked."""
+    return [
+        line for _, log in pipeline.logs() for line in log.splitlines() if "trying again in" in line
+    ]
 
 
 async def _async(value: bool) -> bool:
