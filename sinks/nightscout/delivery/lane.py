@@ -190,6 +190,7 @@ class SiteLane:
             latest[delivery.record.address] = delivery
         answers = self._acks.answers(self.name, [d.record for d in latest.values()])
         pending: list[Delivery] = []
+        moved: list[tuple[NsRecord, int, int, str]] = []
         for address, delivery in latest.items():
             answer = answers.get(address)
             where = (delivery.tp.partition, delivery.offset)
@@ -200,8 +201,16 @@ class SiteLane:
                     self.stats.skipped_deleted += 1
                 else:
                     self.stats.skipped_unchanged += 1
+                if answer.read_before(delivery.record, *where):
+                    # The same content again, later (a vendor re-sending what an edit had
+                    # changed): the answer moves here, or a re-read of the edit in between
+                    # would look newer than it and be written over it.
+                    moved.append((delivery.record, *where, answer.marker))
             else:
                 pending.append(delivery)
+        if moved:
+            check_lease()
+            await self._acks.record(self.name, moved)
         failed, failure = await self._write(pending) if pending else ([], None)
         for delivery in chunk:
             if delivery not in failed:

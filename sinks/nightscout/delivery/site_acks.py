@@ -45,6 +45,12 @@ class Answer:
             return self.version > record.version
         return self.partition == partition and (self.offset or 0) > offset
 
+    def read_before(self, record: NsRecord, partition: int, offset: int) -> bool:
+        """This answer was recorded for a version read before ``record`` (at ``offset``)."""
+        if self.version is not None and record.version is not None:
+            return self.version < record.version
+        return self.partition == partition and (self.offset or 0) < offset
+
     def encode(self) -> str:
         where = f"@{self.partition}:{self.offset}"
         return f"{self.marker}{where}" + ("" if self.version is None else f":v{self.version}")

@@ -72,3 +72,15 @@ def test_every_document_of_a_stream_has_one_partition() -> None:
     assert len(partitions) == 1
     spread = {stream_partition(f"nightstream://dexcomshare/{n:012x}", 6) for n in range(60)}
     assert spread == set(range(6)), "streams spread over every partition"
+
+
+def test_an_answer_moves_to_the_same_content_read_later() -> None:
+    """v1 at 10, an edit at 20, v1 again at 30: the answer for v1 must move to 30, or a re-read
+    of the edit (20) would look newer than what the site holds and be written over it."""
+    record = sgv_entry(STREAM, 1_790_000_000_000, 120)
+    answer = Answer(record.content_hash, None, 1, 10)
+    assert answer.settles(record)
+    assert answer.read_before(record, 1, 30)
+    assert not answer.read_before(record, 1, 5)
+    moved = Answer(record.content_hash, None, 1, 30)
+    assert moved.supersedes(record, 1, 20), "the edit read again is older than the answer"
