@@ -62,7 +62,8 @@ def kafka_broker(bootstrap: str | None) -> Iterator[str]:
 
 
 class TestServerProcess:
-    """``python -m sinks.nightscout.testserver`` in its own process (own CPU, own event loop)."""
+    """The multi-site Nightscout test server (``python -m nightstream.simulators.nightscout``)
+    in its own process (own CPU, own event loop)."""
 
     def __init__(self, workdir: Path) -> None:
         self.api_secret = os.urandom(12).hex()
@@ -77,7 +78,7 @@ class TestServerProcess:
             [
                 sys.executable,
                 "-m",
-                "sinks.nightscout.testserver",
+                "nightstream.simulators.nightscout",
                 "--port",
                 "0",
                 "--api-secret",

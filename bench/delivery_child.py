@@ -22,7 +22,7 @@ from typing import Any
 
 from nightstream.config import load_settings
 from nightstream.roles import build_delivery_role, run_roles
-from sinks.nightscout.delivery.delivery_sink import DeliverySink
+from nightstream.sinks.nightscout.delivery.delivery_sink import DeliverySink
 
 REPORT_EVERY_SECONDS = 1.0
 

@@ -29,13 +29,13 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from bench.common import Child, child_env, unique_prefix
+from nightstream.schemas.documents import Collection, NsRecord, to_avro
+from nightstream.schemas.identity import entry_identifier
+from nightstream.schemas.records import StreamBinding
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.stream_partitions import stream_partition
+from nightstream.schemas.topics import TopicNames, topic_catalog
 from nightstream.topics_admin import ensure_topics
-from schemas.documents import Collection, NsRecord, to_avro
-from schemas.identity import entry_identifier
-from schemas.records import StreamBinding
-from schemas.serde import make_serde
-from schemas.stream_partitions import stream_partition
-from schemas.topics import TopicNames, topic_catalog
 
 FIVE_MINUTES_MS = 300_000
 TICK_SECONDS = 0.05
@@ -51,7 +51,7 @@ def link_of(site: str) -> str:
 
 
 class SiteServer:
-    """``python -m sinks.nightscout.testserver --sites N`` in its own process."""
+    """``python -m nightstream.simulators.nightscout --sites N`` in its own process."""
 
     def __init__(self, count: int, workdir: Path) -> None:
         self.count = count
@@ -66,7 +66,7 @@ class SiteServer:
             [
                 sys.executable,
                 "-m",
-                "sinks.nightscout.testserver",
+                "nightstream.simulators.nightscout",
                 "--sites",
                 str(self.count),
                 "--sites-out",

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from schemas.compacted import read_records
-from schemas.records import LinkState, LinkStatusRecord
-from schemas.serde import make_serde
+from nightstream.schemas.compacted import read_records
+from nightstream.schemas.records import LinkState, LinkStatusRecord
+from nightstream.schemas.serde import make_serde
 
 
 @dataclass

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from nightstream.config import Settings, load_settings
 from nightstream.roles import build_poller, links_role, run_roles
-from schemas.backoff import RetryPolicy
-from sources.runner import Poller, PollerOptions
-from sources.simclock import wall_clock_ms
+from nightstream.schemas.backoff import RetryPolicy
+from nightstream.sources.runner import Poller, PollerOptions
+from nightstream.sources.simclock import wall_clock_ms
 
 
 class WallAnchoredClock:

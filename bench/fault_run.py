@@ -79,23 +79,18 @@ from bench.fault_ownership import Ownership, judge_ownership, status_history
 from bench.fault_poller import WallAnchoredClock
 from bench.fault_served import ServedReadings
 from nightstream.kafka_offsets import group_lag, sink_backlog
-from nightstream.topics_admin import ensure_topics
-from schemas.compacted import read_latest, read_records
-from schemas.documents import Collection, canonical_json, from_avro
-from schemas.errors import RecordDecodeError
-from schemas.identity import device_name, entry_identifier, stream_digest
-from schemas.records import DeadLetter, RawPayload
-from schemas.serde import make_serde
-from schemas.topics import MAX_VENDOR_ANSWER_BYTES, TopicNames, topic_catalog
-from schemas.version import app_version
-from sources.dexcomshare.servers import READ_GLUCOSE
-from sources.dexcomshare.simulator import ShareSimulator, SimAccount, generate_accounts
-from sources.dexcomshare.simulator.counters import ReadRequest
-from sources.dexcomshare.simulator.formats import MALFORMED_KINDS, compact_json
-from sources.link_credentials import KEY_ENV, new_key
-from sources.publisher import OVERSIZE_STAGE
-from sources.simclock import wall_clock_ms
-from sources.simulator_kit.glucose import (
+from nightstream.schemas.compacted import read_latest, read_records
+from nightstream.schemas.documents import Collection, canonical_json, from_avro
+from nightstream.schemas.errors import RecordDecodeError
+from nightstream.schemas.identity import device_name, entry_identifier, stream_digest
+from nightstream.schemas.records import DeadLetter, RawPayload
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import MAX_VENDOR_ANSWER_BYTES, TopicNames, topic_catalog
+from nightstream.schemas.version import app_version
+from nightstream.simulators.dexcomshare import ShareSimulator, SimAccount, generate_accounts
+from nightstream.simulators.dexcomshare.counters import ReadRequest
+from nightstream.simulators.dexcomshare.formats import MALFORMED_KINDS, compact_json
+from nightstream.simulators.kit.glucose import (
     DAY_MS,
     HIGHEST_MGDL,
     HOUR_MS,
@@ -103,6 +98,11 @@ from sources.simulator_kit.glucose import (
     READING_INTERVAL_MS,
     Reading,
 )
+from nightstream.sources.dexcomshare.servers import READ_GLUCOSE
+from nightstream.sources.link_credentials import KEY_ENV, new_key
+from nightstream.sources.publisher import OVERSIZE_STAGE
+from nightstream.sources.simclock import wall_clock_ms
+from nightstream.topics_admin import ensure_topics
 
 PARTITIONS = 3
 POLLERS = ("poller-a", "poller-b")

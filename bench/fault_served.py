@@ -16,11 +16,11 @@ answer after the revision carried it, else with the trace's own value.
 
 from __future__ import annotations
 
-from schemas.topics import MAX_VENDOR_ANSWER_BYTES
-from sources.dexcomshare.simulator.counters import ServedAnswer
-from sources.dexcomshare.simulator.formats import reading_object
-from sources.dexcomshare.simulator.service import ShareService
-from sources.simulator_kit.glucose import Reading
+from nightstream.schemas.topics import MAX_VENDOR_ANSWER_BYTES
+from nightstream.simulators.dexcomshare.counters import ServedAnswer
+from nightstream.simulators.dexcomshare.formats import reading_object
+from nightstream.simulators.dexcomshare.service import ShareService
+from nightstream.simulators.kit.glucose import Reading
 
 
 class ServedReadings:

@@ -28,13 +28,13 @@ from typing import Any
 
 from bench.common import Child, kafka_broker, machine, table, unique_prefix, write_results
 from bench.poller_scale import uptime
+from nightstream.schemas.identity import device_name, entry_identifier, stream_digest
+from nightstream.schemas.topics import topic_catalog
+from nightstream.simulators.dexcomshare import ShareSimulator, generate_accounts
+from nightstream.simulators.dexcomshare.accounts import SimAccount
+from nightstream.simulators.nightscout.sites import HostedSite, MultiSiteTestServer
+from nightstream.sources.dexcomshare.servers import MAX_COUNT, MAX_MINUTES
 from nightstream.topics_admin import ensure_topics
-from schemas.identity import device_name, entry_identifier, stream_digest
-from schemas.topics import topic_catalog
-from sinks.nightscout.testserver.sites import HostedSite, MultiSiteTestServer
-from sources.dexcomshare.servers import MAX_COUNT, MAX_MINUTES
-from sources.dexcomshare.simulator import ShareSimulator, generate_accounts
-from sources.dexcomshare.simulator.accounts import SimAccount
 
 SEED = 7
 QUIET_S = 5.0

@@ -35,13 +35,13 @@ from bench.common import (
     write_results,
 )
 from nightstream.config import load_settings
+from nightstream.schemas.records import LinkRecord
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import TopicSpec
+from nightstream.sources.link_assignment import AssignmentOptions, HandoffTopic, LinkAssignment
+from nightstream.sources.link_credentials import Credentials, LinkKeyring, new_key
+from nightstream.sources.secret import Secret
 from nightstream.topics_admin import ensure_topics
-from schemas.records import LinkRecord
-from schemas.serde import make_serde
-from schemas.topics import TopicSpec
-from sources.link_assignment import AssignmentOptions, HandoffTopic, LinkAssignment
-from sources.link_credentials import Credentials, LinkKeyring, new_key
-from sources.secret import Secret
 
 LINKS = 10_000
 TARGETS = 100

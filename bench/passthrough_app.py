@@ -18,8 +18,8 @@ import signal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from schemas.partition_batches import PartitionBatches
-from streams.processor import MAX_BATCH, PRODUCER_BATCH_BYTES
+from nightstream.schemas.partition_batches import PartitionBatches
+from nightstream.streams.processor import MAX_BATCH, PRODUCER_BATCH_BYTES
 
 
 async def run(arguments: argparse.Namespace) -> None:

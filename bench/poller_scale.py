@@ -57,13 +57,13 @@ from bench.common import (
 from bench.fault_poller import WallAnchoredClock
 from nightstream.config import Settings, load_settings
 from nightstream.roles import build_poller
+from nightstream.schemas.topics import topic_catalog
+from nightstream.simulators.dexcomshare import generate_accounts as share_accounts
+from nightstream.simulators.librelinkup import generate_accounts as llu_accounts
+from nightstream.sources.http_pools import DEFAULT_BUDGET, HostBudget, SharedPools
+from nightstream.sources.runner import PollerOptions
+from nightstream.sources.simclock import ManualClock, wall_clock_ms
 from nightstream.topics_admin import ensure_topics
-from schemas.topics import topic_catalog
-from sources.dexcomshare.simulator import generate_accounts as share_accounts
-from sources.http_pools import DEFAULT_BUDGET, HostBudget, SharedPools
-from sources.librelinkup.simulator import generate_accounts as llu_accounts
-from sources.runner import PollerOptions
-from sources.simclock import ManualClock, wall_clock_ms
 
 START_MS = 1_790_000_000_000
 DEXCOM_INTERVAL_S = 300.0

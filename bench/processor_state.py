@@ -40,12 +40,12 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from bench.common import child_env, kafka_broker, machine, table, unique_prefix, write_results
+from nightstream.schemas.hash_changelog import changelog_record
+from nightstream.schemas.hash_store import DAY_MS, LocalHashStore
+from nightstream.schemas.topics import TopicNames, TopicSpec
+from nightstream.sinks.nightscout.delivery.site_acks import Answer
+from nightstream.streams.processor import PRODUCER_BATCH_BYTES
 from nightstream.topics_admin import ensure_topics
-from schemas.hash_changelog import changelog_record
-from schemas.hash_store import DAY_MS, LocalHashStore
-from schemas.topics import TopicNames, TopicSpec
-from sinks.nightscout.delivery.site_acks import Answer
-from streams.processor import PRODUCER_BATCH_BYTES
 
 PARTITIONS = 3
 CHUNK = 50_000

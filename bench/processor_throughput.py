@@ -42,11 +42,11 @@ from bench.common import (
     write_results,
 )
 from nightstream.kafka_offsets import records_in
+from nightstream.schemas.identity import stream_digest
+from nightstream.schemas.records import RawPayload
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import TopicNames, TopicSpec, topic_catalog
 from nightstream.topics_admin import ensure_topics
-from schemas.identity import stream_digest
-from schemas.records import RawPayload
-from schemas.serde import make_serde
-from schemas.topics import TopicNames, TopicSpec, topic_catalog
 
 READINGS = 288
 NOW_MS = 1_790_000_000_000

@@ -34,7 +34,7 @@ from bench.common import (
     write_results,
 )
 from bench.sink_throughput import LINK, ceiling, ceiling_sweep, make_documents, publish
-from schemas.documents import Collection
+from nightstream.schemas.documents import Collection
 
 POLL_S = 0.1
 REPLAY_LIMIT_S = 600

@@ -20,12 +20,12 @@ from collections import Counter
 from collections.abc import Sequence
 
 from bench.fault_poller import WallAnchoredClock
-from sources.dexcomshare.simulator import ShareSimulator
-from sources.dexcomshare.simulator import generate_accounts as share_accounts
-from sources.librelinkup.simulator import LluSimulator
-from sources.librelinkup.simulator import generate_accounts as llu_accounts
-from sources.librelinkup.simulator.options import SimOptions
-from sources.simulator_kit.server import SimulatorServer
+from nightstream.simulators.dexcomshare import ShareSimulator
+from nightstream.simulators.dexcomshare import generate_accounts as share_accounts
+from nightstream.simulators.kit.server import SimulatorServer
+from nightstream.simulators.librelinkup import LluSimulator
+from nightstream.simulators.librelinkup import generate_accounts as llu_accounts
+from nightstream.simulators.librelinkup.options import SimOptions
 
 VENDORS = ("dexcomshare", "librelinkup")
 

@@ -40,15 +40,20 @@ from bench.common import (
     unique_prefix,
     write_results,
 )
+from nightstream.schemas.documents import Collection, NsRecord, to_avro
+from nightstream.schemas.identity import (
+    device_name,
+    entry_identifier,
+    nightscout_identifier,
+    stream_digest,
+)
+from nightstream.schemas.records import StreamBinding
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import TopicNames, topic_catalog
+from nightstream.sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
+from nightstream.sinks.nightscout.outcomes import WriteOutcome
+from nightstream.sinks.nightscout.sink import SinkConfig, TargetSink, client_writer
 from nightstream.topics_admin import ensure_topics
-from schemas.documents import Collection, NsRecord, to_avro
-from schemas.identity import device_name, entry_identifier, nightscout_identifier, stream_digest
-from schemas.records import StreamBinding
-from schemas.serde import make_serde
-from schemas.topics import TopicNames, topic_catalog
-from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
-from sinks.nightscout.outcomes import WriteOutcome
-from sinks.nightscout.sink import SinkConfig, TargetSink, client_writer
 
 LINK = "bench"
 STREAM = device_name("dexcomshare", stream_digest("bench-account"))

@@ -19,11 +19,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from bench.common import machine, table, write_results
-from schemas.records import RawPayload
-from sources.tandem.poll_source import MAX_PAYLOAD_BYTES
-from sources.tandem.simulator.accounts import SimPump
-from sources.tandem.simulator.events import PumpLog
-from streams.tandem import transform
+from nightstream.schemas.records import RawPayload
+from nightstream.simulators.tandem.accounts import SimPump
+from nightstream.simulators.tandem.events import PumpLog
+from nightstream.sources.tandem.poll_source import MAX_PAYLOAD_BYTES
+from nightstream.streams.tandem import transform
 
 NOW_MS = 1_781_000_000_000
 LAST_DAY = date(2026, 6, 8)

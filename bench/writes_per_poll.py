@@ -30,11 +30,11 @@ from bench.common import (
 from nightstream.config import load_settings
 from nightstream.kafka_offsets import group_lag, records_in, sink_backlog
 from nightstream.roles import build_poller
+from nightstream.schemas.backoff import RetryPolicy
+from nightstream.schemas.topics import topic_catalog
+from nightstream.simulators.dexcomshare import ManualClock, ShareSimulator, generate_accounts
+from nightstream.sources.runner import PollerOptions
 from nightstream.topics_admin import ensure_topics
-from schemas.backoff import RetryPolicy
-from schemas.topics import topic_catalog
-from sources.dexcomshare.simulator import ManualClock, ShareSimulator, generate_accounts
-from sources.runner import PollerOptions
 
 READINGS_PER_DAY = 288
 FIVE_MINUTES_MS = 5 * 60 * 1000

@@ -15,10 +15,10 @@ import click
 from nightstream.config import Settings, load_settings
 from nightstream.config_errors import ConfigError
 from nightstream.log_setup import LEVELS
-from schemas.errors import LinkFatalError, NightstreamError, TargetFatalError
+from nightstream.schemas.errors import LinkFatalError, NightstreamError, TargetFatalError
 
 if TYPE_CHECKING:
-    from schemas.topics import TopicSpec
+    from nightstream.schemas.topics import TopicSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -239,7 +239,7 @@ def _unreachable(bootstrap: str, reason: str) -> UserError:
 
 
 def _catalog(settings: Settings) -> list[TopicSpec]:
-    from schemas.topics import topic_catalog
+    from nightstream.schemas.topics import topic_catalog
 
     return topic_catalog(settings.kafka.topic_prefix, settings.kafka.partitions)
 
@@ -322,7 +322,7 @@ def poll(
 ) -> None:
     """Run the pollers: vendor clouds -> raw topics."""
     from nightstream.roles import Role, build_poller, links_role, run_roles
-    from sources.runner import PollerOptions
+    from nightstream.sources.runner import PollerOptions
 
     settings = _settings(config_file)
     _known_links(settings, link_ids)
@@ -377,7 +377,7 @@ def run(config_file: Path | None, dry_run: bool) -> None:
         links_role,
         run_roles,
     )
-    from sources.runner import PollerOptions
+    from nightstream.sources.runner import PollerOptions
 
     settings = _settings(config_file)
     _require_broker(settings)
@@ -455,8 +455,8 @@ def replay(
     from nightstream.interruptible import Cancelled, run_interruptibly
     from nightstream.replay import plan_replay
     from nightstream.replay import replay as run_replay
-    from sinks.nightscout.client import NightscoutTargetConfig
-    from sinks.nightscout.date_window import DateWindow, parse_instant
+    from nightstream.sinks.nightscout.client import NightscoutTargetConfig
+    from nightstream.sinks.nightscout.date_window import DateWindow, parse_instant
 
     settings = _settings(config_file)
     defaults = TargetSettings.model_fields
@@ -504,7 +504,7 @@ def reprocess(config_file: Path | None, vendor: str, link_id: str | None) -> Non
     """
     from nightstream.interruptible import Cancelled, run_interruptibly
     from nightstream.reprocess import reprocess as run_reprocess
-    from streams.registry import TRANSFORMS
+    from nightstream.streams.registry import TRANSFORMS
 
     settings = _settings(config_file)
     if vendor not in TRANSFORMS:

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import httpx
 
-from schemas.identity import device_name, stream_digest
-from sinks.nightscout.testserver import NightscoutTestServer
-from sources.dexcomshare.simulator import ShareSimulator, generate_accounts
-from sources.librelinkup.hosts import REGION_PLACEHOLDER
-from sources.librelinkup.simulator import LluAccount, LluSimulator, SimOptions
-from sources.librelinkup.simulator import generate_accounts as generate_libre_accounts
+from nightstream.schemas.identity import device_name, stream_digest
+from nightstream.simulators.dexcomshare import ShareSimulator, generate_accounts
+from nightstream.simulators.librelinkup import LluAccount, LluSimulator, SimOptions
+from nightstream.simulators.librelinkup import generate_accounts as generate_libre_accounts
+from nightstream.simulators.nightscout import NightscoutTestServer
+from nightstream.sources.librelinkup.hosts import REGION_PLACEHOLDER
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_LOCAL = REPO / "compose" / "kafka" / "kafka-local"

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.compacted import partitions_of, read_latest
-from schemas.documents import Collection
-from schemas.offset_bounds import committed_offsets
-from schemas.topics import TopicNames
-from sinks.nightscout.delivery.progress_store import catch_ups_under_way
+from nightstream.schemas.compacted import partitions_of, read_latest
+from nightstream.schemas.documents import Collection
+from nightstream.schemas.offset_bounds import committed_offsets
+from nightstream.schemas.topics import TopicNames
+from nightstream.sinks.nightscout.delivery.progress_store import catch_ups_under_way
 
 
 async def records_in(bootstrap: str, topic: str) -> int:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from nightstream.config import Settings
-from schemas.compacted import read_records
-from schemas.topics import TopicNames
+from nightstream.schemas.compacted import read_records
+from nightstream.schemas.topics import TopicNames
 
 
 async def known_link_ids(settings: Settings) -> set[str]:

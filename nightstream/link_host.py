@@ -16,10 +16,10 @@ from pydantic import ValidationError
 from nightstream.config import LinkSettings
 from nightstream.config_errors import explain
 from nightstream.link_records import settings_of
-from schemas.records import LinkRecord
-from sources.link_credentials import LinkKeyError, LinkKeyring, MissingKeyring
-from sources.link_status import LinkStatusPublisher
-from sources.poll_source import PollSource
+from nightstream.schemas.records import LinkRecord
+from nightstream.sources.link_credentials import LinkKeyError, LinkKeyring, MissingKeyring
+from nightstream.sources.link_status import LinkStatusPublisher
+from nightstream.sources.poll_source import PollSource
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from nightstream.config import LinkSettings
-from schemas.records import LinkRecord
-from sources.link_credentials import Credentials, LinkKeyring, MissingKeyring
-from sources.secret import Secret
+from nightstream.schemas.records import LinkRecord
+from nightstream.sources.link_credentials import Credentials, LinkKeyring, MissingKeyring
+from nightstream.sources.secret import Secret
 
 
 def record_of(link: LinkSettings, keyring: LinkKeyring, now_ms: int, *, paused: bool) -> LinkRecord:

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 
 from nightstream.config import KafkaSettings
-from schemas.compacted import partitions_of, read_latest
-from schemas.errors import NightstreamError
-from schemas.records import LinkRecord, LinkStatusRecord
-from schemas.registry import SchemaRegistryClient
-from schemas.serde import make_serde
-from schemas.topics import TopicNames
+from nightstream.schemas.compacted import partitions_of, read_latest
+from nightstream.schemas.errors import NightstreamError
+from nightstream.schemas.records import LinkRecord, LinkStatusRecord
+from nightstream.schemas.registry import SchemaRegistryClient
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import TopicNames
 
 
 class LinkStore:

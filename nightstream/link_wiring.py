@@ -21,13 +21,13 @@ from aiokafka import AIOKafkaProducer
 from nightstream.config import LinkSettings, Settings
 from nightstream.link_host import LinkPoller, PollerLinkHost
 from nightstream.roles import schema_registry
-from schemas.compacted import partitions_of
-from schemas.serde import make_serde
-from schemas.topics import TopicNames
-from sources.link_assignment import AssignmentOptions, HandoffTopic, LinkAssignment
-from sources.link_credentials import LinkKeyring
-from sources.link_status import LinkStatusPublisher
-from sources.poll_source import PollSource
+from nightstream.schemas.compacted import partitions_of
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import TopicNames
+from nightstream.sources.link_assignment import AssignmentOptions, HandoffTopic, LinkAssignment
+from nightstream.sources.link_credentials import LinkKeyring
+from nightstream.sources.link_status import LinkStatusPublisher
+from nightstream.sources.poll_source import PollSource
 
 logger = logging.getLogger(__name__)
 STATUS_WATCH_SECONDS = 2.0

@@ -39,11 +39,11 @@ from nightstream.cli import (
 )
 from nightstream.config import LinkSettings, Settings
 from nightstream.config_errors import explain
-from schemas.records import LinkRecord, LinkState, LinkStatusRecord
+from nightstream.schemas.records import LinkRecord, LinkState, LinkStatusRecord
 
 if TYPE_CHECKING:  # Kafka, crypto and the roles load only when a links command runs.
     from nightstream.link_store import LinkStore
-    from sources.link_credentials import LinkKeyring
+    from nightstream.sources.link_credentials import LinkKeyring
 
 T = TypeVar("T")
 PASSWORD_ENV = "NIGHTSTREAM_LINK_PASSWORD"  # noqa: S105 (a variable's name, not a password)
@@ -68,7 +68,7 @@ def _store(settings: Settings) -> LinkStore:
 
 
 def _keyring() -> LinkKeyring:
-    from sources.link_credentials import LinkKeyring
+    from nightstream.sources.link_credentials import LinkKeyring
 
     return LinkKeyring.from_env(os.environ)
 
@@ -274,7 +274,7 @@ def links_rotate_key(config_file: Path | None) -> None:
 @links.command("new-key")
 def links_new_key() -> None:
     """Print a new key for NIGHTSTREAM_LINKS_KEY (put it first, keep the old one after it)."""
-    from sources.link_credentials import new_key
+    from nightstream.sources.link_credentials import new_key
 
     click.echo(new_key())
 

@@ -27,14 +27,18 @@ import httpx
 
 from nightstream.config import KafkaSettings
 from nightstream.progress import Progress, showing
-from schemas.documents import Collection
-from schemas.errors import NightstreamError
-from schemas.offset_bounds import OffsetBounds, capture_bounds
-from schemas.registry import SchemaRegistryClient
-from schemas.topics import TopicNames
-from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig, WriteStopped
-from sinks.nightscout.date_window import DateWindow
-from sinks.nightscout.sink import SinkConfig, SinkStats, TargetSink, client_writer
+from nightstream.schemas.documents import Collection
+from nightstream.schemas.errors import NightstreamError
+from nightstream.schemas.offset_bounds import OffsetBounds, capture_bounds
+from nightstream.schemas.registry import SchemaRegistryClient
+from nightstream.schemas.topics import TopicNames
+from nightstream.sinks.nightscout.client import (
+    NightscoutClient,
+    NightscoutTargetConfig,
+    WriteStopped,
+)
+from nightstream.sinks.nightscout.date_window import DateWindow
+from nightstream.sinks.nightscout.sink import SinkConfig, SinkStats, TargetSink, client_writer
 
 # As in the configuration: the link id becomes part of a topic name.
 _LINK_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")

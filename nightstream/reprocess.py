@@ -15,13 +15,13 @@ from typing import TextIO
 
 from nightstream.config import KafkaSettings
 from nightstream.progress import Progress, showing
-from schemas.errors import NightstreamError
-from schemas.offset_bounds import capture_bounds
-from schemas.registry import SchemaRegistryClient
-from schemas.topics import TopicNames
-from streams.payloads import PayloadTotals
-from streams.reprocess import Reprocessor
-from streams.transform import Transform
+from nightstream.schemas.errors import NightstreamError
+from nightstream.schemas.offset_bounds import capture_bounds
+from nightstream.schemas.registry import SchemaRegistryClient
+from nightstream.schemas.topics import TopicNames
+from nightstream.streams.payloads import PayloadTotals
+from nightstream.streams.reprocess import Reprocessor
+from nightstream.streams.transform import Transform
 
 
 @dataclass

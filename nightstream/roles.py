@@ -14,38 +14,38 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotRead
 
 from nightstream.config import LinkSettings, Settings, TargetSettings
 from nightstream.interruptible import Cancelled, run_interruptibly
-from schemas.backoff import Backoff, RetryPolicy
-from schemas.errors import NightstreamError
-from schemas.link_directory import LinkDirectory
-from schemas.registry import SchemaRegistryClient
-from schemas.serde import make_serde
-from schemas.topics import TopicNames
-from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
-from sinks.nightscout.delivery.delivery_sink import (
+from nightstream.schemas.backoff import Backoff, RetryPolicy
+from nightstream.schemas.errors import NightstreamError
+from nightstream.schemas.link_directory import LinkDirectory
+from nightstream.schemas.registry import SchemaRegistryClient
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import TopicNames
+from nightstream.sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
+from nightstream.sinks.nightscout.delivery.delivery_sink import (
     ATTEMPTS_IN_FLIGHT,
     DeliveryConfig,
     DeliverySink,
 )
-from sinks.nightscout.delivery.site_writer import site_writer
-from sinks.nightscout.sink import SinkStats
-from sources.cursors import CursorStore
-from sources.dexcomshare.client import DexcomShareClient
-from sources.dexcomshare.poll_source import DexcomSharePollSource
-from sources.dexcomshare.servers import share_server
-from sources.http_pools import HostBudget, SharedPools
-from sources.librelinkup.client import LibreLinkUpClient
-from sources.librelinkup.hosts import llu_hosts
-from sources.librelinkup.poll_source import LibreLinkUpPollSource
-from sources.librelinkup.protocol import DEFAULT_VERSION
-from sources.poll_source import PollSource
-from sources.runner import Clock, Poller, PollerOptions, wall_clock_ms
-from sources.simclock import FunctionClock
-from sources.tandem.client import TandemSourceClient
-from sources.tandem.client import make_http_client as make_tandem_http_client
-from sources.tandem.poll_source import TandemPollSource
-from sources.tandem.protocol import tandem_hosts
-from streams.processor import Processor, ProcessorConfig, processor_role
-from streams.registry import TRANSFORMS
+from nightstream.sinks.nightscout.delivery.site_writer import site_writer
+from nightstream.sinks.nightscout.sink import SinkStats
+from nightstream.sources.cursors import CursorStore
+from nightstream.sources.dexcomshare.client import DexcomShareClient
+from nightstream.sources.dexcomshare.poll_source import DexcomSharePollSource
+from nightstream.sources.dexcomshare.servers import share_server
+from nightstream.sources.http_pools import HostBudget, SharedPools
+from nightstream.sources.librelinkup.client import LibreLinkUpClient
+from nightstream.sources.librelinkup.hosts import llu_hosts
+from nightstream.sources.librelinkup.poll_source import LibreLinkUpPollSource
+from nightstream.sources.librelinkup.protocol import DEFAULT_VERSION
+from nightstream.sources.poll_source import PollSource
+from nightstream.sources.runner import Clock, Poller, PollerOptions, wall_clock_ms
+from nightstream.sources.simclock import FunctionClock
+from nightstream.sources.tandem.client import TandemSourceClient
+from nightstream.sources.tandem.client import make_http_client as make_tandem_http_client
+from nightstream.sources.tandem.poll_source import TandemPollSource
+from nightstream.sources.tandem.protocol import tandem_hosts
+from nightstream.streams.processor import Processor, ProcessorConfig, processor_role
+from nightstream.streams.registry import TRANSFORMS
 
 logger = logging.getLogger(__name__)
 

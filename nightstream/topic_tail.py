@@ -10,13 +10,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from schemas.catalog import SCHEMA_NAMES
-from schemas.compacted import partitions_of
-from schemas.documents import Collection, from_avro
-from schemas.errors import NightstreamError, RecordDecodeError
-from schemas.registry import SchemaRegistryClient
-from schemas.serde import make_serde
-from schemas.topics import topic_catalog
+from nightstream.schemas.catalog import SCHEMA_NAMES
+from nightstream.schemas.compacted import partitions_of
+from nightstream.schemas.documents import Collection, from_avro
+from nightstream.schemas.errors import NightstreamError, RecordDecodeError
+from nightstream.schemas.registry import SchemaRegistryClient
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import topic_catalog
 
 Decoder = Callable[[bytes, int, int], Any]
 

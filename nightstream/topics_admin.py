@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from schemas.topics import TopicSpec
+from nightstream.schemas.topics import TopicSpec
 
 _DYNAMIC_TOPIC_CONFIG = 1
 """DescribeConfigs' source of a value set on the topic itself (not a broker default)."""

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from schemas.compacted import partitions_of
-from schemas.errors import NightstreamError, RecordDecodeError
-from schemas.records import StreamBinding
-from schemas.serde import Serde
+from nightstream.schemas.compacted import partitions_of
+from nightstream.schemas.errors import NightstreamError, RecordDecodeError
+from nightstream.schemas.records import StreamBinding
+from nightstream.schemas.serde import Serde
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from typing import Any
 from fastavro import parse_schema
 from fastavro.schema import to_parsing_canonical_form
 
-from schemas.errors import SchemaError
-from schemas.fingerprint import fingerprint_bytes
+from nightstream.schemas.errors import SchemaError
+from nightstream.schemas.fingerprint import fingerprint_bytes
 
 _VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
 
@@ -85,7 +85,7 @@ def _load_version(name: str, version: int, text: str) -> SchemaVersion:
 
 @cache
 def schema_family(name: str) -> SchemaFamily:
-    folder = resources.files("schemas") / "avro" / name
+    folder = resources.files("nightstream.schemas") / "avro" / name
     if not folder.is_dir():
         raise SchemaError(f"no schema named {name!r}; known: {', '.join(SCHEMA_NAMES)}")
     numbered: list[tuple[int, str]] = []

@@ -12,8 +12,8 @@ import hashlib
 import json
 from dataclasses import replace
 
-from schemas.records import DeadLetter
-from schemas.topics import DEAD_LETTER_MAX_BYTES
+from nightstream.schemas.records import DeadLetter
+from nightstream.schemas.topics import DEAD_LETTER_MAX_BYTES
 
 REASON_MAX_CHARS = 4096
 FIELD_MAX_CHARS = 1024

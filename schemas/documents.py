@@ -15,7 +15,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from schemas.catalog import schema_family
+from nightstream.schemas.catalog import schema_family
 
 NsDocument = dict[str, Any]
 

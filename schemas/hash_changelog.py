@@ -20,9 +20,9 @@ from typing import NamedTuple
 
 from aiokafka import AIOKafkaProducer
 
-from schemas.compacted import latest_by_key, partitions_of, read_records
-from schemas.fencing import check_lease
-from schemas.partition_batches import PartitionBatches
+from nightstream.schemas.compacted import latest_by_key, partitions_of, read_records
+from nightstream.schemas.fencing import check_lease
+from nightstream.schemas.partition_batches import PartitionBatches
 
 
 class HashEntry(NamedTuple):

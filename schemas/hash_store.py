@@ -49,9 +49,9 @@ from typing import TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from schemas.errors import NightstreamError
-from schemas.fencing import check_lease
-from schemas.hash_changelog import HashEntry, send_entries
+from nightstream.schemas.errors import NightstreamError
+from nightstream.schemas.fencing import check_lease
+from nightstream.schemas.hash_changelog import HashEntry, send_entries
 
 logger = logging.getLogger(__name__)
 

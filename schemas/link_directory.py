@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas.compacted import partitions_of
-from schemas.errors import RecordDecodeError
-from schemas.records import LinkRecord
-from schemas.serde import Serde
+from nightstream.schemas.compacted import partitions_of
+from nightstream.schemas.errors import RecordDecodeError
+from nightstream.schemas.records import LinkRecord
+from nightstream.schemas.serde import Serde
 
 logger = logging.getLogger(__name__)
 

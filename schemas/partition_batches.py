@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import RecordMetadata
 
-from schemas.fencing import check_lease
+from nightstream.schemas.fencing import check_lease
 
 
 @dataclass

@@ -12,7 +12,7 @@ import httpx
 from fastavro import parse_schema
 from fastavro.schema import to_parsing_canonical_form
 
-from schemas.errors import SchemaError
+from nightstream.schemas.errors import SchemaError
 
 _CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
 
-from schemas.catalog import SchemaFamily, SchemaVersion, schema_family
-from schemas.errors import RecordDecodeError, RecordEncodeError
-from schemas.registry import SchemaRegistryClient
+from nightstream.schemas.catalog import SchemaFamily, SchemaVersion, schema_family
+from nightstream.schemas.errors import RecordDecodeError, RecordEncodeError
+from nightstream.schemas.registry import SchemaRegistryClient
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"

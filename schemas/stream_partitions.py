@@ -16,9 +16,9 @@ from functools import lru_cache
 
 from aiokafka.partitioner import murmur2
 
-from schemas.compacted import partitions_of
-from schemas.documents import Collection
-from schemas.topics import TopicNames
+from nightstream.schemas.compacted import partitions_of
+from nightstream.schemas.documents import Collection
+from nightstream.schemas.topics import TopicNames
 
 
 @lru_cache(maxsize=65_536)

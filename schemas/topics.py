@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.documents import Collection
+from nightstream.schemas.documents import Collection
 
 DEFAULT_PREFIX = "nightstream"
 POLLED_VENDORS = ("dexcomshare", "librelinkup", "tandem")
@@ -28,7 +28,7 @@ RAW_COMPRESSION = "zstd"
 """Codec of raw records: vendor JSON shrinks about 11x at zstd's level 3, quickly."""
 DEAD_LETTER_MAX_BYTES = 512 * 1024
 """No dead letter is larger: well inside Kafka's default 1 MiB, so the DLQ topic and every
-producer keep their default limits (see ``schemas.dead_letters``)."""
+producer keep their default limits (see ``nightstream.schemas.dead_letters``)."""
 
 
 @dataclass(frozen=True)

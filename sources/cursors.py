@@ -12,10 +12,10 @@ from collections.abc import Collection
 
 from aiokafka import AIOKafkaProducer
 
-from schemas.compacted import read_latest
-from schemas.errors import RecordDecodeError
-from schemas.records import PollCursor
-from schemas.serde import Serde
+from nightstream.schemas.compacted import read_latest
+from nightstream.schemas.errors import RecordDecodeError
+from nightstream.schemas.records import PollCursor
+from nightstream.schemas.serde import Serde
 
 logger = logging.getLogger(__name__)
 

@@ -52,9 +52,9 @@ from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitio
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.errors import IllegalStateError
 
-from schemas.errors import NightstreamError, RecordDecodeError
-from schemas.records import LinkHandoffRecord, LinkRecord
-from schemas.serde import Serde
+from nightstream.schemas.errors import NightstreamError, RecordDecodeError
+from nightstream.schemas.records import LinkHandoffRecord, LinkRecord
+from nightstream.schemas.serde import Serde
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from schemas.errors import NightstreamError
-from sources.secret import Secret
+from nightstream.schemas.errors import NightstreamError
+from nightstream.sources.secret import Secret
 
 KEY_ENV = "NIGHTSTREAM_LINKS_KEY"
 KEY_FILE_ENV = "NIGHTSTREAM_LINKS_KEY_FILE"

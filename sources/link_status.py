@@ -13,8 +13,8 @@ import time
 
 from aiokafka import AIOKafkaProducer
 
-from schemas.records import LinkState, LinkStatusRecord
-from schemas.serde import Serde
+from nightstream.schemas.records import LinkState, LinkStatusRecord
+from nightstream.schemas.serde import Serde
 
 logger = logging.getLogger(__name__)
 

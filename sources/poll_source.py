@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from schemas.records import PollCursor, RawPayload
+from nightstream.schemas.records import PollCursor, RawPayload
 
 
 @dataclass(frozen=True)

@@ -19,18 +19,18 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
-from schemas.dead_letters import bounded_dead_letter, sha256_hex, value_reference
-from schemas.records import DeadLetter, PollCursor, RawPayload
-from schemas.serde import Serde
-from schemas.topics import (
+from nightstream.schemas.dead_letters import bounded_dead_letter, sha256_hex, value_reference
+from nightstream.schemas.records import DeadLetter, PollCursor, RawPayload
+from nightstream.schemas.serde import Serde
+from nightstream.schemas.topics import (
     MAX_VENDOR_ANSWER_BYTES,
     RAW_COMPRESSION,
     RAW_RECORD_MAX_BYTES,
     TopicNames,
 )
-from schemas.version import app_version
-from sources.cursors import CursorStore
-from sources.poll_source import FetchResult
+from nightstream.schemas.version import app_version
+from nightstream.sources.cursors import CursorStore
+from nightstream.sources.poll_source import FetchResult
 
 logger = logging.getLogger(__name__)
 

@@ -27,17 +27,22 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
-from schemas.backoff import RetryPolicy
-from schemas.errors import LinkFatalError, RetriableError
-from schemas.records import PollCursor
-from schemas.serde import Serde, make_serde
-from schemas.topics import TopicNames
-from sources.cold_start import NewLink, VendorLoads, first_poll_requests, first_poll_windows_s
-from sources.cursors import CursorStore
-from sources.http_pools import SharedPools
-from sources.poll_source import FetchResult, PollSource
-from sources.publisher import RawPublisher, raw_producer
-from sources.schedule import DueTimes, next_slot_ms, phase_ms
+from nightstream.schemas.backoff import RetryPolicy
+from nightstream.schemas.errors import LinkFatalError, RetriableError
+from nightstream.schemas.records import PollCursor
+from nightstream.schemas.serde import Serde, make_serde
+from nightstream.schemas.topics import TopicNames
+from nightstream.sources.cold_start import (
+    NewLink,
+    VendorLoads,
+    first_poll_requests,
+    first_poll_windows_s,
+)
+from nightstream.sources.cursors import CursorStore
+from nightstream.sources.http_pools import SharedPools
+from nightstream.sources.poll_source import FetchResult, PollSource
+from nightstream.sources.publisher import RawPublisher, raw_producer
+from nightstream.sources.schedule import DueTimes, next_slot_ms, phase_ms
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from streams.transform import json_int
+from nightstream.streams.transform import json_int
 
 _DECODER = json.JSONDecoder(parse_int=json_int)
 _WHITESPACE = re.compile(r"[ \t\n\r]*")

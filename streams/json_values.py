@@ -7,9 +7,9 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schemas.errors import BadRecordError
-from schemas.glucose_values import MAX_AHEAD_MS, MIN_DATE_MS_EXCLUSIVE
-from streams.json_text import Located, json_kind, member
+from nightstream.schemas.errors import BadRecordError
+from nightstream.schemas.glucose_values import MAX_AHEAD_MS, MIN_DATE_MS_EXCLUSIVE
+from nightstream.streams.json_text import Located, json_kind, member
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The last millisecond whose ISO-8601 form still has a four-digit year.

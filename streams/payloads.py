@@ -19,19 +19,19 @@ from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, 
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from schemas.dead_letters import bounded_dead_letter
-from schemas.documents import Collection as DocumentCollection
-from schemas.documents import NsRecord, to_avro
-from schemas.errors import RecordDecodeError
-from schemas.hash_changelog import HashEntry
-from schemas.partition_batches import PartitionBatches
-from schemas.records import DeadLetter, RawPayload
-from schemas.registry import SchemaRegistryClient
-from schemas.serde import Serde, make_serde
-from schemas.stream_partitions import stream_partition
-from schemas.topics import TopicNames
-from schemas.version import app_version
-from streams.transform import Transform
+from nightstream.schemas.dead_letters import bounded_dead_letter
+from nightstream.schemas.documents import Collection as DocumentCollection
+from nightstream.schemas.documents import NsRecord, to_avro
+from nightstream.schemas.errors import RecordDecodeError
+from nightstream.schemas.hash_changelog import HashEntry
+from nightstream.schemas.partition_batches import PartitionBatches
+from nightstream.schemas.records import DeadLetter, RawPayload
+from nightstream.schemas.registry import SchemaRegistryClient
+from nightstream.schemas.serde import Serde, make_serde
+from nightstream.schemas.stream_partitions import stream_partition
+from nightstream.schemas.topics import TopicNames
+from nightstream.schemas.version import app_version
+from nightstream.streams.transform import Transform
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ RawItem = tuple[str, Transform, RawMessage]
 
 
 class Binder(Protocol):
-    """Records which stream each link reads (see ``streams.stream_binder``)."""
+    """Records which stream each link reads (see ``nightstream.streams.stream_binder``)."""
 
     async def bind_all(self, links: Sequence[tuple[str, str, set[str]]]) -> None:
         """Bind each ``(link id, vendor, streams of its payload)``; return once acknowledged."""

@@ -28,19 +28,19 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError
 
-from schemas.bindings import StreamBindings
-from schemas.compacted import partitions_of
-from schemas.errors import NightstreamError
-from schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_leased
-from schemas.hash_store import DAY_MS, DEFAULT_HORIZON_DAYS, LocalHashStore
-from schemas.partition_batches import PartitionBatches
-from schemas.registry import SchemaRegistryClient
-from schemas.serde import Serde, make_serde
-from schemas.stream_partitions import document_partitions
-from schemas.topics import TopicNames
-from streams.payloads import PayloadHandler, PayloadTotals, PreparedBatch, RawItem
-from streams.stream_binder import StreamBinder
-from streams.transform import Transform
+from nightstream.schemas.bindings import StreamBindings
+from nightstream.schemas.compacted import partitions_of
+from nightstream.schemas.errors import NightstreamError
+from nightstream.schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_leased
+from nightstream.schemas.hash_store import DAY_MS, DEFAULT_HORIZON_DAYS, LocalHashStore
+from nightstream.schemas.partition_batches import PartitionBatches
+from nightstream.schemas.registry import SchemaRegistryClient
+from nightstream.schemas.serde import Serde, make_serde
+from nightstream.schemas.stream_partitions import document_partitions
+from nightstream.schemas.topics import TopicNames
+from nightstream.streams.payloads import PayloadHandler, PayloadTotals, PreparedBatch, RawItem
+from nightstream.streams.stream_binder import StreamBinder
+from nightstream.streams.transform import Transform
 
 logger = logging.getLogger(__name__)
 

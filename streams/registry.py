@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from streams.dexcomshare import transform as dexcomshare_transform
-from streams.librelinkup import transform as librelinkup_transform
-from streams.tandem import transform as tandem_transform
-from streams.transform import Transform
+from nightstream.streams.dexcomshare import transform as dexcomshare_transform
+from nightstream.streams.librelinkup import transform as librelinkup_transform
+from nightstream.streams.tandem import transform as tandem_transform
+from nightstream.streams.transform import Transform
 
 TRANSFORMS: dict[str, Transform] = {
     "dexcomshare": dexcomshare_transform,

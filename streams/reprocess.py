@@ -17,13 +17,13 @@ import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from schemas.hash_changelog import ChangelogHashes
-from schemas.offset_bounds import OffsetBounds
-from schemas.registry import SchemaRegistryClient
-from schemas.stream_partitions import document_partitions
-from schemas.topics import TopicNames
-from streams.payloads import PayloadHandler, PayloadTotals, RawItem
-from streams.transform import Transform
+from nightstream.schemas.hash_changelog import ChangelogHashes
+from nightstream.schemas.offset_bounds import OffsetBounds
+from nightstream.schemas.registry import SchemaRegistryClient
+from nightstream.schemas.stream_partitions import document_partitions
+from nightstream.schemas.topics import TopicNames
+from nightstream.streams.payloads import PayloadHandler, PayloadTotals, RawItem
+from nightstream.streams.transform import Transform
 
 BATCH = 20
 

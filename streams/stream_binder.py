@@ -12,10 +12,10 @@ import logging
 import time
 from collections.abc import Sequence
 
-from schemas.bindings import StreamBindings
-from schemas.records import StreamBinding
-from schemas.serde import Serde
-from streams.payloads import Send
+from nightstream.schemas.bindings import StreamBindings
+from nightstream.schemas.records import StreamBinding
+from nightstream.schemas.serde import Serde
+from nightstream.streams.payloads import Send
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from schemas.documents import NsRecord
-from schemas.errors import BadRecordError
-from schemas.records import RawPayload
+from nightstream.schemas.documents import NsRecord
+from nightstream.schemas.errors import BadRecordError
+from nightstream.schemas.records import RawPayload
 
 APP_NAME = "nightstream"
 _STREAM_DIGEST = re.compile(r"[0-9a-f]{12}", re.ASCII)

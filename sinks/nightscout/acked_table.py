@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from schemas.compacted import read_latest
+from nightstream.schemas.compacted import read_latest
 
 DELETED = "deleted:"
 REJECTED = "rejected:"

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from schemas.documents import Collection
-from schemas.errors import TargetFatalError
+from nightstream.schemas.documents import Collection
+from nightstream.schemas.errors import TargetFatalError
 
 _MISSING_PERMISSION = re.compile(r"Missing permission (\S+)")
 WRITE_PERMISSIONS = tuple(

@@ -18,18 +18,18 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from schemas.documents import Collection
-from schemas.lifecycle import Closing
-from sinks.nightscout.json_body import SERVER_MANAGED_FIELDS
-from sinks.nightscout.jwt_auth import JwtAuth
-from sinks.nightscout.keyed_locks import KeyedLocks
-from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
-from sinks.nightscout.permissions import PermissionProbe
-from sinks.nightscout.stopping import WriteStopped
-from sinks.nightscout.target_config import ApiVersion, NightscoutTargetConfig
-from sinks.nightscout.target_http import TargetHttp
-from sinks.nightscout.v1_batches import V1Writer
-from sinks.nightscout.v3_writes import V3Writer
+from nightstream.schemas.documents import Collection
+from nightstream.schemas.lifecycle import Closing
+from nightstream.sinks.nightscout.json_body import SERVER_MANAGED_FIELDS
+from nightstream.sinks.nightscout.jwt_auth import JwtAuth
+from nightstream.sinks.nightscout.keyed_locks import KeyedLocks
+from nightstream.sinks.nightscout.outcomes import WriteOutcome, WriteStatus
+from nightstream.sinks.nightscout.permissions import PermissionProbe
+from nightstream.sinks.nightscout.stopping import WriteStopped
+from nightstream.sinks.nightscout.target_config import ApiVersion, NightscoutTargetConfig
+from nightstream.sinks.nightscout.target_http import TargetHttp
+from nightstream.sinks.nightscout.v1_batches import V1Writer
+from nightstream.sinks.nightscout.v3_writes import V3Writer
 
 __all__ = [
     "SERVER_MANAGED_FIELDS",

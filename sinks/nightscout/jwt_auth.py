@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from sinks.nightscout.answers import HOW_TO_GET_ACCESS
-from sinks.nightscout.target_http import TargetHttp
+from nightstream.sinks.nightscout.answers import HOW_TO_GET_ACCESS
+from nightstream.sinks.nightscout.target_http import TargetHttp
 
-logger = logging.getLogger("sinks.nightscout.client")
+logger = logging.getLogger("nightstream.sinks.nightscout.client")
 
 _JWT_FALLBACK_LIFETIME = 600.0
 _JWT_MAX_MARGIN = 600.0

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from schemas.documents import Collection
+from nightstream.schemas.documents import Collection
 
 _IMMUTABLE_FIELD = re.compile(r"Field (\S+) cannot be modified by the client")
 

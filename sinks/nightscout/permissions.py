@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from schemas.documents import Collection
-from sinks.nightscout.answers import ROLE_HELP, WRITE_PERMISSIONS
-from sinks.nightscout.jwt_auth import JwtAuth
-from sinks.nightscout.target_http import TargetHttp
-from sinks.nightscout.v1_batches import V1Writer
-from sinks.nightscout.v3_writes import V3Writer
+from nightstream.schemas.documents import Collection
+from nightstream.sinks.nightscout.answers import ROLE_HELP, WRITE_PERMISSIONS
+from nightstream.sinks.nightscout.jwt_auth import JwtAuth
+from nightstream.sinks.nightscout.target_http import TargetHttp
+from nightstream.sinks.nightscout.v1_batches import V1Writer
+from nightstream.sinks.nightscout.v3_writes import V3Writer
 
 
 class PermissionProbe:

@@ -12,12 +12,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from schemas.backoff import Backoff, RetryPolicy
-from schemas.errors import RetriableError
-from sinks.nightscout.stopping import DeadlinePassed, StopGate
-from sinks.nightscout.target_health import TargetHealth
+from nightstream.schemas.backoff import Backoff, RetryPolicy
+from nightstream.schemas.errors import RetriableError
+from nightstream.sinks.nightscout.stopping import DeadlinePassed, StopGate
+from nightstream.sinks.nightscout.target_health import TargetHealth
 
-logger = logging.getLogger("sinks.nightscout.client")
+logger = logging.getLogger("nightstream.sinks.nightscout.client")
 
 T = TypeVar("T")
 

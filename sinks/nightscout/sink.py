@@ -26,19 +26,19 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from schemas.bindings import StreamBindings
-from schemas.documents import Collection, NsRecord
-from schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_leased
-from schemas.link_directory import LinkDirectory
-from schemas.offset_bounds import OffsetBounds
-from schemas.registry import SchemaRegistryClient
-from schemas.serde import make_serde
-from schemas.topics import TopicNames
-from sinks.nightscout.acked_table import DELETED, REJECTED, AckedTable, ReadAt
-from sinks.nightscout.client import NightscoutClient
-from sinks.nightscout.delivery.documents import DocumentTopics
-from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
-from sinks.nightscout.stream_routes import StreamRoutes
+from nightstream.schemas.bindings import StreamBindings
+from nightstream.schemas.documents import Collection, NsRecord
+from nightstream.schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_leased
+from nightstream.schemas.link_directory import LinkDirectory
+from nightstream.schemas.offset_bounds import OffsetBounds
+from nightstream.schemas.registry import SchemaRegistryClient
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import TopicNames
+from nightstream.sinks.nightscout.acked_table import DELETED, REJECTED, AckedTable, ReadAt
+from nightstream.sinks.nightscout.client import NightscoutClient
+from nightstream.sinks.nightscout.delivery.documents import DocumentTopics
+from nightstream.sinks.nightscout.outcomes import WriteOutcome, WriteStatus
+from nightstream.sinks.nightscout.stream_routes import StreamRoutes
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ class TargetSink:
 
     async def _leased(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """A batch whose partitions went elsewhere meanwhile, or that outlived a stop of this
-        process, is dropped unwritten and unacknowledged (``schemas.fencing``)."""
+        process, is dropped unwritten and unacknowledged (``nightstream.schemas.fencing``)."""
         assert self._consumer is not None
         why = await process_leased(
             self._ownership, self._consumer, batch, self.process_batch(batch)

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from schemas.errors import NightstreamError
+from nightstream.schemas.errors import NightstreamError
 
 
 class WriteStopped(NightstreamError):

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError
 
-from schemas.bindings import StreamBindings
-from sinks.nightscout.acked_table import AckedTable, Coverage
+from nightstream.schemas.bindings import StreamBindings
+from nightstream.sinks.nightscout.acked_table import AckedTable, Coverage
 
 logger = logging.getLogger(__name__)
 

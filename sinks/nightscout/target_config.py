@@ -7,7 +7,7 @@ from typing import Literal
 
 import httpx
 
-from schemas.backoff import RetryPolicy
+from nightstream.schemas.backoff import RetryPolicy
 
 ApiVersion = Literal["v3", "v1"]
 

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 
-logger = logging.getLogger("sinks.nightscout.client")
+logger = logging.getLogger("nightstream.sinks.nightscout.client")
 
 
 class TargetHealth:

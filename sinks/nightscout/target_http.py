@@ -19,16 +19,16 @@ from collections.abc import AsyncIterator
 import certifi
 import httpx
 
-from schemas.backoff import parse_retry_after
-from schemas.fencing import check_lease, check_lease_on_the_wire
-from sinks.nightscout.answers import Answers
-from sinks.nightscout.redaction import Redactor, hide_tokens_from_http_library_logs
-from sinks.nightscout.retrying import RetryLater, RetryLoop
-from sinks.nightscout.stopping import StopGate
-from sinks.nightscout.target_config import NightscoutTargetConfig
-from sinks.nightscout.target_health import TargetHealth
+from nightstream.schemas.backoff import parse_retry_after
+from nightstream.schemas.fencing import check_lease, check_lease_on_the_wire
+from nightstream.sinks.nightscout.answers import Answers
+from nightstream.sinks.nightscout.redaction import Redactor, hide_tokens_from_http_library_logs
+from nightstream.sinks.nightscout.retrying import RetryLater, RetryLoop
+from nightstream.sinks.nightscout.stopping import StopGate
+from nightstream.sinks.nightscout.target_config import NightscoutTargetConfig
+from nightstream.sinks.nightscout.target_health import TargetHealth
 
-logger = logging.getLogger("sinks.nightscout.client")
+logger = logging.getLogger("nightstream.sinks.nightscout.client")
 
 
 @functools.cache

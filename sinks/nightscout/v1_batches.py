@@ -11,12 +11,12 @@ from typing import Any
 
 import httpx
 
-from schemas.documents import Collection
-from sinks.nightscout.json_body import client_fields, encode, optional_identifier
-from sinks.nightscout.keyed_locks import KeyedLocks
-from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
-from sinks.nightscout.redaction import sha1_hex
-from sinks.nightscout.target_http import TargetHttp
+from nightstream.schemas.documents import Collection
+from nightstream.sinks.nightscout.json_body import client_fields, encode, optional_identifier
+from nightstream.sinks.nightscout.keyed_locks import KeyedLocks
+from nightstream.sinks.nightscout.outcomes import WriteOutcome, WriteStatus
+from nightstream.sinks.nightscout.redaction import sha1_hex
+from nightstream.sinks.nightscout.target_http import TargetHttp
 
 # body-parser's "1mb" is 1 MiB; stay a little under it for the framing of the array.
 _V1_BODY_LIMITS = {Collection.DEVICESTATUS: 1_000_000}

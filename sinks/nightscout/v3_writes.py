@@ -11,15 +11,15 @@ from typing import Any
 
 import httpx
 
-from schemas.documents import Collection
-from sinks.nightscout.answers import HOW_TO_GET_ACCESS, json_field
-from sinks.nightscout.json_body import client_fields, encode, identifier_problem
-from sinks.nightscout.jwt_auth import JwtAuth
-from sinks.nightscout.keyed_locks import KeyedLocks
-from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
-from sinks.nightscout.retrying import RetryLater
-from sinks.nightscout.stopping import DeadlinePassed
-from sinks.nightscout.target_http import TargetHttp
+from nightstream.schemas.documents import Collection
+from nightstream.sinks.nightscout.answers import HOW_TO_GET_ACCESS, json_field
+from nightstream.sinks.nightscout.json_body import client_fields, encode, identifier_problem
+from nightstream.sinks.nightscout.jwt_auth import JwtAuth
+from nightstream.sinks.nightscout.keyed_locks import KeyedLocks
+from nightstream.sinks.nightscout.outcomes import WriteOutcome, WriteStatus
+from nightstream.sinks.nightscout.retrying import RetryLater
+from nightstream.sinks.nightscout.stopping import DeadlinePassed
+from nightstream.sinks.nightscout.target_http import TargetHttp
 
 _V3_BODY_LIMIT = 50 * 1024 * 1024
 

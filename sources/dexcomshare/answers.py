@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sources.dexcomshare.servers import READ_GLUCOSE, Region
+from nightstream.sources.dexcomshare.servers import READ_GLUCOSE, Region
 
 
 @dataclass(frozen=True, slots=True)

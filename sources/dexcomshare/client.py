@@ -15,16 +15,16 @@ from typing import Any
 
 import httpx
 
-from schemas.errors import LinkFatalError, NightstreamError, RetriableError
-from schemas.identity import stream_digest
-from schemas.lifecycle import Closing
-from sources.dexcomshare import errors
-from sources.dexcomshare.answers import LoginCheck, ShareAnswer
-from sources.dexcomshare.errors import SessionRejected
-from sources.dexcomshare.exchange import HttpAnswer, fault_of, post_share
-from sources.dexcomshare.faults import ZERO_UUID
-from sources.dexcomshare.log_redaction import redact_session_ids_in_httpx_logs
-from sources.dexcomshare.servers import (
+from nightstream.schemas.errors import LinkFatalError, NightstreamError, RetriableError
+from nightstream.schemas.identity import stream_digest
+from nightstream.schemas.lifecycle import Closing
+from nightstream.sources.dexcomshare import errors
+from nightstream.sources.dexcomshare.answers import LoginCheck, ShareAnswer
+from nightstream.sources.dexcomshare.errors import SessionRejected
+from nightstream.sources.dexcomshare.exchange import HttpAnswer, fault_of, post_share
+from nightstream.sources.dexcomshare.faults import ZERO_UUID
+from nightstream.sources.dexcomshare.log_redaction import redact_session_ids_in_httpx_logs
+from nightstream.sources.dexcomshare.servers import (
     AUTHENTICATE,
     LOGIN_BY_ID,
     MAX_COUNT,
@@ -32,8 +32,8 @@ from sources.dexcomshare.servers import (
     READ_GLUCOSE,
     ShareServer,
 )
-from sources.dexcomshare.wire import is_uuid
-from sources.secret import Secret
+from nightstream.sources.dexcomshare.wire import is_uuid
+from nightstream.sources.secret import Secret
 
 logger = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ locked, and a wrong password looks the same as a wrong region.
 
 from __future__ import annotations
 
-from schemas.errors import LinkFatalError, NightstreamError, RetriableError
-from sources.dexcomshare import faults
-from sources.dexcomshare.faults import DexcomFault
+from nightstream.schemas.errors import LinkFatalError, NightstreamError, RetriableError
+from nightstream.sources.dexcomshare import faults
+from nightstream.sources.dexcomshare.faults import DexcomFault
 
 
 class SessionRejected(NightstreamError):

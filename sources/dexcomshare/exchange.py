@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 
-from schemas.backoff import parse_retry_after
-from schemas.errors import LinkFatalError, RetriableError
-from sources.dexcomshare.errors import unknown_path
-from sources.dexcomshare.faults import DexcomFault, parse_fault
+from nightstream.schemas.backoff import parse_retry_after
+from nightstream.schemas.errors import LinkFatalError, RetriableError
+from nightstream.sources.dexcomshare.errors import unknown_path
+from nightstream.sources.dexcomshare.faults import DexcomFault, parse_fault
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sources.dexcomshare.wire import json_object
+from nightstream.sources.dexcomshare.wire import json_object
 
 FAULT_TYPE_NAME = "FaultException"
 

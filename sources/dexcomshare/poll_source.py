@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import re
 
-from schemas.records import PollCursor, RawPayload
-from schemas.version import app_version
-from sources.dexcomshare.client import DexcomShareClient
-from sources.dexcomshare.servers import MAX_COUNT, MAX_MINUTES
-from sources.poll_source import FetchResult
-from sources.schedule import phase_ms
+from nightstream.schemas.records import PollCursor, RawPayload
+from nightstream.schemas.version import app_version
+from nightstream.sources.dexcomshare.client import DexcomShareClient
+from nightstream.sources.dexcomshare.servers import MAX_COUNT, MAX_MINUTES
+from nightstream.sources.poll_source import FetchResult
+from nightstream.sources.schedule import phase_ms
 
 VENDOR = "dexcomshare"
 READING_INTERVAL_MS = 5 * 60 * 1000

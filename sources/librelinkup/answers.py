@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sources.librelinkup.patients import Patient
-from sources.librelinkup.reply import LluReply
+from nightstream.sources.librelinkup.patients import Patient
+from nightstream.sources.librelinkup.reply import LluReply
 
 
 @dataclass(frozen=True, slots=True)

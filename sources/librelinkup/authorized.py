@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from schemas.errors import LinkFatalError, NightstreamError, RetriableError
-from sources.librelinkup import errors
-from sources.librelinkup.protocol import (
+from nightstream.schemas.errors import LinkFatalError, NightstreamError, RetriableError
+from nightstream.sources.librelinkup import errors
+from nightstream.sources.librelinkup.protocol import (
     COULD_NOT_LOAD_PATIENT,
     MISSING_CACHED_USER,
     STATUS_OK,
 )
-from sources.librelinkup.refusals import raise_for_api_refusal, throttle_seconds, throttled
-from sources.librelinkup.reply import LluReply
+from nightstream.sources.librelinkup.refusals import (
+    raise_for_api_refusal,
+    throttle_seconds,
+    throttled,
+)
+from nightstream.sources.librelinkup.reply import LluReply
 
 _PATIENT_ERRORS = {
     COULD_NOT_LOAD_PATIENT: "couldNotLoadPatient",

@@ -14,21 +14,21 @@ from dataclasses import replace
 
 import httpx
 
-from schemas.errors import LinkFatalError, RetriableError
-from schemas.identity import stream_digest
-from sources.librelinkup import errors, protocol
-from sources.librelinkup.answers import GraphAnswer, LoginVerdict
-from sources.librelinkup.authorized import SessionEnded, check_authorized
-from sources.librelinkup.exchange import send
-from sources.librelinkup.hosts import GLOBAL, LluHosts, region_key, start_region
-from sources.librelinkup.login import Redirect, read_login
-from sources.librelinkup.login_gate import LoginGate
-from sources.librelinkup.patients import Patient, follows_nobody, read_patients
-from sources.librelinkup.redaction import without_tokens
-from sources.librelinkup.reply import LluReply, field
-from sources.librelinkup.session import Session
-from sources.secret import Secret
-from sources.simclock import Clock, SystemClock
+from nightstream.schemas.errors import LinkFatalError, RetriableError
+from nightstream.schemas.identity import stream_digest
+from nightstream.sources.librelinkup import errors, protocol
+from nightstream.sources.librelinkup.answers import GraphAnswer, LoginVerdict
+from nightstream.sources.librelinkup.authorized import SessionEnded, check_authorized
+from nightstream.sources.librelinkup.exchange import send
+from nightstream.sources.librelinkup.hosts import GLOBAL, LluHosts, region_key, start_region
+from nightstream.sources.librelinkup.login import Redirect, read_login
+from nightstream.sources.librelinkup.login_gate import LoginGate
+from nightstream.sources.librelinkup.patients import Patient, follows_nobody, read_patients
+from nightstream.sources.librelinkup.redaction import without_tokens
+from nightstream.sources.librelinkup.reply import LluReply, field
+from nightstream.sources.librelinkup.session import Session
+from nightstream.sources.secret import Secret
+from nightstream.sources.simclock import Clock, SystemClock
 
 logger = logging.getLogger(__name__)
 

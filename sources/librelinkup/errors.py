@@ -6,7 +6,7 @@ everywhere.
 
 from __future__ import annotations
 
-from sources.librelinkup.protocol import VERSION_ENVIRONMENT, VERSION_SETTING
+from nightstream.sources.librelinkup.protocol import VERSION_ENVIRONMENT, VERSION_SETTING
 
 _STEP_ACTIONS = {
     "tou": "accept the new terms of use",

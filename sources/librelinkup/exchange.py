@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
-from schemas.backoff import parse_retry_after
-from schemas.errors import RetriableError
-from sources.librelinkup.reply import LluReply
+from nightstream.schemas.backoff import parse_retry_after
+from nightstream.schemas.errors import RetriableError
+from nightstream.sources.librelinkup.reply import LluReply
 
 
 async def send(

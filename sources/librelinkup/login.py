@@ -8,19 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.errors import LinkFatalError, RetriableError
-from sources.librelinkup import errors
-from sources.librelinkup.hosts import region_key
-from sources.librelinkup.protocol import (
+from nightstream.schemas.errors import LinkFatalError, RetriableError
+from nightstream.sources.librelinkup import errors
+from nightstream.sources.librelinkup.hosts import region_key
+from nightstream.sources.librelinkup.protocol import (
     STATUS_BAD_CREDENTIALS,
     STATUS_OK,
     STATUS_STEP_REQUIRED,
     account_id_header,
 )
-from sources.librelinkup.refusals import raise_for_api_refusal, throttle_seconds, throttled
-from sources.librelinkup.reply import LluReply, field
-from sources.librelinkup.session import Session, read_ticket
-from sources.secret import Secret
+from nightstream.sources.librelinkup.refusals import (
+    raise_for_api_refusal,
+    throttle_seconds,
+    throttled,
+)
+from nightstream.sources.librelinkup.reply import LluReply, field
+from nightstream.sources.librelinkup.session import Session, read_ticket
+from nightstream.sources.secret import Secret
 
 # An unexplained refusal of a login is not retried sooner than this: it may be the start of a
 # lockout, and every attempt counts towards one.

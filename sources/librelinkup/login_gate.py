@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from schemas.errors import RetriableError
+from nightstream.schemas.errors import RetriableError
 
 
 class LoginGate:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.errors import LinkFatalError
-from sources.librelinkup import errors
+from nightstream.schemas.errors import LinkFatalError
+from nightstream.sources.librelinkup import errors
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from schemas.errors import LinkFatalError
-from schemas.records import PollCursor, RawPayload
-from schemas.version import app_version
-from sources.librelinkup.answers import LoginVerdict
-from sources.librelinkup.client import LibreLinkUpClient
-from sources.librelinkup.patients import choose_patient
-from sources.librelinkup.protocol import GRAPH_ENDPOINT
-from sources.poll_source import FetchResult
+from nightstream.schemas.errors import LinkFatalError
+from nightstream.schemas.records import PollCursor, RawPayload
+from nightstream.schemas.version import app_version
+from nightstream.sources.librelinkup.answers import LoginVerdict
+from nightstream.sources.librelinkup.client import LibreLinkUpClient
+from nightstream.sources.librelinkup.patients import choose_patient
+from nightstream.sources.librelinkup.protocol import GRAPH_ENDPOINT
+from nightstream.sources.poll_source import FetchResult
 
 VENDOR = "librelinkup"
 DEFAULT_POLL_SECONDS = 60.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from sources.librelinkup.reply import field
+from nightstream.sources.librelinkup.reply import field
 
 REDACTED = "redacted"
 

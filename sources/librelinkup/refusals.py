@@ -3,15 +3,15 @@ throttling. Each says whether the link must stop or wait."""
 
 from __future__ import annotations
 
-from schemas.errors import LinkFatalError, RetriableError
-from sources.librelinkup import errors
-from sources.librelinkup.protocol import (
+from nightstream.schemas.errors import LinkFatalError, RetriableError
+from nightstream.sources.librelinkup import errors
+from nightstream.sources.librelinkup.protocol import (
     REQUIRED_HEADER_MISSING,
     STATUS_LOCKED,
     STATUS_VERSION_TOO_OLD,
     version_tuple,
 )
-from sources.librelinkup.reply import LluReply, field, positive_number
+from nightstream.sources.librelinkup.reply import LluReply, field, positive_number
 
 # The lockout LibreLinkUp announced in the one report seen (3 failures in 60 s -> 300 s); the
 # wait when a throttling answer does not say how long.

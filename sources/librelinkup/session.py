@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sources.librelinkup.reply import positive_number
-from sources.secret import Secret
+from nightstream.sources.librelinkup.reply import positive_number
+from nightstream.sources.secret import Secret
 
 # Renew a little early: a request sent just before expiry may arrive just after it.
 RENEW_MARGIN_MS = 5 * 60_000

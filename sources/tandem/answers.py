@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sources.tandem.pumps import Pump
+from nightstream.sources.tandem.pumps import Pump
 
 VerdictOutcome = Literal["ok", "no_data", "refused", "unreachable"]
 

@@ -17,22 +17,22 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
-from schemas.errors import LinkFatalError, RetriableError
-from sources.secret import Secret
-from sources.simclock import Clock, SystemClock
-from sources.tandem import errors
-from sources.tandem.answers import LoginVerdict, PumpLogsAnswer
-from sources.tandem.exchange import TandemReply, raise_for_transport, send
-from sources.tandem.login import LoginRequest, log_in
-from sources.tandem.protocol import (
+from nightstream.schemas.errors import LinkFatalError, RetriableError
+from nightstream.sources.secret import Secret
+from nightstream.sources.simclock import Clock, SystemClock
+from nightstream.sources.tandem import errors
+from nightstream.sources.tandem.answers import LoginVerdict, PumpLogsAnswer
+from nightstream.sources.tandem.exchange import TandemReply, raise_for_transport, send
+from nightstream.sources.tandem.login import LoginRequest, log_in
+from nightstream.sources.tandem.protocol import (
     EVENT_IDS,
     PUMP_LOGS_PATH,
     PUMPER_PATH,
     WINDOW_DAYS,
     TandemHosts,
 )
-from sources.tandem.pumps import Pump, read_pumps
-from sources.tandem.tokens import Tokens
+from nightstream.sources.tandem.pumps import Pump, read_pumps
+from nightstream.sources.tandem.tokens import Tokens
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from schemas.backoff import parse_retry_after
-from schemas.errors import RetriableError
+from nightstream.schemas.backoff import parse_retry_after
+from nightstream.schemas.errors import RetriableError
 
 # Tandem's WAF answers blocked clients with an HTML page (HTTP 403); logins that come too often
 # risk a longer ban, so a block is waited out for at least this long.

@@ -14,13 +14,13 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
-from schemas.errors import LinkFatalError, RetriableError
-from sources.secret import Secret
-from sources.tandem import errors
-from sources.tandem.exchange import TandemReply, raise_for_transport, send
-from sources.tandem.pkce import Pkce
-from sources.tandem.protocol import SCOPE, TandemHosts
-from sources.tandem.tokens import Tokens, check_claims, jwt_claims
+from nightstream.schemas.errors import LinkFatalError, RetriableError
+from nightstream.sources.secret import Secret
+from nightstream.sources.tandem import errors
+from nightstream.sources.tandem.exchange import TandemReply, raise_for_transport, send
+from nightstream.sources.tandem.pkce import Pkce
+from nightstream.sources.tandem.protocol import SCOPE, TandemHosts
+from nightstream.sources.tandem.tokens import Tokens, check_claims, jwt_claims
 
 # A login refused for a reason nobody recognises is not tried again sooner than this: it may be
 # the start of a lockout or a ban.

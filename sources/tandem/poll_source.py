@@ -15,15 +15,15 @@ import zoneinfo
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from schemas.errors import LinkFatalError
-from schemas.records import PollCursor, RawPayload
-from schemas.version import app_version
-from sources.poll_source import FetchResult
-from sources.tandem.answers import LoginVerdict, PumpLogsAnswer
-from sources.tandem.client import TandemSourceClient
-from sources.tandem.cursor import OVERLAP, Newest, PumpCursor, newest_event
-from sources.tandem.protocol import PUMP_LOGS_ENDPOINT, WINDOW_DAYS
-from sources.tandem.pumps import Pump, choose_pump
+from nightstream.schemas.errors import LinkFatalError
+from nightstream.schemas.records import PollCursor, RawPayload
+from nightstream.schemas.version import app_version
+from nightstream.sources.poll_source import FetchResult
+from nightstream.sources.tandem.answers import LoginVerdict, PumpLogsAnswer
+from nightstream.sources.tandem.client import TandemSourceClient
+from nightstream.sources.tandem.cursor import OVERLAP, Newest, PumpCursor, newest_event
+from nightstream.sources.tandem.protocol import PUMP_LOGS_ENDPOINT, WINDOW_DAYS
+from nightstream.sources.tandem.pumps import Pump, choose_pump
 
 VENDOR = "tandem"
 DEFAULT_BACKFILL_DAYS = 7

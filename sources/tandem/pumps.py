@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.errors import LinkFatalError, RetriableError
-from schemas.identity import stream_digest
-from sources.tandem import errors
+from nightstream.schemas.errors import LinkFatalError, RetriableError
+from nightstream.schemas.identity import stream_digest
+from nightstream.sources.tandem import errors
 
 
 @dataclass(frozen=True, slots=True)

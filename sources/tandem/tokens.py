@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.errors import RetriableError
-from sources.secret import Secret
+from nightstream.schemas.errors import RetriableError
+from nightstream.sources.secret import Secret
 
 # Renew this long before the access token expires: a poll must not start with a token that
 # dies half-way through its windows.

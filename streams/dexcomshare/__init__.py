@@ -1,5 +1,5 @@
 """Dexcom Share: readings from ReadPublisherLatestGlucoseValues as Nightscout entries."""
 
-from streams.dexcomshare.transform import transform
+from nightstream.streams.dexcomshare.transform import transform
 
 __all__ = ["transform"]

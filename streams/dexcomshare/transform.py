@@ -31,12 +31,12 @@ import re
 import time
 from typing import Any, NamedTuple
 
-from schemas.documents import Collection, NsDocument, NsRecord
-from schemas.glucose_values import DIRECTIONS, MAX_AHEAD_MS, MIN_DATE_MS_EXCLUSIVE
-from schemas.identity import device_name, entry_identifier
-from schemas.records import RawPayload
-from streams.json_text import utf8_text
-from streams.transform import APP_NAME, Rejected, TransformOutput, json_int
+from nightstream.schemas.documents import Collection, NsDocument, NsRecord
+from nightstream.schemas.glucose_values import DIRECTIONS, MAX_AHEAD_MS, MIN_DATE_MS_EXCLUSIVE
+from nightstream.schemas.identity import device_name, entry_identifier
+from nightstream.schemas.records import RawPayload
+from nightstream.streams.json_text import utf8_text
+from nightstream.streams.transform import APP_NAME, Rejected, TransformOutput, json_int
 
 VENDOR = "dexcomshare"
 

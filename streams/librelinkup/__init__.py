@@ -1,5 +1,5 @@
 """LibreLinkUp: graph answers as Nightscout entries and Sensor Start treatments."""
 
-from streams.librelinkup.transform import transform
+from nightstream.streams.librelinkup.transform import transform
 
 __all__ = ["transform"]

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.documents import NsDocument
-from schemas.errors import BadRecordError
-from schemas.identity import entry_identifier
-from streams.json_text import json_kind
-from streams.json_values import checked_date, iso_utc, required, shown, whole_number
-from streams.librelinkup.timestamps import digits_as_utc_ms, utc_offset_minutes
-from streams.transform import APP_NAME
+from nightstream.schemas.documents import NsDocument
+from nightstream.schemas.errors import BadRecordError
+from nightstream.schemas.identity import entry_identifier
+from nightstream.streams.json_text import json_kind
+from nightstream.streams.json_values import checked_date, iso_utc, required, shown, whole_number
+from nightstream.streams.librelinkup.timestamps import digits_as_utc_ms, utc_offset_minutes
+from nightstream.streams.transform import APP_NAME
 
 # Libre sensors report 40-500 mg/dL (LO/HI beyond); one step of slack each side.
 MIN_SGV = 39

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.documents import NsDocument
-from schemas.errors import BadRecordError
-from schemas.identity import nightscout_identifier
-from streams.json_text import json_kind
-from streams.json_values import checked_date, iso_utc, required, whole_number
-from streams.transform import APP_NAME
+from nightstream.schemas.documents import NsDocument
+from nightstream.schemas.errors import BadRecordError
+from nightstream.schemas.identity import nightscout_identifier
+from nightstream.streams.json_text import json_kind
+from nightstream.streams.json_values import checked_date, iso_utc, required, whole_number
+from nightstream.streams.transform import APP_NAME
 
 SENSOR_START = "Sensor Start"
 

@@ -11,9 +11,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.errors import BadRecordError
-from streams.json_text import json_kind
-from streams.json_values import shown
+from nightstream.schemas.errors import BadRecordError
+from nightstream.streams.json_text import json_kind
+from nightstream.streams.json_values import shown
 
 _LLU_TIME = re.compile(
     r"(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4}) "

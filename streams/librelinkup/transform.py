@@ -23,15 +23,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from schemas.documents import Collection, NsDocument, NsRecord
-from schemas.errors import BadRecordError
-from schemas.identity import device_name
-from schemas.records import RawPayload
-from streams.json_text import Located, elements, json_kind, located_utf8, member
-from streams.json_values import member_of_kind, shown
-from streams.librelinkup.entries import entry
-from streams.librelinkup.sensors import sensor_start
-from streams.transform import Rejected, TransformOutput, stream_digest
+from nightstream.schemas.documents import Collection, NsDocument, NsRecord
+from nightstream.schemas.errors import BadRecordError
+from nightstream.schemas.identity import device_name
+from nightstream.schemas.records import RawPayload
+from nightstream.streams.json_text import Located, elements, json_kind, located_utf8, member
+from nightstream.streams.json_values import member_of_kind, shown
+from nightstream.streams.librelinkup.entries import entry
+from nightstream.streams.librelinkup.sensors import sensor_start
+from nightstream.streams.transform import Rejected, TransformOutput, stream_digest
 
 VENDOR = "librelinkup"
 

@@ -1,5 +1,5 @@
 """Tandem Source: pump-log answers as Nightscout entries, treatments and devicestatus."""
 
-from streams.tandem.transform import transform
+from nightstream.streams.tandem.transform import transform
 
 __all__ = ["transform"]

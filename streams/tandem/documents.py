@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from schemas.documents import Collection, NsDocument
-from schemas.errors import BadRecordError
-from schemas.identity import entry_identifier, nightscout_identifier
-from streams.json_values import checked_date, iso_utc, shown
-from streams.tandem import codes
-from streams.tandem.events import PROPERTIES, PumpEvent
-from streams.tandem.values import PumpClock, tandem_seconds
-from streams.transform import APP_NAME
+from nightstream.schemas.documents import Collection, NsDocument
+from nightstream.schemas.errors import BadRecordError
+from nightstream.schemas.identity import entry_identifier, nightscout_identifier
+from nightstream.streams.json_values import checked_date, iso_utc, shown
+from nightstream.streams.tandem import codes
+from nightstream.streams.tandem.events import PROPERTIES, PumpEvent
+from nightstream.streams.tandem.values import PumpClock, tandem_seconds
+from nightstream.streams.transform import APP_NAME
 
 LOW_SGV = 39
 HIGH_SGV = 401

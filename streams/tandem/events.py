@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from schemas.errors import BadRecordError
-from streams.json_text import json_kind
-from streams.json_values import checked_date, required
-from streams.tandem.codes import MAPPED_CODES
-from streams.tandem.values import U32_MAX, PumpClock, number, wall_time, whole
+from nightstream.schemas.errors import BadRecordError
+from nightstream.streams.json_text import json_kind
+from nightstream.streams.json_values import checked_date, required
+from nightstream.streams.tandem.codes import MAPPED_CODES
+from nightstream.streams.tandem.values import U32_MAX, PumpClock, number, wall_time, whole
 
 PROPERTIES = "eventProperties."
 

@@ -22,17 +22,17 @@ import re
 import zoneinfo
 from typing import Any
 
-from schemas.documents import Collection, NsDocument, NsRecord
-from schemas.errors import BadRecordError
-from schemas.identity import device_name
-from schemas.records import RawPayload
-from streams.json_text import Located, elements, json_kind, located_utf8
-from streams.json_values import member_of_kind
-from streams.tandem.codes import BASAL_DELIVERY
-from streams.tandem.documents import BUILDERS, Built, Context, temp_basal
-from streams.tandem.events import PumpEvent, read_event
-from streams.tandem.values import PumpClock
-from streams.transform import Rejected, TransformOutput, stream_digest
+from nightstream.schemas.documents import Collection, NsDocument, NsRecord
+from nightstream.schemas.errors import BadRecordError
+from nightstream.schemas.identity import device_name
+from nightstream.schemas.records import RawPayload
+from nightstream.streams.json_text import Located, elements, json_kind, located_utf8
+from nightstream.streams.json_values import member_of_kind
+from nightstream.streams.tandem.codes import BASAL_DELIVERY
+from nightstream.streams.tandem.documents import BUILDERS, Built, Context, temp_basal
+from nightstream.streams.tandem.events import PumpEvent, read_event
+from nightstream.streams.tandem.values import PumpClock
+from nightstream.streams.transform import Rejected, TransformOutput, stream_digest
 
 VENDOR = "tandem"
 _CODE = re.compile(r"[A-Za-z0-9_./ -]{1,60}", re.ASCII)

@@ -1,7 +1,7 @@
 """Reading one Tandem event: its envelope, its pump-local times and its properties.
 
 Checks that every vendor's values share (dates Nightscout accepts, how a value is shown in a
-reason) come from ``streams.json_values``.
+reason) come from ``nightstream.streams.json_values``.
 
 Every failure is a BadRecordError whose reason names the field (``eventProperties.<name>`` for
 properties), so a dead letter says exactly what was wrong with which event.
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.errors import BadRecordError
-from streams.json_text import json_kind
-from streams.json_values import finite_number, shown
+from nightstream.schemas.errors import BadRecordError
+from nightstream.streams.json_text import json_kind
+from nightstream.streams.json_values import finite_number, shown
 
 TANDEM_EPOCH = datetime(2008, 1, 1)  # noqa: DTZ001 (the pump's wall clock has no zone)
 _WALL = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})", re.ASCII)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.fault_ownership import judge_ownership
-from schemas.records import LinkState, LinkStatusRecord
+from nightstream.schemas.records import LinkState, LinkStatusRecord
 
 
 def status(link_id: str, state: LinkState, owner: str, at_ms: int) -> LinkStatusRecord:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sinks.nightscout.testserver import NightscoutTestServer
+from nightstream.simulators.nightscout import NightscoutTestServer
 from tests.integration.pipeline import Pipeline
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from nightstream.config import load_settings
 from nightstream.kafka_offsets import group_lag, records_in
 from nightstream.roles import build_poller
-from schemas.backoff import RetryPolicy
-from schemas.identity import device_name, stream_digest
-from sources.dexcomshare.simulator import ManualClock, ShareSimulator, generate_accounts
-from sources.runner import PollerOptions
+from nightstream.schemas.backoff import RetryPolicy
+from nightstream.schemas.identity import device_name, stream_digest
+from nightstream.simulators.dexcomshare import ManualClock, ShareSimulator, generate_accounts
+from nightstream.sources.runner import PollerOptions
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 
 DAY_MS = 24 * 3600 * 1000

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from nightstream.config import load_settings
 from nightstream.roles import build_poller
+from nightstream.schemas.backoff import RetryPolicy
+from nightstream.schemas.topics import topic_catalog
+from nightstream.sources.runner import LinkState, PollerOptions
+from nightstream.sources.simclock import ManualClock
 from nightstream.topics_admin import ensure_topics
-from schemas.backoff import RetryPolicy
-from schemas.topics import topic_catalog
-from sources.runner import LinkState, PollerOptions
-from sources.simclock import ManualClock
 from tests.child_processes import kill_group, spawn
 from tests.kafka_broker import unique_name
 from tests.timing import scaled

@@ -12,11 +12,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from nightstream.kafka_offsets import group_lag
-from schemas.documents import Collection, from_avro
-from schemas.identity import device_name, entry_identifier, nightscout_identifier
-from schemas.records import DeadLetter
-from schemas.serde import make_serde
-from schemas.topics import TopicNames
+from nightstream.schemas.documents import Collection, from_avro
+from nightstream.schemas.identity import device_name, entry_identifier, nightscout_identifier
+from nightstream.schemas.records import DeadLetter
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import TopicNames
 from tests.integration.pipeline import Pipeline, wait_until
 from tests.integration.topic_records import read_topic
 from tests.streams.test_bad_input import (

@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from sources.dexcomshare.simulator import ShareSimulator, generate_accounts
-from sources.librelinkup.hosts import REGION_PLACEHOLDER
-from sources.librelinkup.simulator import LluAccount, LluSimulator, SimPatient
+from nightstream.simulators.dexcomshare import ShareSimulator, generate_accounts
+from nightstream.simulators.librelinkup import LluAccount, LluSimulator, SimPatient
+from nightstream.sources.librelinkup.hosts import REGION_PLACEHOLDER
 from tests.integration.cli_runs import CliRun
 
 SITE = {"CONNECT_NIGHTSCOUT_ENDPOINT": "https://ns.example.org", "CONNECT_API_SECRET": "s" * 12}

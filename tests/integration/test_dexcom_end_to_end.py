@@ -13,11 +13,11 @@ import pytest
 from nightstream.config import Settings, load_settings
 from nightstream.kafka_offsets import group_lag, records_in, sink_backlog
 from nightstream.roles import build_poller
-from schemas.backoff import RetryPolicy
-from schemas.identity import device_name, stream_digest
-from sinks.nightscout.testserver import NightscoutTestServer
-from sources.dexcomshare.simulator import ManualClock, ShareSimulator, generate_accounts
-from sources.runner import PollerOptions
+from nightstream.schemas.backoff import RetryPolicy
+from nightstream.schemas.identity import device_name, stream_digest
+from nightstream.simulators.dexcomshare import ManualClock, ShareSimulator, generate_accounts
+from nightstream.simulators.nightscout import NightscoutTestServer
+from nightstream.sources.runner import PollerOptions
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 from tests.timing import scaled
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from sources.dexcomshare.simulator import ShareSimulator, generate_accounts
+from nightstream.simulators.dexcomshare import ShareSimulator, generate_accounts
 from tests.integration.cli_runs import CliRun
 from tests.integration.pipeline import LinkSpec, Pipeline
 

@@ -20,11 +20,11 @@ import pytest
 
 from nightstream.config import load_settings
 from nightstream.roles import build_delivery_role
-from schemas.documents import NsRecord
-from schemas.stream_partitions import stream_partition
-from sinks.nightscout.delivery import delivery_sink
-from sinks.nightscout.testserver import Faults
-from sinks.nightscout.testserver.sites import HostedSite, MultiSiteTestServer
+from nightstream.schemas.documents import NsRecord
+from nightstream.schemas.stream_partitions import stream_partition
+from nightstream.simulators.nightscout import Faults
+from nightstream.simulators.nightscout.sites import HostedSite, MultiSiteTestServer
+from nightstream.sinks.nightscout.delivery import delivery_sink
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 from tests.integration.topic_records import bind_streams, produce_documents, sgv_entry
 

@@ -15,9 +15,9 @@ import signal
 import pytest
 
 from nightstream.kafka_offsets import sink_backlog
-from schemas.documents import Collection, NsRecord
-from schemas.identity import entry_identifier
-from sinks.nightscout.testserver import Faults, NightscoutTestServer
+from nightstream.schemas.documents import Collection, NsRecord
+from nightstream.schemas.identity import entry_identifier
+from nightstream.simulators.nightscout import Faults, NightscoutTestServer
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 from tests.integration.topic_records import bind_streams, produce_documents
 from tests.timing import scaled

@@ -9,12 +9,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from nightstream.schemas.documents import Collection, NsRecord, from_avro, to_avro
+from nightstream.schemas.identity import entry_identifier
+from nightstream.schemas.records import RawPayload
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import topic_catalog
 from nightstream.topics_admin import ensure_topics
-from schemas.documents import Collection, NsRecord, from_avro, to_avro
-from schemas.identity import entry_identifier
-from schemas.records import RawPayload
-from schemas.serde import make_serde
-from schemas.topics import topic_catalog
 from tests.kafka_broker import unique_name
 from tests.timing import scaled
 

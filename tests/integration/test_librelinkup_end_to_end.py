@@ -14,28 +14,33 @@ import pytest
 from nightstream.config import load_settings
 from nightstream.kafka_offsets import group_lag, records_in, sink_backlog
 from nightstream.roles import build_poller
-from schemas.backoff import RetryPolicy
-from schemas.compacted import read_latest
-from schemas.documents import Collection
-from schemas.identity import device_name, entry_identifier, nightscout_identifier, stream_digest
-from schemas.records import DeadLetter
-from schemas.serde import make_serde
-from schemas.topics import TopicNames
-from sinks.nightscout.testserver import NightscoutTestServer
-from sources.librelinkup.hosts import REGION_PLACEHOLDER
-from sources.librelinkup.simulator import (
+from nightstream.schemas.backoff import RetryPolicy
+from nightstream.schemas.compacted import read_latest
+from nightstream.schemas.documents import Collection
+from nightstream.schemas.identity import (
+    device_name,
+    entry_identifier,
+    nightscout_identifier,
+    stream_digest,
+)
+from nightstream.schemas.records import DeadLetter
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import TopicNames
+from nightstream.simulators.kit.glucose import MINUTE_MS
+from nightstream.simulators.kit.replies import compact_json
+from nightstream.simulators.librelinkup import (
     ABBOTT_LOCKOUT,
     LluAccount,
     LluSimulator,
     SimOptions,
     SimPatient,
 )
-from sources.librelinkup.simulator.accounts import MG_DL, MMOL_L
-from sources.librelinkup.simulator.service import MALFORMED_POINT
-from sources.runner import LinkState, Poller, PollerOptions
-from sources.simclock import ManualClock, wall_clock_ms
-from sources.simulator_kit.glucose import MINUTE_MS
-from sources.simulator_kit.replies import compact_json
+from nightstream.simulators.librelinkup.accounts import MG_DL, MMOL_L
+from nightstream.simulators.librelinkup.service import MALFORMED_POINT
+from nightstream.simulators.nightscout import NightscoutTestServer
+from nightstream.sources.librelinkup.hosts import REGION_PLACEHOLDER
+from nightstream.sources.runner import LinkState, Poller, PollerOptions
+from nightstream.sources.simclock import ManualClock, wall_clock_ms
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 
 pytestmark = pytest.mark.kafka

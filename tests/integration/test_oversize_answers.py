@@ -15,13 +15,13 @@ import pytest
 
 from nightstream.config import load_settings
 from nightstream.roles import build_poller
-from schemas.backoff import RetryPolicy
-from schemas.dead_letters import REFERENCE_KIND, sha256_hex
-from schemas.records import DeadLetter, PollCursor, RawPayload
-from schemas.serde import make_serde
-from schemas.topics import DEAD_LETTER_MAX_BYTES, MAX_VENDOR_ANSWER_BYTES, TopicNames
-from sources.dexcomshare.simulator import ManualClock, ShareSimulator, generate_accounts
-from sources.runner import LinkState, Poller, PollerOptions
+from nightstream.schemas.backoff import RetryPolicy
+from nightstream.schemas.dead_letters import REFERENCE_KIND, sha256_hex
+from nightstream.schemas.records import DeadLetter, PollCursor, RawPayload
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import DEAD_LETTER_MAX_BYTES, MAX_VENDOR_ANSWER_BYTES, TopicNames
+from nightstream.simulators.dexcomshare import ManualClock, ShareSimulator, generate_accounts
+from nightstream.sources.runner import LinkState, Poller, PollerOptions
 from tests.integration.pipeline import LinkSpec, Pipeline
 from tests.integration.topic_records import read_topic
 
@@ -70,7 +70,7 @@ async def test_an_answer_over_the_limit_is_skipped_with_a_letter_while_others_la
         )
         await pipeline.create_topics()
         sim.service.inflate_next_reads(big_account.username, MAX_VENDOR_ANSWER_BYTES + 1024)
-        with caplog.at_level(logging.ERROR, logger="sources"):
+        with caplog.at_level(logging.ERROR, logger="nightstream.sources"):
             poller = await _poll_once(pipeline, clock)
         oversize_body = sim.service.last_read_body[big_account.key]
         assert len(oversize_body) > MAX_VENDOR_ANSWER_BYTES

@@ -12,11 +12,11 @@ import pytest
 
 from nightstream.config import Settings, load_settings
 from nightstream.roles import build_poll_source, build_poller
-from schemas.backoff import RetryPolicy
-from schemas.topics import TopicNames
-from sources.dexcomshare.simulator import ShareSimulator, generate_accounts
-from sources.runner import LinkState, Poller, PollerOptions
-from sources.simclock import AcceleratedClock
+from nightstream.schemas.backoff import RetryPolicy
+from nightstream.schemas.topics import TopicNames
+from nightstream.simulators.dexcomshare import ShareSimulator, generate_accounts
+from nightstream.sources.runner import LinkState, Poller, PollerOptions
+from nightstream.sources.simclock import AcceleratedClock
 from tests.integration.pipeline import LinkSpec, Pipeline
 from tests.integration.topic_records import read_topic
 

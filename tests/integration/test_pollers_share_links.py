@@ -31,14 +31,14 @@ from nightstream.config import LinkSettings, load_settings
 from nightstream.kafka_offsets import group_lag
 from nightstream.link_records import record_of
 from nightstream.link_store import LinkStore
+from nightstream.schemas.identity import device_name, entry_identifier, stream_digest
+from nightstream.schemas.topics import TopicNames, topic_catalog
+from nightstream.simulators.dexcomshare import ShareSimulator, generate_accounts
+from nightstream.simulators.dexcomshare.accounts import SimAccount
+from nightstream.simulators.nightscout.sites import HostedSite, MultiSiteTestServer
+from nightstream.sources.dexcomshare.poll_source import PUBLISH_DELAY_MS, SPREAD_MS
+from nightstream.sources.link_credentials import KEY_ENV, LinkKeyring, new_key
 from nightstream.topics_admin import ensure_topics
-from schemas.identity import device_name, entry_identifier, stream_digest
-from schemas.topics import TopicNames, topic_catalog
-from sinks.nightscout.testserver.sites import HostedSite, MultiSiteTestServer
-from sources.dexcomshare.poll_source import PUBLISH_DELAY_MS, SPREAD_MS
-from sources.dexcomshare.simulator import ShareSimulator, generate_accounts
-from sources.dexcomshare.simulator.accounts import SimAccount
-from sources.link_credentials import KEY_ENV, LinkKeyring, new_key
 from tests.integration.cli_runs import CliRun
 from tests.integration.pipeline import wait_until
 from tests.integration.topic_records import read_topic, topics_with_prefix

@@ -10,9 +10,9 @@ import pytest
 
 from nightstream.config import load_settings
 from nightstream.roles import build_poller
-from schemas.backoff import RetryPolicy
-from sources.dexcomshare.simulator import ManualClock, ShareSimulator, generate_accounts
-from sources.runner import PollerOptions
+from nightstream.schemas.backoff import RetryPolicy
+from nightstream.simulators.dexcomshare import ManualClock, ShareSimulator, generate_accounts
+from nightstream.sources.runner import PollerOptions
 from tests.integration.history import DAY_MS, READINGS_PER_DAY, START_MS, process_everything
 from tests.integration.pipeline import LinkSpec, Pipeline
 

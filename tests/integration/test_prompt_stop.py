@@ -18,9 +18,9 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.documents import Collection, NsRecord
-from schemas.topics import TopicNames
-from sinks.nightscout.testserver import Faults, NightscoutTestServer
+from nightstream.schemas.documents import Collection, NsRecord
+from nightstream.schemas.topics import TopicNames
+from nightstream.simulators.nightscout import Faults, NightscoutTestServer
 from tests.integration.cli_runs import CliRun
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 from tests.integration.topic_records import (

@@ -22,13 +22,13 @@ import pytest
 from nightstream.config import load_settings
 from nightstream.kafka_offsets import records_in
 from nightstream.reprocess import reprocess
-from schemas.documents import NsRecord
-from schemas.records import RawPayload
-from sinks.nightscout.date_window import format_utc
-from sinks.nightscout.sink import SinkConfig
-from sinks.nightscout.testserver import NightscoutTestServer
-from streams.registry import TRANSFORMS
-from streams.transform import TransformOutput
+from nightstream.schemas.documents import NsRecord
+from nightstream.schemas.records import RawPayload
+from nightstream.simulators.nightscout import NightscoutTestServer
+from nightstream.sinks.nightscout.date_window import format_utc
+from nightstream.sinks.nightscout.sink import SinkConfig
+from nightstream.streams.registry import TRANSFORMS
+from nightstream.streams.transform import TransformOutput
 from tests.integration.cli_runs import CliRun
 from tests.integration.history import DAY_MS, PATIENT, READINGS_PER_DAY, History, build_history
 from tests.integration.pipeline import Pipeline, wait_until

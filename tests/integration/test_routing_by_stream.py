@@ -22,13 +22,18 @@ from pathlib import Path
 import pytest
 
 from nightstream.kafka_offsets import group_lag, sink_backlog
-from schemas.identity import device_name, entry_identifier, nightscout_identifier, stream_digest
-from schemas.topics import TopicNames
-from sinks.nightscout.testserver import NightscoutTestServer
-from sources.dexcomshare.simulator import ManualClock, ShareSimulator, generate_accounts
-from sources.librelinkup.hosts import REGION_PLACEHOLDER
-from sources.librelinkup.simulator import LluAccount, LluSimulator, SimOptions, SimPatient
-from sources.librelinkup.simulator.accounts import MG_DL
+from nightstream.schemas.identity import (
+    device_name,
+    entry_identifier,
+    nightscout_identifier,
+    stream_digest,
+)
+from nightstream.schemas.topics import TopicNames
+from nightstream.simulators.dexcomshare import ManualClock, ShareSimulator, generate_accounts
+from nightstream.simulators.librelinkup import LluAccount, LluSimulator, SimOptions, SimPatient
+from nightstream.simulators.librelinkup.accounts import MG_DL
+from nightstream.simulators.nightscout import NightscoutTestServer
+from nightstream.sources.librelinkup.hosts import REGION_PLACEHOLDER
 from tests.integration.pipeline import LinkSpec, Pipeline, poll_once, wait_until
 from tests.timing import scaled
 

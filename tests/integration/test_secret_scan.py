@@ -24,14 +24,14 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from nightstream.kafka_offsets import group_lag
-from schemas.documents import Collection
-from schemas.topics import TopicNames
-from sinks.nightscout.testserver import NightscoutTestServer
-from sources.dexcomshare.simulator import ShareSimulator, SimAccount
-from sources.librelinkup.hosts import REGION_PLACEHOLDER
-from sources.librelinkup.simulator import LluAccount, LluSimulator, SimPatient
-from sources.librelinkup.simulator.tickets import Ticket, TicketStore
-from sources.tandem.simulator import SimPump, TandemAccount, TandemSimulator
+from nightstream.schemas.documents import Collection
+from nightstream.schemas.topics import TopicNames
+from nightstream.simulators.dexcomshare import ShareSimulator, SimAccount
+from nightstream.simulators.librelinkup import LluAccount, LluSimulator, SimPatient
+from nightstream.simulators.librelinkup.tickets import Ticket, TicketStore
+from nightstream.simulators.nightscout import NightscoutTestServer
+from nightstream.simulators.tandem import SimPump, TandemAccount, TandemSimulator
+from nightstream.sources.librelinkup.hosts import REGION_PLACEHOLDER
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 from tests.integration.topic_records import read_topic, topics_with_prefix
 from tests.timing import scaled

@@ -16,10 +16,10 @@ import pytest
 from nightstream.config import load_settings
 from nightstream.kafka_offsets import group_lag, sink_backlog
 from nightstream.roles import build_delivery_role
-from schemas.documents import Collection, NsRecord
-from schemas.identity import nightscout_identifier
-from sinks.nightscout.sink import SinkStats
-from sinks.nightscout.testserver import Faults, NightscoutTestServer
+from nightstream.schemas.documents import Collection, NsRecord
+from nightstream.schemas.identity import nightscout_identifier
+from nightstream.simulators.nightscout import Faults, NightscoutTestServer
+from nightstream.sinks.nightscout.sink import SinkStats
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 from tests.integration.topic_records import bind_streams, produce_documents, sgv_entry
 

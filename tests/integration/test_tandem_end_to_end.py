@@ -21,21 +21,21 @@ import pytest
 from nightstream.config import load_settings
 from nightstream.kafka_offsets import group_lag, records_in, sink_backlog
 from nightstream.roles import build_poller
-from schemas.backoff import RetryPolicy
-from schemas.compacted import read_latest
-from schemas.documents import Collection
-from schemas.identity import stream_digest
-from schemas.records import DeadLetter, RawPayload
-from schemas.serde import make_serde
-from schemas.topics import TopicNames
-from sinks.nightscout.testserver import NightscoutTestServer
-from sources.runner import LinkState, PollerOptions
-from sources.simclock import ManualClock, wall_clock_ms
-from sources.simulator_kit.lockout import LockoutPolicy
-from sources.simulator_kit.replies import compact_json
-from sources.tandem.simulator import SimOptions, SimPump, TandemAccount, TandemSimulator
-from sources.tandem.simulator.service import MALFORMED_EVENT
-from streams.tandem import transform
+from nightstream.schemas.backoff import RetryPolicy
+from nightstream.schemas.compacted import read_latest
+from nightstream.schemas.documents import Collection
+from nightstream.schemas.identity import stream_digest
+from nightstream.schemas.records import DeadLetter, RawPayload
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import TopicNames
+from nightstream.simulators.kit.lockout import LockoutPolicy
+from nightstream.simulators.kit.replies import compact_json
+from nightstream.simulators.nightscout import NightscoutTestServer
+from nightstream.simulators.tandem import SimOptions, SimPump, TandemAccount, TandemSimulator
+from nightstream.simulators.tandem.service import MALFORMED_EVENT
+from nightstream.sources.runner import LinkState, PollerOptions
+from nightstream.sources.simclock import ManualClock, wall_clock_ms
+from nightstream.streams.tandem import transform
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 
 pytestmark = pytest.mark.kafka

@@ -18,13 +18,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 from nightstream.config import load_settings
 from nightstream.kafka_offsets import sink_backlog
 from nightstream.roles import build_delivery_role
+from nightstream.schemas.documents import Collection, NsRecord, to_avro
+from nightstream.schemas.identity import entry_identifier
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import TopicNames, topic_catalog
+from nightstream.simulators.nightscout import NightscoutTestServer
+from nightstream.sinks.nightscout.sink import SinkStats
 from nightstream.topics_admin import ensure_topics
-from schemas.documents import Collection, NsRecord, to_avro
-from schemas.identity import entry_identifier
-from schemas.serde import make_serde
-from schemas.topics import TopicNames, topic_catalog
-from sinks.nightscout.sink import SinkStats
-from sinks.nightscout.testserver import NightscoutTestServer
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 from tests.integration.topic_records import bind_streams
 

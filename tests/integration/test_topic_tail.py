@@ -7,9 +7,9 @@ import json
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from nightstream.schemas.topics import TopicNames, topic_catalog
 from nightstream.topic_tail import TopicMissing, tail
 from nightstream.topics_admin import ensure_topics
-from schemas.topics import TopicNames, topic_catalog
 from tests.kafka_broker import KafkaNames
 
 pytestmark = pytest.mark.kafka

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from nightstream.schemas.topics import TopicNames, topic_catalog
 from nightstream.topics_admin import topic_states
-from schemas.topics import TopicNames, topic_catalog
 from tests.integration.cli_runs import CliRun
 from tests.integration.topic_records import topics_with_prefix
 from tests.kafka_broker import KafkaNames

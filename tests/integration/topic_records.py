@@ -8,13 +8,13 @@ import asyncio
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.compacted import read_records
-from schemas.documents import Collection, NsRecord, to_avro
-from schemas.identity import entry_identifier
-from schemas.records import StreamBinding
-from schemas.serde import make_serde
-from schemas.stream_partitions import document_partitions, stream_partition
-from schemas.topics import TopicNames
+from nightstream.schemas.compacted import read_records
+from nightstream.schemas.documents import Collection, NsRecord, to_avro
+from nightstream.schemas.identity import entry_identifier
+from nightstream.schemas.records import StreamBinding
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.stream_partitions import document_partitions, stream_partition
+from nightstream.schemas.topics import TopicNames
 from tests.timing import scaled
 
 

@@ -9,7 +9,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 
 from nightstream.roles import keep_running
-from schemas.backoff import RetryPolicy
+from nightstream.schemas.backoff import RetryPolicy
 from tests.timing import scaled
 
 FAST = RetryPolicy(base=0.01, cap=0.02)

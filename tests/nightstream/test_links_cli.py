@@ -17,11 +17,11 @@ from nightstream.config import KafkaSettings
 from nightstream.link_host import PollerLinkHost
 from nightstream.link_store import LinkStore
 from nightstream.roles import build_poll_source
-from schemas.records import LinkRecord, LinkState
-from schemas.serde import make_serde
-from sources.link_credentials import KEY_ENV, LinkKeyring, new_key
-from sources.link_status import LinkStatusPublisher
-from sources.poll_source import PollSource
+from nightstream.schemas.records import LinkRecord, LinkState
+from nightstream.schemas.serde import make_serde
+from nightstream.sources.link_credentials import KEY_ENV, LinkKeyring, new_key
+from nightstream.sources.link_status import LinkStatusPublisher
+from nightstream.sources.poll_source import PollSource
 from tests.integration.topic_records import read_topic
 from tests.kafka_broker import KafkaNames
 
@@ -238,7 +238,7 @@ async def test_a_running_poller_follows_the_links_topic(
     caplog.set_level(logging.DEBUG)
     from nightstream.config import load_settings
     from nightstream.link_wiring import LinksRole
-    from sources.link_assignment import AssignmentOptions
+    from nightstream.sources.link_assignment import AssignmentOptions
     from tests.integration.pipeline import wait_until
 
     async def run_cli(*args: str, stdin: str = "") -> None:

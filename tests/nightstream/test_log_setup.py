@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from nightstream.cli import main
 from nightstream.config import load_settings
 from nightstream.log_setup import RetriedLookupFilter, formatter
-from streams.payloads import PayloadTotals
+from nightstream.streams.payloads import PayloadTotals
 
 COORDINATOR = "aiokafka.consumer.group_coordinator"
 
@@ -53,7 +53,7 @@ def test_a_lookup_aiokafka_gives_up_on_stays_an_error() -> None:
 def test_json_lines_carry_utc_time_level_logger_and_message() -> None:
     record = logging.makeLogRecord(
         {
-            "name": "streams.processor",
+            "name": "nightstream.streams.processor",
             "levelno": 20,
             "levelname": "INFO",
             "msg": "a %s",
@@ -63,7 +63,7 @@ def test_json_lines_carry_utc_time_level_logger_and_message() -> None:
     line = json.loads(formatter("json").format(record))
     assert {k: line[k] for k in ("level", "logger", "message")} == {
         "level": "INFO",
-        "logger": "streams.processor",
+        "logger": "nightstream.streams.processor",
         "message": "a b",
     }
     assert line["time"].endswith("+00:00")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nightstream.replay import plan_replay, site_key
-from sinks.nightscout.client import NightscoutTargetConfig
-from sinks.nightscout.date_window import DateWindow
+from nightstream.sinks.nightscout.client import NightscoutTargetConfig
+from nightstream.sinks.nightscout.date_window import DateWindow
 
 
 def _target(url: str) -> NightscoutTargetConfig:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from nightstream.config import load_settings
 from nightstream.roles import build_poll_source
-from sources.tandem.cursor import PumpCursor
-from sources.tandem.poll_source import TandemPollSource
-from sources.tandem.protocol import EU_CLIENT_ID
+from nightstream.sources.tandem.cursor import PumpCursor
+from nightstream.sources.tandem.poll_source import TandemPollSource
+from nightstream.sources.tandem.protocol import EU_CLIENT_ID
 
 CONFIG = """
 [targets.home]

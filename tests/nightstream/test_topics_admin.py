@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from nightstream.schemas.topics import TopicNames, topic_catalog
 from nightstream.topics_admin import TopicState, compare, refusals
-from schemas.topics import TopicNames, topic_catalog
 
 _WEEK_MS = "604800000"
 SPECS = {s.name: s for s in topic_catalog("p", partitions=4)}

@@ -9,8 +9,8 @@ import pytest
 from nightstream.config import load_settings
 from nightstream.config_errors import ConfigError
 from nightstream.roles import build_poller, vendor_budgets
-from sources.http_pools import DEFAULT_BUDGET, HostBudget
-from sources.runner import PollerOptions
+from nightstream.sources.http_pools import DEFAULT_BUDGET, HostBudget
+from nightstream.sources.runner import PollerOptions
 
 
 def _config(tmp_path: Path, body: str) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-from schemas.catalog import SCHEMA_NAMES, SchemaVersion, schema_family
+from nightstream.schemas.catalog import SCHEMA_NAMES, SchemaVersion, schema_family
 from tests.schemas.avro_samples import sample
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,10 +7,10 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.dead_letters import REFERENCE_KIND, bounded_dead_letter, sha256_hex
-from schemas.records import DeadLetter
-from schemas.serde import make_serde
-from schemas.topics import DEAD_LETTER_MAX_BYTES
+from nightstream.schemas.dead_letters import REFERENCE_KIND, bounded_dead_letter, sha256_hex
+from nightstream.schemas.records import DeadLetter
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import DEAD_LETTER_MAX_BYTES
 
 SERDE = make_serde("dead_letter", subject="dlq-value")
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from schemas.link_directory import DirectoryEntry, LinkDirectory
+from nightstream.schemas.link_directory import DirectoryEntry, LinkDirectory
 from tests.integration.pipeline import wait_until
 from tests.kafka_broker import KafkaNames
 from tests.sources.links.assignment_kit import LINK_SERDE, LinkWriter, create_links_topic, link

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from schemas.fencing import LoopWatch
+from nightstream.schemas.fencing import LoopWatch
 from tests.timing import scaled
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka import TopicPartition
 
-from schemas.offset_bounds import OffsetBounds
+from nightstream.schemas.offset_bounds import OffsetBounds
 
 A = TopicPartition("t", 0)
 B = TopicPartition("t", 1)

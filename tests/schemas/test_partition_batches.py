@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from nightstream.schemas.compacted import read_records
+from nightstream.schemas.partition_batches import PartitionBatches
+from nightstream.schemas.topics import TopicSpec
 from nightstream.topics_admin import ensure_topics
-from schemas.compacted import read_records
-from schemas.partition_batches import PartitionBatches
-from schemas.topics import TopicSpec
 
 pytestmark = pytest.mark.kafka
 

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.catalog import schema_family
-from schemas.documents import Collection, NsRecord, content_hash, from_avro, to_avro
-from schemas.errors import RecordDecodeError, RecordEncodeError
-from schemas.identity import entry_identifier, nightscout_identifier
-from schemas.records import RawPayload
-from schemas.serde import SingleObjectSerde, make_serde
+from nightstream.schemas.catalog import schema_family
+from nightstream.schemas.documents import Collection, NsRecord, content_hash, from_avro, to_avro
+from nightstream.schemas.errors import RecordDecodeError, RecordEncodeError
+from nightstream.schemas.identity import entry_identifier, nightscout_identifier
+from nightstream.schemas.records import RawPayload
+from nightstream.schemas.serde import SingleObjectSerde, make_serde
 
 
 def _entry(**extra: object) -> dict[str, object]:

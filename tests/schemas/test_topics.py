@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.topics import CONTENT_HASHES_FORMAT, TopicNames, topic_catalog
+from nightstream.schemas.topics import CONTENT_HASHES_FORMAT, TopicNames, topic_catalog
 
 
 def test_the_content_hash_changelog_is_compacted_and_partitioned_like_the_raw_topics() -> None:
@@ -18,7 +18,7 @@ def test_raw_topics_are_made_only_for_the_vendors_nightstream_polls() -> None:
     from typing import get_args
 
     from nightstream.config import VendorName
-    from streams.registry import TRANSFORMS
+    from nightstream.streams.registry import TRANSFORMS
 
     raw = {s.name.removeprefix("p.raw.") for s in topic_catalog("p") if ".raw." in s.name}
     assert raw == set(get_args(VendorName)) == set(TRANSFORMS)

@@ -6,18 +6,18 @@ import asyncio
 
 import pytest
 
-from schemas.records import PollCursor
-from schemas.topics import TopicNames
-from sources.cold_start import (
+from nightstream.schemas.records import PollCursor
+from nightstream.schemas.topics import TopicNames
+from nightstream.sources.cold_start import (
     FIRST_POLL_REQUESTS,
     NewLink,
     VendorLoads,
     first_poll_requests,
     first_poll_windows_s,
 )
-from sources.http_pools import HostBudget, SharedPools
-from sources.poll_source import FetchResult
-from sources.runner import Poller, PollerOptions
+from nightstream.sources.http_pools import HostBudget, SharedPools
+from nightstream.sources.poll_source import FetchResult
+from nightstream.sources.runner import Poller, PollerOptions
 from tests.timing import scaled
 
 

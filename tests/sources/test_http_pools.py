@@ -11,7 +11,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from sources.http_pools import HostBudget, SharedPools
+from nightstream.sources.http_pools import HostBudget, SharedPools
 
 
 @dataclass

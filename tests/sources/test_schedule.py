@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sources.schedule import DueTimes, next_slot_ms, phase_ms
+from nightstream.sources.schedule import DueTimes, next_slot_ms, phase_ms
 
 INTERVAL_MS = 300_000
 

@@ -23,13 +23,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.errors import BadRecordError
-from schemas.identity import payload_stream
-from schemas.records import RawPayload
-from streams.registry import TRANSFORMS
-from streams.tandem.codes import MAPPED_CODES
-from streams.tandem.events import event_code
-from streams.transform import Transform, TransformOutput
+from nightstream.schemas.errors import BadRecordError
+from nightstream.schemas.identity import payload_stream
+from nightstream.schemas.records import RawPayload
+from nightstream.streams.registry import TRANSFORMS
+from nightstream.streams.tandem.codes import MAPPED_CODES
+from nightstream.streams.tandem.events import event_code
+from nightstream.streams.transform import Transform, TransformOutput
 
 JsonValue = Any
 FETCHED_AT_MS = 1_750_000_000_000

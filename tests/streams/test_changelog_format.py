@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faust.serializers import codecs
 
-from schemas.hash_changelog import changelog_record
+from nightstream.schemas.hash_changelog import changelog_record
 
 
 def test_changelog_records_are_faust_json() -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from nightstream.schemas.compacted import read_records
+from nightstream.schemas.errors import NightstreamError
+from nightstream.schemas.hash_changelog import ChangelogHashes, HashEntry, send_entries
+from nightstream.schemas.hash_store import DAY_MS, LocalHashStore
+from nightstream.schemas.topics import TopicSpec
 from nightstream.topics_admin import ensure_topics
-from schemas.compacted import read_records
-from schemas.errors import NightstreamError
-from schemas.hash_changelog import ChangelogHashes, HashEntry, send_entries
-from schemas.hash_store import DAY_MS, LocalHashStore
-from schemas.topics import TopicSpec
 
 pytestmark = pytest.mark.kafka
 

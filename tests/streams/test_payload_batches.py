@@ -14,16 +14,16 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.bindings import StreamBindings
-from schemas.documents import Collection as DocumentCollection
-from schemas.hash_changelog import HashEntry
-from schemas.identity import stream_digest
-from schemas.records import RawPayload
-from schemas.serde import make_serde
-from schemas.topics import TopicNames
-from streams.payloads import PayloadHandler, RawItem
-from streams.registry import TRANSFORMS
-from streams.stream_binder import StreamBinder
+from nightstream.schemas.bindings import StreamBindings
+from nightstream.schemas.documents import Collection as DocumentCollection
+from nightstream.schemas.hash_changelog import HashEntry
+from nightstream.schemas.identity import stream_digest
+from nightstream.schemas.records import RawPayload
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import TopicNames
+from nightstream.streams.payloads import PayloadHandler, RawItem
+from nightstream.streams.registry import TRANSFORMS
+from nightstream.streams.stream_binder import StreamBinder
 
 NOW_MS = 1_790_000_000_000
 FIVE_MINUTES = 300_000

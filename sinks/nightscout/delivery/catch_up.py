@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 
-from sinks.nightscout.delivery.offset_progress import OffsetProgress
-from sinks.nightscout.delivery.progress_store import SavedCatchUp
+from nightstream.sinks.nightscout.delivery.offset_progress import OffsetProgress
+from nightstream.sinks.nightscout.delivery.progress_store import SavedCatchUp
 
 
 @dataclass(eq=False)

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from schemas.documents import NsRecord
-from schemas.fencing import PartitionOwnership
-from sinks.nightscout.delivery.catch_up import CatchUp
-from sinks.nightscout.delivery.deliveries import Delivery
-from sinks.nightscout.delivery.lane import SiteLane
-from sinks.nightscout.delivery.offset_progress import OffsetProgress
-from sinks.nightscout.delivery.site_routes import SiteRoutes
+from nightstream.schemas.documents import NsRecord
+from nightstream.schemas.fencing import PartitionOwnership
+from nightstream.sinks.nightscout.delivery.catch_up import CatchUp
+from nightstream.sinks.nightscout.delivery.deliveries import Delivery
+from nightstream.sinks.nightscout.delivery.lane import SiteLane
+from nightstream.sinks.nightscout.delivery.offset_progress import OffsetProgress
+from nightstream.sinks.nightscout.delivery.site_routes import SiteRoutes
 
 MAX_BATCH = 500
 FEED_BELOW = 256

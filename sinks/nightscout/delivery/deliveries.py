@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 
-from schemas.documents import NsRecord
-from sinks.nightscout.delivery.offset_progress import OffsetProgress
+from nightstream.schemas.documents import NsRecord
+from nightstream.sinks.nightscout.delivery.offset_progress import OffsetProgress
 
 
 @dataclass(frozen=True, slots=True, eq=False)

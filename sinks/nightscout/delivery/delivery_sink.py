@@ -20,7 +20,7 @@ So one dead or slow site never holds the others back, and what the group commits
 skips what a site has not acknowledged: a site's catch-up is saved before the group moves
 past the deliveries it gave back.
 
-Fencing is as for every role (``schemas.fencing``): each delivery carries the assignment
+Fencing is as for every role (``nightstream.schemas.fencing``): each delivery carries the assignment
 epoch of its partition, and a lane writes nothing for a partition this instance lost, nor
 after the process stood still, until the group confirmed who owns what.
 """
@@ -39,26 +39,30 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
-from schemas.backoff import RetryPolicy
-from schemas.bindings import StreamBindings
-from schemas.compacted import partitions_of
-from schemas.errors import NightstreamError
-from schemas.fencing import LoopWatch, PartitionOwnership
-from schemas.hash_store import DAY_MS, LocalHashStore
-from schemas.registry import SchemaRegistryClient
-from schemas.serde import make_serde
-from schemas.stream_partitions import stream_partition
-from schemas.topics import TopicNames
-from sinks.nightscout.delivery.catch_up import CatchUp
-from sinks.nightscout.delivery.catch_up_reader import CatchUpReader, CatchUpState
-from sinks.nightscout.delivery.deliveries import Delivery
-from sinks.nightscout.delivery.documents import DocumentTopics
-from sinks.nightscout.delivery.lane import SiteLane
-from sinks.nightscout.delivery.offset_progress import OffsetProgress
-from sinks.nightscout.delivery.progress_store import Coverage, ProgressStore, SavedCatchUp
-from sinks.nightscout.delivery.site_acks import SiteAcks
-from sinks.nightscout.delivery.site_routes import Route, SiteRoutes
-from sinks.nightscout.delivery.site_writer import SiteWriter
+from nightstream.schemas.backoff import RetryPolicy
+from nightstream.schemas.bindings import StreamBindings
+from nightstream.schemas.compacted import partitions_of
+from nightstream.schemas.errors import NightstreamError
+from nightstream.schemas.fencing import LoopWatch, PartitionOwnership
+from nightstream.schemas.hash_store import DAY_MS, LocalHashStore
+from nightstream.schemas.registry import SchemaRegistryClient
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.stream_partitions import stream_partition
+from nightstream.schemas.topics import TopicNames
+from nightstream.sinks.nightscout.delivery.catch_up import CatchUp
+from nightstream.sinks.nightscout.delivery.catch_up_reader import CatchUpReader, CatchUpState
+from nightstream.sinks.nightscout.delivery.deliveries import Delivery
+from nightstream.sinks.nightscout.delivery.documents import DocumentTopics
+from nightstream.sinks.nightscout.delivery.lane import SiteLane
+from nightstream.sinks.nightscout.delivery.offset_progress import OffsetProgress
+from nightstream.sinks.nightscout.delivery.progress_store import (
+    Coverage,
+    ProgressStore,
+    SavedCatchUp,
+)
+from nightstream.sinks.nightscout.delivery.site_acks import SiteAcks
+from nightstream.sinks.nightscout.delivery.site_routes import Route, SiteRoutes
+from nightstream.sinks.nightscout.delivery.site_writer import SiteWriter
 
 logger = logging.getLogger(__name__)
 

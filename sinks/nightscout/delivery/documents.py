@@ -11,14 +11,14 @@ import time
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
-from schemas.documents import Collection, NsRecord, from_avro, to_avro
-from schemas.errors import RecordDecodeError
-from schemas.fencing import check_lease
-from schemas.records import DeadLetter
-from schemas.registry import SchemaRegistryClient
-from schemas.serde import Serde, make_serde
-from schemas.topics import TopicNames
-from schemas.version import app_version
+from nightstream.schemas.documents import Collection, NsRecord, from_avro, to_avro
+from nightstream.schemas.errors import RecordDecodeError
+from nightstream.schemas.fencing import check_lease
+from nightstream.schemas.records import DeadLetter
+from nightstream.schemas.registry import SchemaRegistryClient
+from nightstream.schemas.serde import Serde, make_serde
+from nightstream.schemas.topics import TopicNames
+from nightstream.schemas.version import app_version
 
 logger = logging.getLogger(__name__)
 

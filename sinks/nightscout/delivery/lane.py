@@ -18,16 +18,16 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
-from schemas.backoff import Backoff, RetryPolicy
-from schemas.documents import Collection, NsRecord
-from schemas.errors import RetriableError, TargetFatalError
-from schemas.fencing import Fenced, PartitionOwnership, check_lease, start_leased
-from sinks.nightscout.delivery.deliveries import Delivery
-from sinks.nightscout.delivery.site_acks import DELETED, REJECTED, SiteAcks
-from sinks.nightscout.delivery.site_writer import SiteWriter, first_failure
-from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
-from sinks.nightscout.sink import SinkStats
-from sinks.nightscout.stopping import WriteStopped
+from nightstream.schemas.backoff import Backoff, RetryPolicy
+from nightstream.schemas.documents import Collection, NsRecord
+from nightstream.schemas.errors import RetriableError, TargetFatalError
+from nightstream.schemas.fencing import Fenced, PartitionOwnership, check_lease, start_leased
+from nightstream.sinks.nightscout.delivery.deliveries import Delivery
+from nightstream.sinks.nightscout.delivery.site_acks import DELETED, REJECTED, SiteAcks
+from nightstream.sinks.nightscout.delivery.site_writer import SiteWriter, first_failure
+from nightstream.sinks.nightscout.outcomes import WriteOutcome, WriteStatus
+from nightstream.sinks.nightscout.sink import SinkStats
+from nightstream.sinks.nightscout.stopping import WriteStopped
 
 logger = logging.getLogger(__name__)
 

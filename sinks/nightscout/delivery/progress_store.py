@@ -17,7 +17,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from schemas.compacted import read_latest
+from nightstream.schemas.compacted import read_latest
 
 
 @dataclass(frozen=True)

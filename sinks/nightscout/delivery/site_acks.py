@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from schemas.documents import NsRecord
-from schemas.hash_changelog import HashEntry
-from schemas.hash_store import LocalHashStore
+from nightstream.schemas.documents import NsRecord
+from nightstream.schemas.hash_changelog import HashEntry
+from nightstream.schemas.hash_store import LocalHashStore
 
 DELETED = "deleted:"
 REJECTED = "rejected:"

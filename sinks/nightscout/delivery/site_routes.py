@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 
-from schemas.bindings import StreamBindings
+from nightstream.schemas.bindings import StreamBindings
 
 logger = logging.getLogger(__name__)
 

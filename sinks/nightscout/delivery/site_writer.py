@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from schemas.documents import Collection, NsRecord
-from schemas.errors import TargetFatalError
-from sinks.nightscout.client import NightscoutClient
-from sinks.nightscout.outcomes import WriteOutcome
+from nightstream.schemas.documents import Collection, NsRecord
+from nightstream.schemas.errors import TargetFatalError
+from nightstream.sinks.nightscout.client import NightscoutClient
+from nightstream.sinks.nightscout.outcomes import WriteOutcome
 
 Outcome = WriteOutcome | BaseException
 SiteWriter = Callable[[Collection, Sequence[NsRecord]], Awaitable[list[Outcome]]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sinks.nightscout.acked_table import DELETED, AckedTable, ReadAt
+from nightstream.sinks.nightscout.acked_table import DELETED, AckedTable, ReadAt
 from tests.kafka_broker import unique_name
 
 pytestmark = pytest.mark.kafka

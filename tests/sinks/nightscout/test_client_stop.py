@@ -12,11 +12,15 @@ from typing import Any
 
 import pytest
 
-from schemas.backoff import RetryPolicy
-from schemas.documents import Collection
-from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig, WriteStopped
-from sinks.nightscout.target_health import TargetHealth
-from sinks.nightscout.testserver import Faults, NightscoutTestServer
+from nightstream.schemas.backoff import RetryPolicy
+from nightstream.schemas.documents import Collection
+from nightstream.simulators.nightscout import Faults, NightscoutTestServer
+from nightstream.sinks.nightscout.client import (
+    NightscoutClient,
+    NightscoutTargetConfig,
+    WriteStopped,
+)
+from nightstream.sinks.nightscout.target_health import TargetHealth
 from tests.timing import scaled
 
 API_SECRET = "test-secret-12chars"

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from schemas.backoff import Backoff, RetryPolicy, parse_retry_after
-from schemas.documents import Collection
-from sinks.nightscout.client import NightscoutTargetConfig
-from sinks.nightscout.outcomes import WriteOutcome, WriteStatus
-from sinks.nightscout.permissions import granted
-from sinks.nightscout.v1_batches import pack
+from nightstream.schemas.backoff import Backoff, RetryPolicy, parse_retry_after
+from nightstream.schemas.documents import Collection
+from nightstream.sinks.nightscout.client import NightscoutTargetConfig
+from nightstream.sinks.nightscout.outcomes import WriteOutcome, WriteStatus
+from nightstream.sinks.nightscout.permissions import granted
+from nightstream.sinks.nightscout.v1_batches import pack
 
 TOKEN = "nightstreams-0123456789abcdef"
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from schemas.backoff import RetryPolicy
-from schemas.documents import Collection
-from schemas.errors import TargetFatalError
-from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
-from sinks.nightscout.outcomes import WriteStatus
-from sinks.nightscout.testserver import Faults, NightscoutTestServer
+from nightstream.schemas.backoff import RetryPolicy
+from nightstream.schemas.documents import Collection
+from nightstream.schemas.errors import TargetFatalError
+from nightstream.simulators.nightscout import Faults, NightscoutTestServer
+from nightstream.sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
+from nightstream.sinks.nightscout.outcomes import WriteStatus
 
 API_SECRET = "test-secret-12chars"
 BASE_DATE_MS = 1_700_000_000_000

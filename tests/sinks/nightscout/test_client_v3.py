@@ -14,12 +14,12 @@ import httpx
 import pytest
 from aiohttp import web
 
-from schemas.backoff import RetryPolicy
-from schemas.documents import Collection
-from schemas.errors import RetriableError, TargetFatalError
-from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
-from sinks.nightscout.outcomes import WriteStatus
-from sinks.nightscout.testserver import Faults, NightscoutTestServer
+from nightstream.schemas.backoff import RetryPolicy
+from nightstream.schemas.documents import Collection
+from nightstream.schemas.errors import RetriableError, TargetFatalError
+from nightstream.simulators.nightscout import Faults, NightscoutTestServer
+from nightstream.sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
+from nightstream.sinks.nightscout.outcomes import WriteStatus
 from tests.timing import scaled
 
 API_SECRET = "test-secret-12chars"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from schemas.documents import Collection, NsRecord
-from sinks.nightscout.date_window import (
+from nightstream.schemas.documents import Collection, NsRecord
+from nightstream.sinks.nightscout.date_window import (
     DateWindow,
     document_date_ms,
     format_utc,

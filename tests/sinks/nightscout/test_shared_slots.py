@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from schemas.documents import Collection
-from sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
-from sinks.nightscout.testserver.sites import HostedSite, MultiSiteTestServer
+from nightstream.schemas.documents import Collection
+from nightstream.simulators.nightscout.sites import HostedSite, MultiSiteTestServer
+from nightstream.sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
 from tests.timing import scaled
 
 SITES = 12

@@ -7,10 +7,15 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from sources.dexcomshare.client import DexcomShareClient
-from sources.dexcomshare.servers import ShareServer
-from sources.dexcomshare.simulator import LockoutPolicy, ManualClock, ShareSimulator, SimAccount
-from sources.simulator_kit.glucose import MINUTE_MS
+from nightstream.simulators.dexcomshare import (
+    LockoutPolicy,
+    ManualClock,
+    ShareSimulator,
+    SimAccount,
+)
+from nightstream.simulators.kit.glucose import MINUTE_MS
+from nightstream.sources.dexcomshare.client import DexcomShareClient
+from nightstream.sources.dexcomshare.servers import ShareServer
 
 START_MS = 1_750_000_000_000
 LOCK_MS = 10 * MINUTE_MS

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from schemas.errors import LinkFatalError
-from sources.dexcomshare.servers import US_APPLICATION_ID, ShareServer
-from sources.dexcomshare.simulator import ManualClock, ShareSimulator
+from nightstream.schemas.errors import LinkFatalError
+from nightstream.simulators.dexcomshare import ManualClock, ShareSimulator
+from nightstream.sources.dexcomshare.servers import US_APPLICATION_ID, ShareServer
 from tests.sources.dexcomshare.conftest import (
     JP_PASSWORD,
     JP_USER,

@@ -7,9 +7,9 @@ import asyncio
 import httpx
 import pytest
 
-from schemas.errors import LinkFatalError, RetriableError
-from sources.dexcomshare.servers import share_server
-from sources.dexcomshare.simulator import ManualClock, ShareSimulator
+from nightstream.schemas.errors import LinkFatalError, RetriableError
+from nightstream.simulators.dexcomshare import ManualClock, ShareSimulator
+from nightstream.sources.dexcomshare.servers import share_server
 from tests.sources.dexcomshare.conftest import US_USER, share_client
 
 

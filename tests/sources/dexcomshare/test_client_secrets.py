@@ -9,9 +9,9 @@ import traceback
 import httpx
 import pytest
 
-from schemas.errors import LinkFatalError, RetriableError
-from sources.dexcomshare.simulator import ShareSimulator
-from sources.secret import Secret
+from nightstream.schemas.errors import LinkFatalError, RetriableError
+from nightstream.simulators.dexcomshare import ShareSimulator
+from nightstream.sources.secret import Secret
 from tests.sources.dexcomshare.conftest import US_PASSWORD, US_USER, share_client
 
 

@@ -7,11 +7,11 @@ import asyncio
 import httpx
 import pytest
 
-from schemas.errors import RetriableError
-from schemas.identity import stream_digest
-from sources.dexcomshare.client import DexcomShareClient
-from sources.dexcomshare.simulator import ManualClock, ShareSimulator
-from sources.simulator_kit.glucose import DAY_MS, MINUTE_MS
+from nightstream.schemas.errors import RetriableError
+from nightstream.schemas.identity import stream_digest
+from nightstream.simulators.dexcomshare import ManualClock, ShareSimulator
+from nightstream.simulators.kit.glucose import DAY_MS, MINUTE_MS
+from nightstream.sources.dexcomshare.client import DexcomShareClient
 from tests.sources.dexcomshare.conftest import US_PASSWORD, US_USER, share_client
 
 

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from sources.dexcomshare.simulator import ShareSimulator
+from nightstream.simulators.dexcomshare import ShareSimulator
 from tests.sources.dexcomshare.conftest import US_USER, share_client
 
 

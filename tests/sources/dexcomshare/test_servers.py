@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from schemas.backoff import parse_retry_after
-from sources.dexcomshare.client import capped_window
-from sources.dexcomshare.servers import (
+from nightstream.schemas.backoff import parse_retry_after
+from nightstream.sources.dexcomshare.client import capped_window
+from nightstream.sources.dexcomshare.servers import (
     JP_APPLICATION_ID,
     US_APPLICATION_ID,
     parse_region,

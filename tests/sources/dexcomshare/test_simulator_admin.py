@@ -8,8 +8,8 @@ import json
 import httpx
 import pytest
 
-from schemas.errors import RetriableError
-from sources.dexcomshare.simulator import ManualClock, ShareSimulator
+from nightstream.schemas.errors import RetriableError
+from nightstream.simulators.dexcomshare import ManualClock, ShareSimulator
 from tests.sources.dexcomshare.conftest import US_USER, share_client
 
 

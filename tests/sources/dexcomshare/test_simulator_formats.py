@@ -8,10 +8,14 @@ import re
 import httpx
 import pytest
 
-from sources.dexcomshare.faults import ZERO_UUID
-from sources.dexcomshare.servers import LOGIN_BY_NAME_RETIRED, READ_GLUCOSE, US_APPLICATION_ID
-from sources.dexcomshare.simulator import ShareSimulator
-from sources.dexcomshare.simulator.formats import MALFORMED_KINDS, TREND_NAMES, MalformedKind
+from nightstream.simulators.dexcomshare import ShareSimulator
+from nightstream.simulators.dexcomshare.formats import MALFORMED_KINDS, TREND_NAMES, MalformedKind
+from nightstream.sources.dexcomshare.faults import ZERO_UUID
+from nightstream.sources.dexcomshare.servers import (
+    LOGIN_BY_NAME_RETIRED,
+    READ_GLUCOSE,
+    US_APPLICATION_ID,
+)
 from tests.sources.dexcomshare.conftest import (
     JP_PASSWORD,
     JP_USER,

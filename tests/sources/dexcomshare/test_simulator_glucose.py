@@ -9,8 +9,8 @@ import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sources.dexcomshare.simulator import AcceleratedClock, ManualClock, ShareSimulator
-from sources.simulator_kit.glucose import (
+from nightstream.simulators.dexcomshare import AcceleratedClock, ManualClock, ShareSimulator
+from nightstream.simulators.kit.glucose import (
     DAY_MS,
     READING_INTERVAL_MS,
     GlucoseTrace,

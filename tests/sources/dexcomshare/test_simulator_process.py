@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from sources.dexcomshare.servers import share_server
+from nightstream.sources.dexcomshare.servers import share_server
 from tests.sources.dexcomshare.conftest import share_client
 from tests.timing import scaled
 
@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 async def test_process_prints_url_and_accounts_that_work(http: httpx.AsyncClient) -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sources.dexcomshare.simulator",
+        sys.executable, "-m", "nightstream.simulators.dexcomshare",
         "--port", "0", "--accounts", "2", "--seed", "1", "--speed", "60",
         "--region", "us", "--region", "jp", "--json",
         cwd=REPO_ROOT,

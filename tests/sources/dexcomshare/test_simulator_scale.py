@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 
-from sources.dexcomshare.servers import AUTHENTICATE, LOGIN_BY_ID, READ_GLUCOSE, US_APPLICATION_ID
-from sources.dexcomshare.simulator import ManualClock, generate_accounts
-from sources.dexcomshare.simulator.service import ShareService
+from nightstream.simulators.dexcomshare import ManualClock, generate_accounts
+from nightstream.simulators.dexcomshare.service import ShareService
+from nightstream.sources.dexcomshare.servers import (
+    AUTHENTICATE,
+    LOGIN_BY_ID,
+    READ_GLUCOSE,
+    US_APPLICATION_ID,
+)
 
 START_MS = 1_790_000_000_000
 

@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from sources.librelinkup.client import LibreLinkUpClient
-from sources.librelinkup.simulator import ABBOTT_LOCKOUT, LluAccount, LluSimulator, SimPatient
-from sources.librelinkup.simulator.accounts import MMOL_L
-from sources.librelinkup.simulator.options import SimOptions
-from sources.simclock import ManualClock
+from nightstream.simulators.librelinkup import ABBOTT_LOCKOUT, LluAccount, LluSimulator, SimPatient
+from nightstream.simulators.librelinkup.accounts import MMOL_L
+from nightstream.simulators.librelinkup.options import SimOptions
+from nightstream.sources.librelinkup.client import LibreLinkUpClient
+from nightstream.sources.simclock import ManualClock
 from tests.sources.dexcomshare.conftest import http as http
 
 START_MS = 1_750_000_000_000

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from schemas.errors import LinkFatalError, RetriableError
-from sources.librelinkup.simulator import LluSimulator
-from sources.simclock import ManualClock
+from nightstream.schemas.errors import LinkFatalError, RetriableError
+from nightstream.simulators.librelinkup import LluSimulator
+from nightstream.sources.simclock import ManualClock
 from tests.sources.librelinkup.conftest import ADA, EU_EMAIL, LOCKOUT_S, llu_client
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from schemas.errors import LinkFatalError
-from sources.librelinkup.client import LibreLinkUpClient
-from sources.librelinkup.hosts import LluHosts
-from sources.librelinkup.simulator import LluSimulator
-from sources.librelinkup.simulator.accounts import StepType
+from nightstream.schemas.errors import LinkFatalError
+from nightstream.simulators.librelinkup import LluSimulator
+from nightstream.simulators.librelinkup.accounts import StepType
+from nightstream.sources.librelinkup.client import LibreLinkUpClient
+from nightstream.sources.librelinkup.hosts import LluHosts
 from tests.sources.librelinkup.conftest import (
     ADA,
     CN_EMAIL,

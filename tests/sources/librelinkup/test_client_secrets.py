@@ -8,10 +8,10 @@ import logging
 import httpx
 import pytest
 
-from schemas.errors import LinkFatalError, RetriableError
-from sources.librelinkup.poll_source import LibreLinkUpPollSource
-from sources.librelinkup.redaction import REDACTED, without_tokens
-from sources.librelinkup.simulator import LluSimulator
+from nightstream.schemas.errors import LinkFatalError, RetriableError
+from nightstream.simulators.librelinkup import LluSimulator
+from nightstream.sources.librelinkup.poll_source import LibreLinkUpPollSource
+from nightstream.sources.librelinkup.redaction import REDACTED, without_tokens
 from tests.sources.dexcomshare.test_client_secrets import _everything_shown
 from tests.sources.librelinkup.conftest import ADA, EU_EMAIL, EU_PASSWORD, llu_client
 

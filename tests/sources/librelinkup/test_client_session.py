@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from schemas.errors import RetriableError
-from sources.librelinkup.client import LibreLinkUpClient
-from sources.librelinkup.simulator import LluSimulator
-from sources.simclock import ManualClock
+from nightstream.schemas.errors import RetriableError
+from nightstream.simulators.librelinkup import LluSimulator
+from nightstream.sources.librelinkup.client import LibreLinkUpClient
+from nightstream.sources.simclock import ManualClock
 from tests.sources.librelinkup.conftest import ADA, EU_EMAIL, TICKET_TTL_MS, llu_client
 
 

@@ -6,14 +6,20 @@ import json
 
 import pytest
 
-from schemas.errors import LinkFatalError, RetriableError
-from sources.librelinkup.authorized import SessionEnded, check_authorized
-from sources.librelinkup.hosts import GLOBAL, LluHosts, llu_hosts, region_key, start_region
-from sources.librelinkup.login import UNKNOWN_REFUSAL_PAUSE_S, Redirect, read_login
-from sources.librelinkup.protocol import account_id_header, version_tuple
-from sources.librelinkup.refusals import DEFAULT_LOCKOUT_S
-from sources.librelinkup.reply import LluReply
-from sources.librelinkup.session import Session
+from nightstream.schemas.errors import LinkFatalError, RetriableError
+from nightstream.sources.librelinkup.authorized import SessionEnded, check_authorized
+from nightstream.sources.librelinkup.hosts import (
+    GLOBAL,
+    LluHosts,
+    llu_hosts,
+    region_key,
+    start_region,
+)
+from nightstream.sources.librelinkup.login import UNKNOWN_REFUSAL_PAUSE_S, Redirect, read_login
+from nightstream.sources.librelinkup.protocol import account_id_header, version_tuple
+from nightstream.sources.librelinkup.refusals import DEFAULT_LOCKOUT_S
+from nightstream.sources.librelinkup.reply import LluReply
+from nightstream.sources.librelinkup.session import Session
 
 
 @pytest.mark.parametrize(

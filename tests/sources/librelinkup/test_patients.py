@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from schemas.errors import LinkFatalError
-from sources.librelinkup.patients import Patient, choose_patient, read_patients
-from sources.librelinkup.poll_source import LibreLinkUpPollSource
-from sources.librelinkup.simulator import LluSimulator
+from nightstream.schemas.errors import LinkFatalError
+from nightstream.simulators.librelinkup import LluSimulator
+from nightstream.sources.librelinkup.patients import Patient, choose_patient, read_patients
+from nightstream.sources.librelinkup.poll_source import LibreLinkUpPollSource
 from tests.sources.librelinkup.conftest import (
     ADA,
     EU_EMAIL,

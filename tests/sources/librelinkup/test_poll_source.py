@@ -7,14 +7,14 @@ import json
 import httpx
 import pytest
 
-from schemas.identity import stream_digest
-from schemas.records import PollCursor
-from sources.librelinkup.poll_source import (
+from nightstream.schemas.identity import stream_digest
+from nightstream.schemas.records import PollCursor
+from nightstream.simulators.librelinkup import LluSimulator
+from nightstream.sources.librelinkup.poll_source import (
     DEFAULT_POLL_SECONDS,
     MIN_POLL_SECONDS,
     LibreLinkUpPollSource,
 )
-from sources.librelinkup.simulator import LluSimulator
 from tests.sources.librelinkup.conftest import ADA, EU_EMAIL, llu_client
 
 

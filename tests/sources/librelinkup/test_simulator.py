@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas.errors import RetriableError
-from sources.librelinkup.protocol import account_id_header
-from sources.librelinkup.simulator import LluSimulator, SimPatient, generate_accounts
-from sources.librelinkup.simulator.feed import PatientFeed
-from sources.librelinkup.simulator.formats import llu_time
-from sources.simclock import ManualClock
+from nightstream.schemas.errors import RetriableError
+from nightstream.simulators.librelinkup import LluSimulator, SimPatient, generate_accounts
+from nightstream.simulators.librelinkup.feed import PatientFeed
+from nightstream.simulators.librelinkup.formats import llu_time
+from nightstream.sources.librelinkup.protocol import account_id_header
+from nightstream.sources.simclock import ManualClock
 from tests.sources.librelinkup.conftest import ADA, EU_EMAIL, KIM, START_MS, llu_client
 
 MINUTE_MS = 60_000

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import httpx
 
-from sources.librelinkup.client import LibreLinkUpClient
-from sources.librelinkup.hosts import llu_hosts
+from nightstream.sources.librelinkup.client import LibreLinkUpClient
+from nightstream.sources.librelinkup.hosts import llu_hosts
 from tests.timing import scaled
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 ARGUMENTS = (
-    "-m", "sources.librelinkup.simulator", "--json", "--port", "0", "--seed", "1",
+    "-m", "nightstream.simulators.librelinkup", "--json", "--port", "0", "--seed", "1",
     "--accounts", "2", "--patients", "2", "--region", "eu", "--region", "us", "--speed", "60",
 )  # fmt: skip
 

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field, replace
 
 from aiokafka import AIOKafkaProducer
 
+from nightstream.schemas.records import LinkRecord
+from nightstream.schemas.serde import make_serde
+from nightstream.schemas.topics import TopicSpec
+from nightstream.sources.link_assignment import HandoffTopic
+from nightstream.sources.link_credentials import Credentials, LinkKeyring, new_key
+from nightstream.sources.secret import Secret
 from nightstream.topics_admin import ensure_topics
-from schemas.records import LinkRecord
-from schemas.serde import make_serde
-from schemas.topics import TopicSpec
-from sources.link_assignment import HandoffTopic
-from sources.link_credentials import Credentials, LinkKeyring, new_key
-from sources.secret import Secret
 
 KEYRING = LinkKeyring([new_key()])
 LINK_SERDE = make_serde("link", subject="links-value")

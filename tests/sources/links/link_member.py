@@ -11,7 +11,7 @@ import json
 import signal
 import sys
 
-from sources.link_assignment import AssignmentOptions, LinkAssignment
+from nightstream.sources.link_assignment import AssignmentOptions, LinkAssignment
 from tests.sources.links.assignment_kit import LINK_SERDE, Event, RecordingHost, handoffs_of
 
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from sources.link_assignment import AssignmentOptions, LinkAssignment
+from nightstream.sources.link_assignment import AssignmentOptions, LinkAssignment
 from tests.integration.pipeline import wait_until
 from tests.kafka_broker import KafkaNames
 from tests.sources.links.assignment_kit import (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sources.link_credentials import (
+from nightstream.sources.link_credentials import (
     KEY_ENV,
     KEY_FILE_ENV,
     Credentials,
@@ -14,7 +14,7 @@ from sources.link_credentials import (
     LinkKeyring,
     new_key,
 )
-from sources.secret import Secret
+from nightstream.sources.secret import Secret
 
 PASSWORD = "correct horse battery staple"
 USERNAME = "alice@example.org"

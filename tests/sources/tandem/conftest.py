@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from sources.simclock import ManualClock
-from sources.tandem.client import TandemSourceClient
-from sources.tandem.simulator import SimOptions, SimPump, TandemAccount, TandemSimulator
-from sources.tandem.simulator.accounts import ClockChange
+from nightstream.simulators.tandem import SimOptions, SimPump, TandemAccount, TandemSimulator
+from nightstream.simulators.tandem.accounts import ClockChange
+from nightstream.sources.simclock import ManualClock
+from nightstream.sources.tandem.client import TandemSourceClient
 
 START_MS = 1_781_000_000_000  # 2026-06-09T10:13:20Z
 DAY_MS = 86_400_000

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from schemas.errors import LinkFatalError, RetriableError
-from sources.tandem.client import TandemSourceClient, make_http_client
-from sources.tandem.pkce import Pkce, challenge_for
-from sources.tandem.protocol import EU_CLIENT_ID, US_CLIENT_ID, tandem_hosts
-from sources.tandem.simulator import TandemSimulator
+from nightstream.schemas.errors import LinkFatalError, RetriableError
+from nightstream.simulators.tandem import TandemSimulator
+from nightstream.sources.tandem.client import TandemSourceClient, make_http_client
+from nightstream.sources.tandem.pkce import Pkce, challenge_for
+from nightstream.sources.tandem.protocol import EU_CLIENT_ID, US_CLIENT_ID, tandem_hosts
 from tests.sources.tandem.conftest import (
     EU_EMAIL,
     EU_PASSWORD,

@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
-from schemas.errors import RetriableError
-from sources.simclock import ManualClock
-from sources.tandem.client import MIN_LOGIN_SPACING_MS
-from sources.tandem.simulator import TandemSimulator
+from nightstream.schemas.errors import RetriableError
+from nightstream.simulators.tandem import TandemSimulator
+from nightstream.sources.simclock import ManualClock
+from nightstream.sources.tandem.client import MIN_LOGIN_SPACING_MS
 from tests.sources.tandem.conftest import US_EMAIL, tandem_client
 
 

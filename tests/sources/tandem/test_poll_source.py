@@ -8,14 +8,14 @@ from datetime import date, timedelta
 
 import pytest
 
-from schemas.errors import LinkFatalError
-from schemas.identity import stream_digest
-from schemas.records import PollCursor
-from sources.poll_source import FetchResult
-from sources.simclock import ManualClock
-from sources.tandem.poll_source import MAX_PAYLOAD_BYTES, TandemPollSource
-from sources.tandem.simulator import TandemSimulator
-from streams.tandem import transform
+from nightstream.schemas.errors import LinkFatalError
+from nightstream.schemas.identity import stream_digest
+from nightstream.schemas.records import PollCursor
+from nightstream.simulators.tandem import TandemSimulator
+from nightstream.sources.poll_source import FetchResult
+from nightstream.sources.simclock import ManualClock
+from nightstream.sources.tandem.poll_source import MAX_PAYLOAD_BYTES, TandemPollSource
+from nightstream.streams.tandem import transform
 from tests.sources.tandem.conftest import (
     ADA_PUMP,
     NEW_PUMP,

@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta
 
 import httpx
 
-from sources.tandem.simulator import ClockChange, SimPump, TandemSimulator
-from sources.tandem.simulator.events import PumpLog
-from streams.tandem.codes import MAPPED_CODES
+from nightstream.simulators.tandem import ClockChange, SimPump, TandemSimulator
+from nightstream.simulators.tandem.events import PumpLog
+from nightstream.streams.tandem.codes import MAPPED_CODES
 from tests.sources.tandem.conftest import (
     NEW_PUMP,
     START_MS,

@@ -8,12 +8,12 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from sources.tandem.client import TandemSourceClient
-from sources.tandem.protocol import tandem_hosts
+from nightstream.sources.tandem.client import TandemSourceClient
+from nightstream.sources.tandem.protocol import tandem_hosts
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ARGUMENTS = (
-    "-m", "sources.tandem.simulator", "--json", "--port", "0", "--seed", "1",
+    "-m", "nightstream.simulators.tandem", "--json", "--port", "0", "--seed", "1",
     "--accounts", "2", "--region", "us", "--region", "eu", "--speed", "60",
 )  # fmt: skip
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from schemas.documents import Collection, from_avro, to_avro
-from schemas.identity import entry_identifier
-from schemas.records import RawPayload
-from schemas.serde import make_serde
-from streams.dexcomshare import transform
-from streams.transform import TransformOutput
+from nightstream.schemas.documents import Collection, from_avro, to_avro
+from nightstream.schemas.identity import entry_identifier
+from nightstream.schemas.records import RawPayload
+from nightstream.schemas.serde import make_serde
+from nightstream.streams.dexcomshare import transform
+from nightstream.streams.transform import TransformOutput
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(

@@ -11,14 +11,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.documents import Collection, NsDocument, from_avro, to_avro
-from schemas.glucose_values import ARROWS, DIRECTIONS
-from schemas.identity import device_name, entry_identifier
-from schemas.records import RawPayload
-from schemas.serde import make_serde
-from streams.dexcomshare import transform
-from streams.dexcomshare.transform import MAX_SGV, MIN_SGV
-from streams.transform import TransformOutput
+from nightstream.schemas.documents import Collection, NsDocument, from_avro, to_avro
+from nightstream.schemas.glucose_values import ARROWS, DIRECTIONS
+from nightstream.schemas.identity import device_name, entry_identifier
+from nightstream.schemas.records import RawPayload
+from nightstream.schemas.serde import make_serde
+from nightstream.streams.dexcomshare import transform
+from nightstream.streams.dexcomshare.transform import MAX_SGV, MIN_SGV
+from nightstream.streams.transform import TransformOutput
 
 JsonValue = Any
 

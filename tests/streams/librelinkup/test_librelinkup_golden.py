@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from schemas.documents import Collection, from_avro, to_avro
-from schemas.identity import entry_identifier, nightscout_identifier
-from schemas.records import RawPayload
-from schemas.serde import make_serde
-from streams.librelinkup import transform
+from nightstream.schemas.documents import Collection, from_avro, to_avro
+from nightstream.schemas.identity import entry_identifier, nightscout_identifier
+from nightstream.schemas.records import RawPayload
+from nightstream.schemas.serde import make_serde
+from nightstream.streams.librelinkup import transform
 from tests.streams.dexcomshare.test_dexcomshare_golden import exact, render
 
 GOLDEN = Path(__file__).parent / "golden"

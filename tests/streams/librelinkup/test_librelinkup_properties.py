@@ -9,13 +9,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.documents import Collection
-from schemas.identity import device_name, entry_identifier
-from schemas.records import RawPayload
-from sources.librelinkup.simulator.formats import llu_time
-from streams.librelinkup import transform
-from streams.librelinkup.entries import DIRECTIONS, MAX_SGV, MIN_SGV, NOT_COMPUTABLE
-from streams.transform import TransformOutput
+from nightstream.schemas.documents import Collection
+from nightstream.schemas.identity import device_name, entry_identifier
+from nightstream.schemas.records import RawPayload
+from nightstream.simulators.librelinkup.formats import llu_time
+from nightstream.streams.librelinkup import transform
+from nightstream.streams.librelinkup.entries import DIRECTIONS, MAX_SGV, MIN_SGV, NOT_COMPUTABLE
+from nightstream.streams.transform import TransformOutput
 from tests.streams.dexcomshare.test_dexcomshare_properties import json_values
 
 JsonValue = Any

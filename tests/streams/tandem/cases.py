@@ -6,8 +6,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.identity import device_name
-from schemas.records import RawPayload
+from nightstream.schemas.identity import device_name
+from nightstream.schemas.records import RawPayload
 
 ZONE = "America/New_York"
 STREAM = "0a1b2c3d4e5f"

@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from schemas.documents import Collection
-from schemas.identity import entry_identifier, nightscout_identifier
-from streams.tandem import transform
+from nightstream.schemas.documents import Collection
+from nightstream.schemas.identity import entry_identifier, nightscout_identifier
+from nightstream.streams.tandem import transform
 from tests.streams.tandem.cases import (
     DEVICE,
     WALL,

@@ -16,11 +16,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.documents import Collection, NsDocument
-from schemas.records import RawPayload
-from sources.tandem.simulator.accounts import SimPump
-from sources.tandem.simulator.events import PumpLog
-from streams.tandem import transform
+from nightstream.schemas.documents import Collection, NsDocument
+from nightstream.schemas.records import RawPayload
+from nightstream.simulators.tandem.accounts import SimPump
+from nightstream.simulators.tandem.events import PumpLog
+from nightstream.streams.tandem import transform
 from tests.streams.tandem.cases import STREAM
 
 NOW_MS = 1_781_000_000_000  # 2026-06-09

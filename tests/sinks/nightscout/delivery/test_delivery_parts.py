@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiokafka import TopicPartition
 
-from schemas.stream_partitions import stream_partition
-from sinks.nightscout.delivery.catch_up import CatchUp
-from sinks.nightscout.delivery.offset_progress import OffsetProgress
-from sinks.nightscout.delivery.progress_store import SavedCatchUp
-from sinks.nightscout.delivery.site_acks import DELETED, Answer
+from nightstream.schemas.stream_partitions import stream_partition
+from nightstream.sinks.nightscout.delivery.catch_up import CatchUp
+from nightstream.sinks.nightscout.delivery.offset_progress import OffsetProgress
+from nightstream.sinks.nightscout.delivery.progress_store import SavedCatchUp
+from nightstream.sinks.nightscout.delivery.site_acks import DELETED, Answer
 from tests.integration.topic_records import sgv_entry
 
 STREAM = "nightstream://dexcomshare/0123456789ab"
