@@ -6,11 +6,18 @@ of its time. Here a record is appended to its partition's own ``BatchBuilder`` (
 ``send`` submits the builders with ``send_batch``: one future per Kafka batch, whose base offset
 gives each record's. The records of one partition keep their order: its batches are queued in
 order and the idempotent producer numbers them as it numbers its own.
+
+Callers of one producer take turns per partition to submit: ``send_batch`` waits for the
+partition's previous batch to drain, and aiokafka 0.14 takes the whole time waited so far off a
+waiter's timeout at each wake-up, so with a hundred callers waiting at once (a sink's sites
+recording their answers) most failed with ``KafkaTimeoutError`` within a second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
@@ -41,10 +48,24 @@ class Submitted:
         return range(base, base + self.count)
 
 
+_Turns = defaultdict[tuple[str, int], asyncio.Lock]
+_turns_by_producer: weakref.WeakKeyDictionary[AIOKafkaProducer, _Turns] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _turns(producer: AIOKafkaProducer) -> _Turns:
+    turns = _turns_by_producer.get(producer)
+    if turns is None:
+        turns = _turns_by_producer[producer] = defaultdict(asyncio.Lock)
+    return turns
+
+
 class PartitionBatches:
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
         self._partitions: dict[tuple[str, int], _Partition] = {}
+        self._turns = _turns(producer)
 
     def add(
         self,
@@ -73,11 +94,16 @@ class PartitionBatches:
         partitions, self._partitions = self._partitions, {}
         for (topic, partition), batches in partitions.items():
             builders = [*batches.full, *([batches.open] if batches.open is not None else [])]
-            for builder in builders:
-                builder.close()
-                check_lease()
-                acknowledged = await self._producer.send_batch(builder, topic, partition=partition)
-                submitted.append(Submitted(topic, partition, builder.record_count(), acknowledged))
+            async with self._turns[topic, partition]:
+                for builder in builders:
+                    builder.close()
+                    check_lease()
+                    acknowledged = await self._producer.send_batch(
+                        builder, topic, partition=partition
+                    )
+                    submitted.append(
+                        Submitted(topic, partition, builder.record_count(), acknowledged)
+                    )
         return submitted
 
 

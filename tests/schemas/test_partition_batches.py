@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -63,3 +64,30 @@ async def test_each_partition_gets_its_records_in_order_with_the_offsets_reporte
         (n // 2 + 1, f"{n:03d}".encode(), 1_700_000_000_000 + n) for n in range(1, 60, 2)
     ]
     assert await batches.send() == [], "what was sent is not sent again"
+
+
+async def test_many_callers_sending_to_one_partition_at_once_all_get_their_batch_in(
+    kafka_bootstrap: str,
+) -> None:
+    """aiokafka's ``send_batch`` waits for the partition's previous batch to drain, but each
+    waiter takes the whole time waited so far off its timeout at every wake-up: with a hundred
+    sites recording answers at once, callers failed with KafkaTimeoutError within a second."""
+    topic = f"batches-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap, [TopicSpec(topic, "json", 1, "delete", -1)])
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, acks="all", request_timeout_ms=2000, linger_ms=20
+    )
+    await producer.start()
+    try:
+
+        async def one_caller(n: int) -> int:
+            batches = PartitionBatches(producer)
+            batches.add(topic, 0, f"{n:03d}".encode(), b"v" * 200)
+            [submitted] = await batches.send()
+            return len(await submitted.offsets())
+
+        counts = await asyncio.gather(*(one_caller(n) for n in range(200)))
+    finally:
+        await producer.stop()
+    assert sum(counts) == 200
+    assert len(await read_records(kafka_bootstrap, topic)) == 200
