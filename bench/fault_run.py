@@ -890,6 +890,17 @@ class _Run:
         self._revised_and_served: dict[str, set[int]] = {}
         self.last_reads: dict[str, ReadRequest] = {}
 
+    async def _until_a_site_failed_a_write(self) -> None:
+        """On a busy machine the sinks can spend the whole fault window restarting: keep the
+        Nightscout faults on until at least one write met one (or a minute went by)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for site in self.sites.values():
+                if any(int(count) for count in (await site.stats())["faults"].values()):
+                    return
+            await asyncio.sleep(0.5)
+        self.say("no Nightscout write met a fault in the fault window or a minute after it")
+
     def _rng(self, purpose: str) -> random.Random:
         return random.Random(f"{self.config.seed}:{purpose}")
 
@@ -912,6 +923,7 @@ class _Run:
         began = time.monotonic()
         await self._fault_window()
         self.report.fault_window_s = time.monotonic() - began
+        await self._until_a_site_failed_a_write()
         for site in self.sites.values():
             await site.clear_faults()
         self.say("faults over: a clean poll of every link, then the pollers stop")
