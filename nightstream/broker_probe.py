@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaError, SaslAuthenticationFailed, UnsupportedSaslMechanismError
 
-from nightstream.schemas.kafka_access import Brokers, access_of, bootstrap_of
+from nightstream.schemas.kafka_access import Brokers, KafkaAccess, access_of, bootstrap_of
 from nightstream.schemas.kafka_clients import client_options, kafka_client
 
 PROBE_SECONDS = 15.0
@@ -80,11 +80,15 @@ def _servers(brokers: Brokers) -> list[tuple[str, int]]:
 
 
 async def _connect_problem(server: tuple[str, int], brokers: Brokers) -> BrokerProblem:
-    """What a plain TCP connection to ``server`` runs into, then the TLS handshake and the
-    SASL login when the settings ask for them."""
+    """What one connection to ``server`` runs into: with TLS or SASL configured, it goes as far
+    as the handshake and the login (one login attempt, not one per check)."""
     host, port = server
+    access = access_of(brokers)
     try:
+        if access.security_protocol != "PLAINTEXT":
+            return await _secured_problem(server, access)
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
+        writer.close()
     except socket.gaierror:
         return BrokerProblem(f"{host}:{port}: host name not found")
     except ConnectionRefusedError:
@@ -93,18 +97,13 @@ async def _connect_problem(server: tuple[str, int], brokers: Brokers) -> BrokerP
         return BrokerProblem(f"{host}:{port}: no answer to connect")
     except OSError as exc:
         return BrokerProblem(f"{host}:{port}: {exc.strerror or type(exc).__name__}")
-    writer.close()
-    secured = await _security_problem(server, brokers)
-    return secured or BrokerProblem(
+    return BrokerProblem(
         f"{host}:{port}: accepts connections but does not answer as a Kafka broker"
     )
 
 
-async def _security_problem(server: tuple[str, int], brokers: Brokers) -> BrokerProblem | None:
-    """One connection with the configured TLS and SASL; what it fails on, if anything."""
-    access = access_of(brokers)
-    if access.security_protocol == "PLAINTEXT":
-        return None
+async def _secured_problem(server: tuple[str, int], access: KafkaAccess) -> BrokerProblem:
+    """The TLS handshake and the SASL login; connection failures are left to the caller."""
     host, port = server
     options = client_options(access)
     del options["bootstrap_servers"]
@@ -130,7 +129,9 @@ async def _security_problem(server: tuple[str, int], brokers: Brokers) -> Broker
         )
     except UnsupportedSaslMechanismError as exc:
         return BrokerProblem(f"{host}:{port}: {exc.args[0]}", "kafka.sasl_mechanism")
-    except (KafkaError, OSError, TimeoutError) as exc:
+    except KafkaError as exc:
         return BrokerProblem(f"{host}:{port}: {type(exc).__name__} with {access.security_protocol}")
     connection.close()
-    return None
+    return BrokerProblem(
+        f"{host}:{port}: logs in with {access.security_protocol} but gives no cluster metadata"
+    )
