@@ -8,8 +8,6 @@ from __future__ import annotations
 import functools
 import ssl
 
-from aiokafka.helpers import create_ssl_context
-
 from nightstream.config import KafkaSettings
 from nightstream.config_errors import ConfigError
 from nightstream.schemas.kafka_access import KafkaAccess, SaslLogin
@@ -49,31 +47,30 @@ def schema_registry_client(kafka: KafkaSettings) -> SchemaRegistryClient | None:
 
 
 def _tls_context(kafka: KafkaSettings) -> ssl.SSLContext:
-    password = kafka.ssl_key_password.get_secret_value() if kafka.ssl_key_password else None
-    try:
-        context = create_ssl_context(
-            cafile=kafka.ssl_ca_file,
-            certfile=kafka.ssl_cert_file,
-            keyfile=kafka.ssl_key_file,
-            password=password,
-        )
-    except FileNotFoundError as exc:
-        raise ConfigError(f"kafka: {exc.filename} does not exist") from None
-    except ssl.SSLError as exc:
-        raise ConfigError(f"kafka: the TLS files cannot be used: {_ssl_reason(exc)}") from None
-    except OSError as exc:
-        raise ConfigError(f"kafka: {exc.filename or 'a TLS file'}: {exc.strerror}") from None
-    context.check_hostname = kafka.ssl_check_hostname
-    tls: ssl.SSLContext = context
-    return tls
-
-
-def _ssl_reason(exc: ssl.SSLError) -> str:
-    """OpenSSL's reason in words: a wrong key password reads as 'bad decrypt'."""
-    reason = exc.reason or str(exc)
-    hints = {
-        "BAD_DECRYPT": "the key cannot be decrypted (wrong kafka.ssl_key_password?)",
-        "KEY_VALUES_MISMATCH": "the key does not belong to the certificate",
-        "NO_START_LINE": "not a PEM file",
+    files = {
+        "ssl_ca_file": kafka.ssl_ca_file,
+        "ssl_cert_file": kafka.ssl_cert_file,
+        "ssl_key_file": kafka.ssl_key_file,
     }
-    return hints.get(reason, reason.replace("_", " ").lower())
+    for key, path in files.items():
+        if path is not None and not path.is_file():
+            raise ConfigError(f"kafka.{key}: {path} does not exist")
+    try:
+        # The system's CAs unless a bundle is given; host names checked (unless turned off).
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=kafka.ssl_ca_file)
+    except ssl.SSLError:
+        raise ConfigError(
+            f"kafka.ssl_ca_file: {kafka.ssl_ca_file} is not a PEM CA bundle"
+        ) from None
+    if kafka.ssl_cert_file is not None:
+        password = kafka.ssl_key_password.get_secret_value() if kafka.ssl_key_password else None
+        try:
+            context.load_cert_chain(kafka.ssl_cert_file, kafka.ssl_key_file, password)
+        except ssl.SSLError:
+            raise ConfigError(
+                f"kafka.ssl_cert_file/ssl_key_file: {kafka.ssl_cert_file} and "
+                f"{kafka.ssl_key_file} cannot be loaded: a wrong kafka.ssl_key_password, or a "
+                "key that is not the certificate's"
+            ) from None
+    context.check_hostname = kafka.ssl_check_hostname
+    return context
