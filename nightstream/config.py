@@ -76,6 +76,7 @@ class KafkaSettings(BaseModel):
     schema_registry_username: str | None = None
     """HTTP basic auth for the schema registry (with ``schema_registry_password``)."""
     schema_registry_password: SecretStr | None = None
+    """Better from ``NIGHTSTREAM_KAFKA__SCHEMA_REGISTRY_PASSWORD`` than in the file."""
     schema_registry_ca_file: Path | None = None
     """PEM CA bundle the registry's certificate is checked against (default: the system's)."""
 
@@ -86,12 +87,16 @@ class KafkaSettings(BaseModel):
     ssl_cert_file: Path | None = None
     """PEM client certificate (chain), for brokers that require one; with ``ssl_key_file``."""
     ssl_key_file: Path | None = None
+    """PEM private key of ``ssl_cert_file``."""
     ssl_key_password: SecretStr | None = None
     """Only for an encrypted ``ssl_key_file``."""
     ssl_check_hostname: bool = True
+    """The broker's certificate must name the host connected to."""
     sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    """``PLAIN``, ``SCRAM-SHA-256`` or ``SCRAM-SHA-512``."""
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    """Better from ``NIGHTSTREAM_KAFKA__SASL_PASSWORD`` than in the file."""
 
     @field_validator("bootstrap_servers")
     @classmethod
