@@ -7,6 +7,7 @@ output."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -151,8 +152,14 @@ async def nightscout() -> AsyncIterator[NightscoutTestServer]:
 
 
 async def test_a_dexcom_account_lands_in_nightscout_over_sasl_ssl(
-    broker: SecureBroker, nightscout: NightscoutTestServer, tmp_path: Path
+    broker: SecureBroker,
+    nightscout: NightscoutTestServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """The poller here, in this process (its log captured at DEBUG); processor and sink as
+    processes."""
+    caplog.set_level(logging.DEBUG)
     login = broker.logins["SCRAM-SHA-512"]
     pipeline = Pipeline(broker.sasl_ssl, tmp_path, kafka_options=tuple(_sasl_lines(broker, login)))
     try:
@@ -177,6 +184,8 @@ async def test_a_dexcom_account_lands_in_nightscout_over_sasl_ssl(
             await wait_until(landed, within=120, what="a day of readings in Nightscout")
     finally:
         pipeline.stop_all()
+    assert "Authenticated as scramsha512 via SCRAM-SHA-512" in caplog.text
+    assert login.password not in caplog.text
     for name, log in pipeline.logs():
         assert login.password not in log, f"the Kafka password is in the {name} log"
         assert "Traceback" not in log, log
