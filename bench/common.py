@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
+
+from nightstream.schemas.kafka_clients import kafka_producer
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -137,9 +138,7 @@ class TestServerProcess:
 
 async def produce(bootstrap: str, messages: Sequence[tuple[str, bytes, bytes]]) -> None:
     """Send (topic, key, value) messages and wait for every acknowledgement."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024
-    )
+    producer = kafka_producer(bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024)
     await producer.start()
     try:
         for start in range(0, len(messages), 5000):

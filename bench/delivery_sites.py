@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
 from bench.common import Child, child_env, unique_prefix
 from nightstream.schemas.documents import Collection, NsRecord, to_avro
 from nightstream.schemas.identity import entry_identifier
+from nightstream.schemas.kafka_clients import kafka_producer
 from nightstream.schemas.records import StreamBinding
 from nightstream.schemas.serde import make_serde
 from nightstream.schemas.stream_partitions import stream_partition
@@ -200,7 +200,7 @@ async def bind_streams(bootstrap: str, prefix: str, sites: Sequence[str]) -> Non
     """Each site's link bound to its stream, as the processor records it on a first payload."""
     topic = TopicNames(prefix).bindings
     serde = make_serde("stream_binding", subject=f"{topic}-value")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=10)
+    producer = kafka_producer(bootstrap, acks="all", linger_ms=10)
     await producer.start()
     try:
         sent = []
@@ -248,7 +248,7 @@ class SteadyProducer:
         interval = FIVE_MINUTES_MS / 1000 / (speed or self.speed)
         serde = make_serde(Collection.ENTRIES.schema_name, subject="bench")
         topic = TopicNames(self.prefix).ns(Collection.ENTRIES)
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
+        producer = kafka_producer(self.bootstrap, acks="all", linger_ms=5)
         await producer.start()
         pending: list[asyncio.Future[Any]] = []
         try:

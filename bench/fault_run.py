@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 
 from bench.common import (
     KAFKA_LOCAL,
@@ -83,6 +83,7 @@ from nightstream.schemas.compacted import read_latest, read_records
 from nightstream.schemas.documents import Collection, canonical_json, from_avro
 from nightstream.schemas.errors import RecordDecodeError
 from nightstream.schemas.identity import device_name, entry_identifier, stream_digest
+from nightstream.schemas.kafka_clients import kafka_producer
 from nightstream.schemas.records import DeadLetter, RawPayload
 from nightstream.schemas.serde import make_serde
 from nightstream.schemas.topics import MAX_VENDOR_ANSWER_BYTES, TopicNames, topic_catalog
@@ -809,9 +810,7 @@ async def _garbled(
             value = serde.encode(payload.to_avro())
             kind, dead_letter = "body not JSON", ("transform", payload.body)
         async with lock:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
-            )
+            producer = kafka_producer(bootstrap, acks="all", enable_idempotence=True)
             await producer.start()
             try:
                 sent = await producer.send_and_wait(topic, value, key=link.link_id.encode())

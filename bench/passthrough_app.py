@@ -16,23 +16,22 @@ import asyncio
 import contextlib
 import signal
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
+from nightstream.schemas.kafka_clients import kafka_consumer, kafka_producer
 from nightstream.schemas.partition_batches import PartitionBatches
 from nightstream.streams.processor import MAX_BATCH, PRODUCER_BATCH_BYTES
 
 
 async def run(arguments: argparse.Namespace) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=arguments.bootstrap,
+    producer = kafka_producer(
+        arguments.bootstrap,
         acks="all",
         enable_idempotence=True,
         linger_ms=0,
         max_batch_size=PRODUCER_BATCH_BYTES,
     )
-    consumer = AIOKafkaConsumer(
+    consumer = kafka_consumer(
+        arguments.bootstrap,
         arguments.source,
-        bootstrap_servers=arguments.bootstrap,
         group_id=arguments.app_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

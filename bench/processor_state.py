@@ -37,11 +37,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from bench.common import child_env, kafka_broker, machine, table, unique_prefix, write_results
 from nightstream.schemas.hash_changelog import changelog_record
 from nightstream.schemas.hash_store import DAY_MS, LocalHashStore
+from nightstream.schemas.kafka_clients import kafka_producer
 from nightstream.schemas.topics import TopicNames, TopicSpec
 from nightstream.sinks.nightscout.delivery.site_acks import Answer
 from nightstream.streams.processor import PRODUCER_BATCH_BYTES
@@ -73,8 +72,8 @@ async def write_history(
     bootstrap: str, topic: str, start: int, count: int, store: str = "processor"
 ) -> float:
     """Hash records ``start .. start+count`` (round-robin over partitions); returns seconds."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=PRODUCER_BATCH_BYTES
+    producer = kafka_producer(
+        bootstrap, acks="all", linger_ms=20, max_batch_size=PRODUCER_BATCH_BYTES
     )
     now_ms = time.time_ns() // 1_000_000
     began = time.monotonic()
@@ -104,7 +103,7 @@ def rss_kib() -> int:
 
 async def child(arguments: argparse.Namespace) -> dict[str, Any]:
     """One processor-like process over the store in ``--state-dir``."""
-    producer = AIOKafkaProducer(bootstrap_servers=arguments.bootstrap)
+    producer = kafka_producer(arguments.bootstrap)
     await producer.start()
     store = LocalHashStore(
         arguments.bootstrap,

@@ -18,6 +18,7 @@ from nightstream.log_setup import LEVELS
 from nightstream.schemas.errors import LinkFatalError, NightstreamError, TargetFatalError
 
 if TYPE_CHECKING:
+    from nightstream.schemas.kafka_access import Brokers
     from nightstream.schemas.topics import TopicSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -89,7 +90,7 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except (LinkFatalError, TargetFatalError) as exc:
             raise UserError(str(exc)) from None
-        except NightstreamError as exc:
+        except (NightstreamError, ConfigError) as exc:
             raise UserError(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
@@ -143,9 +144,9 @@ def topics_create(config_file: Path | None, fix: bool) -> None:
     kafka = settings.kafka
     report = asyncio.run(
         _with_broker_errors(
-            kafka.bootstrap_servers,
+            _brokers(settings),
             ensure_topics(
-                kafka.bootstrap_servers, _catalog(settings), kafka.replication_factor, fix=fix
+                _brokers(settings), _catalog(settings), kafka.replication_factor, fix=fix
             ),
         )
     )
@@ -173,7 +174,7 @@ def topics_list(config_file: Path | None) -> None:
 
     settings = _settings(config_file)
     _require_broker(settings)
-    bootstrap = settings.kafka.bootstrap_servers
+    bootstrap = _brokers(settings)
     states = asyncio.run(
         _with_broker_errors(bootstrap, topic_states(bootstrap, _catalog(settings)))
     )
@@ -213,9 +214,9 @@ def topics_tail(config_file: Path | None, topic: str, limit: int) -> None:
     try:
         result = asyncio.run(
             _with_broker_errors(
-                kafka.bootstrap_servers,
+                _brokers(settings),
                 tail(
-                    kafka.bootstrap_servers,
+                    _brokers(settings),
                     topic,
                     kafka.topic_prefix,
                     limit,
@@ -231,10 +232,19 @@ def topics_tail(config_file: Path | None, topic: str, limit: int) -> None:
         click.echo(line)
 
 
-def _unreachable(bootstrap: str, reason: str) -> UserError:
+def _brokers(settings: Settings) -> Brokers:
+    from nightstream.kafka_security import kafka_access
+
+    return kafka_access(settings.kafka)
+
+
+def _unreachable(brokers: Brokers, reason: str, check: str | None = None) -> UserError:
+    from nightstream.broker_probe import BOOTSTRAP_CHECK
+    from nightstream.schemas.kafka_access import bootstrap_of
+
     return UserError(
-        f"cannot reach Kafka at {bootstrap} ({reason}): check that the broker runs and "
-        "kafka.bootstrap_servers (NIGHTSTREAM_KAFKA__BOOTSTRAP_SERVERS)"
+        f"cannot reach Kafka at {bootstrap_of(brokers)} ({reason}): "
+        f"check {check or BOOTSTRAP_CHECK}"
     )
 
 
@@ -249,7 +259,7 @@ def _require_topics(settings: Settings) -> None:
     missing ones with its own defaults (a week's retention, no compaction)."""
     from nightstream.topics_admin import refusals, topic_states
 
-    bootstrap = settings.kafka.bootstrap_servers
+    bootstrap = _brokers(settings)
     states = asyncio.run(
         _with_broker_errors(bootstrap, topic_states(bootstrap, _catalog(settings)))
     )
@@ -266,14 +276,16 @@ def _require_broker(settings: Settings) -> None:
     """Fail with one message, not a hang or a traceback, when no broker answers."""
     from nightstream.broker_probe import unreachable_reason
 
-    bootstrap = settings.kafka.bootstrap_servers
-    reason = asyncio.run(unreachable_reason(bootstrap))
-    if reason is not None:
-        raise _unreachable(bootstrap, reason)
+    bootstrap = _brokers(settings)
+    problem = asyncio.run(unreachable_reason(bootstrap))
+    if problem is not None:
+        raise _unreachable(bootstrap, problem.reason, problem.check)
 
 
-async def _with_broker_errors(bootstrap: str, work: Any) -> Any:
+async def _with_broker_errors(bootstrap: Brokers, work: Any) -> Any:
     from aiokafka.errors import KafkaConnectionError, KafkaError
+
+    from nightstream.schemas.kafka_access import bootstrap_of
 
     try:
         return await asyncio.wait_for(work, timeout=60)
@@ -281,7 +293,7 @@ async def _with_broker_errors(bootstrap: str, work: Any) -> Any:
         work.close() if hasattr(work, "close") else None
         raise _unreachable(bootstrap, type(exc).__name__) from None
     except KafkaError as exc:
-        raise UserError(f"Kafka at {bootstrap} answered an error: {exc}") from None
+        raise UserError(f"Kafka at {bootstrap_of(bootstrap)} answered an error: {exc}") from None
 
 
 @main.command()
@@ -545,7 +557,7 @@ def _require_known_link(settings: Settings, link_id: str) -> None:
     """Refuse a link id nightstream never heard of (a typo), which would do nothing."""
     from nightstream.known_links import known_link_ids
 
-    bootstrap = settings.kafka.bootstrap_servers
+    bootstrap = _brokers(settings)
     known = asyncio.run(_with_broker_errors(bootstrap, known_link_ids(settings)))
     if link_id not in known:
         shown = ", ".join(sorted(known)[:10]) + (" ..." if len(known) > 10 else "")

@@ -36,6 +36,7 @@ from pydantic_settings import (
 from nightstream.config_errors import ConfigError, KeyedValueError, SettingsInvalid, explain
 from nightstream.connect_env import in_connect_terms, with_connect_link
 from nightstream.env_names import unknown_variables
+from nightstream.schemas.kafka_access import SaslMechanism, SecurityProtocol
 
 VendorName = Literal["dexcomshare", "librelinkup", "tandem"]
 DEXCOM_REGIONS = ("us", "ous", "jp")
@@ -72,6 +73,30 @@ class KafkaSettings(BaseModel):
     partitions: int = Field(default=6, ge=1, le=1000)
     replication_factor: int = Field(default=1, ge=1, le=10)
     schema_registry_url: str | None = None
+    schema_registry_username: str | None = None
+    """HTTP basic auth for the schema registry (with ``schema_registry_password``)."""
+    schema_registry_password: SecretStr | None = None
+    """Better from ``NIGHTSTREAM_KAFKA__SCHEMA_REGISTRY_PASSWORD`` than in the file."""
+    schema_registry_ca_file: Path | None = None
+    """PEM CA bundle the registry's certificate is checked against (default: the system's)."""
+
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    """``SSL`` or ``SASL_SSL`` for TLS; ``SASL_*`` to log in with ``sasl_*``."""
+    ssl_ca_file: Path | None = None
+    """PEM CA bundle the brokers' certificates are checked against (default: the system's)."""
+    ssl_cert_file: Path | None = None
+    """PEM client certificate (chain), for brokers that require one; with ``ssl_key_file``."""
+    ssl_key_file: Path | None = None
+    """PEM private key of ``ssl_cert_file``."""
+    ssl_key_password: SecretStr | None = None
+    """Only for an encrypted ``ssl_key_file``."""
+    ssl_check_hostname: bool = True
+    """The broker's certificate must name the host connected to."""
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    """``PLAIN``, ``SCRAM-SHA-256`` or ``SCRAM-SHA-512``."""
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    """Better from ``NIGHTSTREAM_KAFKA__SASL_PASSWORD`` than in the file."""
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -81,6 +106,40 @@ class KafkaSettings(BaseModel):
             if not host or not port.isdigit():
                 raise ValueError("must be host:port[,host:port...]")
         return value
+
+    @model_validator(mode="after")
+    def _security(self) -> KafkaSettings:
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and (self.sasl_username is None or self.sasl_password is None):
+            missing = "sasl_username" if self.sasl_username is None else "sasl_password"
+            raise KeyedValueError(
+                (missing,),
+                f"security_protocol {self.security_protocol} needs sasl_username and sasl_password",
+            )
+        if not sasl and (self.sasl_username or self.sasl_password):
+            raise KeyedValueError(
+                ("security_protocol",),
+                "sasl_username/sasl_password are set but security_protocol is "
+                f"{self.security_protocol}: use SASL_SSL (or SASL_PLAINTEXT)",
+            )
+        tls = self.security_protocol in ("SSL", "SASL_SSL")
+        tls_files = [self.ssl_ca_file, self.ssl_cert_file, self.ssl_key_file]
+        if not tls and any(path is not None for path in tls_files):
+            raise KeyedValueError(
+                ("security_protocol",),
+                f"ssl_* files are set but security_protocol is {self.security_protocol}: "
+                "use SSL or SASL_SSL",
+            )
+        if (self.ssl_cert_file is None) != (self.ssl_key_file is None):
+            missing = "ssl_key_file" if self.ssl_key_file is None else "ssl_cert_file"
+            raise KeyedValueError((missing,), "a client certificate needs both its cert and key")
+        if (self.schema_registry_username is None) != (self.schema_registry_password is None):
+            raise KeyedValueError(
+                ("schema_registry_password",),
+                "schema registry basic auth needs both schema_registry_username and "
+                "schema_registry_password",
+            )
+        return self
 
 
 class ProcessorSettings(BaseModel):

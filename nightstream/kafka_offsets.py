@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
 from nightstream.schemas.compacted import partitions_of, read_latest
 from nightstream.schemas.documents import Collection
+from nightstream.schemas.kafka_access import Brokers
+from nightstream.schemas.kafka_clients import kafka_admin, kafka_consumer
 from nightstream.schemas.offset_bounds import committed_offsets
 from nightstream.schemas.topics import TopicNames
 from nightstream.sinks.nightscout.delivery.progress_store import catch_ups_under_way
 
 
-async def records_in(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+async def records_in(bootstrap: Brokers, topic: str) -> int:
+    consumer = kafka_consumer(bootstrap)
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
@@ -26,15 +27,15 @@ async def records_in(bootstrap: str, topic: str) -> int:
     return sum(end[tp] - start[tp] for tp in partitions)
 
 
-async def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
+async def group_lag(bootstrap: Brokers, group: str, topics: Sequence[str]) -> int:
     """Records in ``topics`` that ``group`` has not committed yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = kafka_admin(bootstrap)
     await admin.start()
     try:
         committed = await committed_offsets(admin, group)
     finally:
         await admin.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = kafka_consumer(bootstrap)
     await consumer.start()
     try:
         partitions = [
@@ -49,7 +50,7 @@ async def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
     return lag
 
 
-async def sink_backlog(bootstrap: str, prefix: str, group: str | None = None) -> int:
+async def sink_backlog(bootstrap: Brokers, prefix: str, group: str | None = None) -> int:
     """What the sink still owes: document records its group has not committed, plus the
     catch-ups under way (sites parked, shed, or new to a stream), which the group's offsets
     do not show."""

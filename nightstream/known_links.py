@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nightstream.config import Settings
+from nightstream.kafka_security import kafka_access
 from nightstream.schemas.compacted import read_records
 from nightstream.schemas.topics import TopicNames
 
@@ -13,6 +14,6 @@ async def known_link_ids(settings: Settings) -> set[str]:
     names = TopicNames(settings.kafka.topic_prefix)
     known = {link.id for link in settings.links}
     for topic in (names.links, names.bindings):
-        records = await read_records(settings.kafka.bootstrap_servers, topic)
+        records = await read_records(kafka_access(settings.kafka), topic)
         known |= {r.key.decode("utf-8", "replace") for r in records if r.key is not None}
     return known

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer
-
 from nightstream.config import KafkaSettings
+from nightstream.kafka_security import kafka_access
 from nightstream.schemas.compacted import partitions_of, read_latest
 from nightstream.schemas.errors import NightstreamError
+from nightstream.schemas.kafka_clients import kafka_producer
 from nightstream.schemas.records import LinkRecord, LinkStatusRecord
 from nightstream.schemas.registry import SchemaRegistryClient
 from nightstream.schemas.serde import make_serde
@@ -18,7 +18,7 @@ from nightstream.schemas.topics import TopicNames
 
 class LinkStore:
     def __init__(self, kafka: KafkaSettings, registry: SchemaRegistryClient | None) -> None:
-        self._bootstrap = kafka.bootstrap_servers
+        self._bootstrap = kafka_access(kafka)
         names = TopicNames(kafka.topic_prefix)
         self.links_topic = names.links
         self.status_topic = names.link_status
@@ -61,9 +61,7 @@ class LinkStore:
 
     async def _send(self, items: Sequence[tuple[str, str, bytes | None]]) -> None:
         await self.require_topics()
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
-        )
+        producer = kafka_producer(self._bootstrap, acks="all", enable_idempotence=True)
         await producer.start()
         try:
             sent = [

@@ -16,12 +16,12 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from aiokafka import AIOKafkaProducer
-
 from nightstream.config import LinkSettings, Settings
+from nightstream.kafka_security import kafka_access
 from nightstream.link_host import LinkPoller, PollerLinkHost
 from nightstream.roles import schema_registry
 from nightstream.schemas.compacted import partitions_of
+from nightstream.schemas.kafka_clients import kafka_producer
 from nightstream.schemas.serde import make_serde
 from nightstream.schemas.topics import TopicNames
 from nightstream.sources.link_assignment import AssignmentOptions, HandoffTopic, LinkAssignment
@@ -64,7 +64,7 @@ class LinksRole:
         kafka = self._settings.kafka
         names = TopicNames(kafka.topic_prefix)
         needed = (names.links, names.link_handoffs)
-        missing = [t for t in needed if not await partitions_of(kafka.bootstrap_servers, t)]
+        missing = [t for t in needed if not await partitions_of(kafka_access(kafka), t)]
         if missing:
             # Subscribing would let a broker with auto-creation make them, uncompacted.
             logger.warning(
@@ -75,7 +75,7 @@ class LinksRole:
             await stop.wait()
             return
         registry = schema_registry(self._settings)
-        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+        producer = kafka_producer(kafka_access(kafka), acks="all")
         await producer.start()
         try:
             status_serde = make_serde(
@@ -100,7 +100,7 @@ class LinksRole:
                 ),
             )
             self.assignment = LinkAssignment(
-                kafka.bootstrap_servers, names.links, serde, host, self._options, handoffs
+                kafka_access(kafka), names.links, serde, host, self._options, handoffs
             )
             watcher = asyncio.create_task(self._watch_stops(stop))
             try:

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from nightstream.cli import (
     UserError,
+    _brokers,
     _require_broker,
     _require_topics,
     _settings,
@@ -54,7 +55,7 @@ def _now_ms() -> int:
 
 
 def _run(settings: Settings, work: Coroutine[Any, Any, T]) -> T:
-    result: T = asyncio.run(_with_broker_errors(settings.kafka.bootstrap_servers, work))
+    result: T = asyncio.run(_with_broker_errors(_brokers(settings), work))
     return result
 
 

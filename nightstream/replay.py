@@ -26,11 +26,11 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from nightstream.config import KafkaSettings
+from nightstream.kafka_security import kafka_access, schema_registry_client
 from nightstream.progress import Progress, showing
 from nightstream.schemas.documents import Collection
 from nightstream.schemas.errors import NightstreamError
 from nightstream.schemas.offset_bounds import OffsetBounds, capture_bounds
-from nightstream.schemas.registry import SchemaRegistryClient
 from nightstream.schemas.topics import TopicNames
 from nightstream.sinks.nightscout.client import (
     NightscoutClient,
@@ -117,7 +117,7 @@ async def replay(
     await require_reachable(plan.target)
     names = TopicNames(kafka.topic_prefix)
     topics = [names.ns(c) for c in Collection]
-    bounds = await capture_bounds(kafka.bootstrap_servers, topics, plan.group_id)
+    bounds = await capture_bounds(kafka_access(kafka), topics, plan.group_id)
     if bounds.missing_topics:
         raise NightstreamError(
             f"topic(s) {', '.join(bounds.missing_topics)} do not exist: check "
@@ -166,12 +166,10 @@ async def _together(*work: Awaitable[object]) -> None:
 
 
 def _sink(kafka: KafkaSettings, plan: ReplayPlan, client: NightscoutClient) -> TargetSink:
-    registry = (
-        SchemaRegistryClient(kafka.schema_registry_url) if kafka.schema_registry_url else None
-    )
+    registry = schema_registry_client(kafka)
     return TargetSink(
         SinkConfig(
-            bootstrap_servers=kafka.bootstrap_servers,
+            bootstrap_servers=kafka_access(kafka),
             topic_prefix=kafka.topic_prefix,
             target=plan.sink_name,
             links=frozenset({plan.link}),

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from nightstream.config import KafkaSettings
+from nightstream.kafka_security import kafka_access, schema_registry_client
 from nightstream.progress import Progress, showing
 from nightstream.schemas.errors import NightstreamError
 from nightstream.schemas.offset_bounds import capture_bounds
-from nightstream.schemas.registry import SchemaRegistryClient
 from nightstream.schemas.topics import TopicNames
 from nightstream.streams.payloads import PayloadTotals
 from nightstream.streams.reprocess import Reprocessor
@@ -60,17 +60,15 @@ async def reprocess(
 ) -> ReprocessReport:
     names = TopicNames(kafka.topic_prefix)
     raw_topic = names.raw(vendor)
-    bounds = await capture_bounds(kafka.bootstrap_servers, [raw_topic])
+    bounds = await capture_bounds(kafka_access(kafka), [raw_topic])
     if bounds.missing_topics:
         raise NightstreamError(
             f"topic {raw_topic} does not exist: check kafka.topic_prefix, or run "
             "`nightstream topics create`"
         )
-    registry = (
-        SchemaRegistryClient(kafka.schema_registry_url) if kafka.schema_registry_url else None
-    )
+    registry = schema_registry_client(kafka)
     reprocessor = Reprocessor(
-        kafka.bootstrap_servers, names, vendor, transforms[vendor], registry, only_link=link
+        kafka_access(kafka), names, vendor, transforms[vendor], registry, only_link=link
     )
     report = ReprocessReport(vendor, link, bounds.total, False, reprocessor.totals)
     progress = Progress(bounds.total, progress_to, unit="payloads")

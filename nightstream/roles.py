@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotRead
 
 from nightstream.config import LinkSettings, Settings, TargetSettings
 from nightstream.interruptible import Cancelled, run_interruptibly
+from nightstream.kafka_security import kafka_access, registry_access, schema_registry_client
 from nightstream.schemas.backoff import Backoff, RetryPolicy
 from nightstream.schemas.errors import NightstreamError
 from nightstream.schemas.link_directory import LinkDirectory
@@ -53,19 +54,18 @@ Role = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def schema_registry(settings: Settings) -> SchemaRegistryClient | None:
-    url = settings.kafka.schema_registry_url
-    return SchemaRegistryClient(url) if url else None
+    return schema_registry_client(settings.kafka)
 
 
 def build_processor(settings: Settings, *, app_id: str | None = None) -> Processor:
     """The processor over the configured vendors' raw topics (every vendor without links)."""
     kafka = settings.kafka
     config = ProcessorConfig(
-        bootstrap_servers=kafka.bootstrap_servers,
+        bootstrap_servers=kafka_access(kafka),
         topic_prefix=kafka.topic_prefix,
         partitions=kafka.partitions,
         replication_factor=kafka.replication_factor,
-        schema_registry_url=kafka.schema_registry_url,
+        schema_registry=registry_access(kafka),
         app_id=app_id,
         state_dir=settings.processor.state_dir,
         hash_horizon_ms=int(settings.processor.hash_horizon_days * 86_400_000),
@@ -100,7 +100,7 @@ def link_directory(settings: Settings, registry: SchemaRegistryClient | None) ->
     """The links added at run time (``nightstream links``), followed as they change."""
     topic = TopicNames(settings.kafka.topic_prefix).links
     serde = make_serde("link", subject=f"{topic}-value", registry=registry)
-    return LinkDirectory(settings.kafka.bootstrap_servers, topic, serde)
+    return LinkDirectory(kafka_access(settings.kafka), topic, serde)
 
 
 SITES_LISTED = 20
@@ -130,7 +130,7 @@ def build_delivery_role(
         for name in names
     }
     config = DeliveryConfig(
-        bootstrap_servers=settings.kafka.bootstrap_servers,
+        bootstrap_servers=kafka_access(settings.kafka),
         topic_prefix=settings.kafka.topic_prefix,
         sites=sites,
         group_id=group_id or sink_group(settings, names),
@@ -268,7 +268,7 @@ def build_poller(
     links = [link for link in settings.links if wanted is None or link.id in wanted]
     registry = schema_registry(settings)
     return Poller(
-        bootstrap_servers=kafka.bootstrap_servers,
+        bootstrap_servers=kafka_access(kafka),
         names=names,
         # Every vendor: links added at run time may be of any of them.
         raw_serdes={
@@ -278,7 +278,7 @@ def build_poller(
             for vendor in TRANSFORMS
         },
         cursors=CursorStore(
-            kafka.bootstrap_servers,
+            kafka_access(kafka),
             names.cursors,
             make_serde("poll_cursor", subject=f"{names.cursors}-value", registry=registry),
         ),

@@ -14,6 +14,8 @@ from nightstream.schemas.catalog import SCHEMA_NAMES
 from nightstream.schemas.compacted import partitions_of
 from nightstream.schemas.documents import Collection, from_avro
 from nightstream.schemas.errors import NightstreamError, RecordDecodeError
+from nightstream.schemas.kafka_access import Brokers
+from nightstream.schemas.kafka_clients import kafka_consumer
 from nightstream.schemas.registry import SchemaRegistryClient
 from nightstream.schemas.serde import make_serde
 from nightstream.schemas.topics import topic_catalog
@@ -115,7 +117,7 @@ async def _newest_of_partition(
 
 
 async def tail(
-    bootstrap: str, topic: str, prefix: str, limit: int, registry: SchemaRegistryClient | None
+    bootstrap: Brokers, topic: str, prefix: str, limit: int, registry: SchemaRegistryClient | None
 ) -> TailResult:
     """The newest ``limit`` records of ``topic`` over all its partitions (by record time)."""
     decode = decoder_for(topic, prefix, registry)
@@ -125,7 +127,7 @@ async def tail(
             f"topic {topic} does not exist: `nightstream topics list` shows nightstream's topics"
         )
     partitions = [TopicPartition(topic, p) for p in numbers]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = kafka_consumer(bootstrap, enable_auto_commit=False)
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
     try:

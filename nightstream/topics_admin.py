@@ -12,6 +12,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from nightstream.schemas.kafka_access import Brokers
+from nightstream.schemas.kafka_clients import kafka_admin
 from nightstream.schemas.topics import TopicSpec
 
 _DYNAMIC_TOPIC_CONFIG = 1
@@ -149,11 +151,11 @@ async def _states(
     return states, own
 
 
-def _admin(bootstrap_servers: str) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15000)
+def _admin(bootstrap_servers: Brokers) -> AIOKafkaAdminClient:
+    return kafka_admin(bootstrap_servers, request_timeout_ms=15000)
 
 
-async def topic_states(bootstrap_servers: str, specs: list[TopicSpec]) -> list[TopicState]:
+async def topic_states(bootstrap_servers: Brokers, specs: list[TopicSpec]) -> list[TopicState]:
     """Each catalog topic: missing, or its partitions and how it differs from the catalog."""
     admin = _admin(bootstrap_servers)
     await admin.start()
@@ -211,7 +213,7 @@ CREATED_VISIBLE_SECONDS = 10.0
 
 
 async def ensure_topics(
-    bootstrap_servers: str,
+    bootstrap_servers: Brokers,
     specs: list[TopicSpec],
     replication_factor: int = 1,
     *,

@@ -17,6 +17,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from nightstream.schemas.compacted import partitions_of
 from nightstream.schemas.errors import NightstreamError, RecordDecodeError
+from nightstream.schemas.kafka_access import Brokers
+from nightstream.schemas.kafka_clients import kafka_consumer
 from nightstream.schemas.records import StreamBinding
 from nightstream.schemas.serde import Serde
 
@@ -24,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 class StreamBindings:
-    def __init__(self, bootstrap_servers: str, topic: str, serde: Serde) -> None:
+    def __init__(self, bootstrap_servers: Brokers, topic: str, serde: Serde) -> None:
         self._bootstrap = bootstrap_servers
         self.topic = topic
         self._serde = serde
@@ -59,9 +61,7 @@ class StreamBindings:
             raise NightstreamError(
                 f"topic {self.topic} does not exist: run `nightstream topics create` first"
             )
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False
-        )
+        self._consumer = kafka_consumer(self._bootstrap, enable_auto_commit=False)
         await self._consumer.start()
         self._partitions = [TopicPartition(self.topic, p) for p in partitions]
         self._consumer.assign(self._partitions)

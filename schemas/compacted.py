@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import ConsumerRecord, TopicPartition
+
+from nightstream.schemas.kafka_access import Brokers
+from nightstream.schemas.kafka_clients import kafka_admin, kafka_consumer
 
 
-async def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
+async def partitions_of(bootstrap_servers: Brokers, topic: str) -> list[int]:
     """The topic's partition numbers; empty when the topic does not exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = kafka_admin(bootstrap_servers)
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -26,7 +28,7 @@ async def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
 
 
 async def read_records(
-    bootstrap_servers: str, topic: str, only_partitions: Iterable[int] | None = None
+    bootstrap_servers: Brokers, topic: str, only_partitions: Iterable[int] | None = None
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic`` (or of ``only_partitions``) from its beginning to the end
     offsets it had when the call began."""
@@ -36,7 +38,7 @@ async def read_records(
     records: list[ConsumerRecord[bytes, bytes]] = []
     if not partitions:
         return records
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = kafka_consumer(bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -56,7 +58,7 @@ async def read_records(
 
 
 async def read_latest(
-    bootstrap_servers: str, topic: str, only_partitions: Iterable[int] | None = None
+    bootstrap_servers: Brokers, topic: str, only_partitions: Iterable[int] | None = None
 ) -> dict[bytes, bytes]:
     """Latest value per key (keys whose latest value is a tombstone are left out), over all the
     topic's partitions or ``only_partitions``."""

@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 
 from nightstream.schemas.compacted import latest_by_key, partitions_of, read_records
 from nightstream.schemas.fencing import check_lease
+from nightstream.schemas.kafka_access import Brokers
 from nightstream.schemas.partition_batches import PartitionBatches
 
 
@@ -63,7 +64,7 @@ async def send_entries(
 
 
 class ChangelogHashes:
-    def __init__(self, bootstrap_servers: str, topic: str, producer: AIOKafkaProducer) -> None:
+    def __init__(self, bootstrap_servers: Brokers, topic: str, producer: AIOKafkaProducer) -> None:
         self._bootstrap = bootstrap_servers
         self._topic = topic
         self._producer = producer

@@ -47,11 +47,13 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from nightstream.schemas.errors import NightstreamError
 from nightstream.schemas.fencing import check_lease
 from nightstream.schemas.hash_changelog import HashEntry, send_entries
+from nightstream.schemas.kafka_access import Brokers
+from nightstream.schemas.kafka_clients import kafka_consumer
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +90,7 @@ _UPSERT = (
 class LocalHashStore:
     def __init__(
         self,
-        bootstrap_servers: str,
+        bootstrap_servers: Brokers,
         topic: str,
         producer: AIOKafkaProducer,
         *,
@@ -243,7 +245,7 @@ class LocalHashStore:
         self._db.execute("COMMIT")
 
     async def _restore(self, partitions: list[int]) -> int:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+        consumer = kafka_consumer(self._bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
             tps = [TopicPartition(self._topic, p) for p in partitions]

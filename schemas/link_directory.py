@@ -10,10 +10,12 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from nightstream.schemas.compacted import partitions_of
 from nightstream.schemas.errors import RecordDecodeError
+from nightstream.schemas.kafka_access import Brokers
+from nightstream.schemas.kafka_clients import kafka_consumer
 from nightstream.schemas.records import LinkRecord
 from nightstream.schemas.serde import Serde
 
@@ -27,7 +29,7 @@ class DirectoryEntry:
 
 
 class LinkDirectory:
-    def __init__(self, bootstrap_servers: str, topic: str, serde: Serde) -> None:
+    def __init__(self, bootstrap_servers: Brokers, topic: str, serde: Serde) -> None:
         self._bootstrap = bootstrap_servers
         self.topic = topic
         self._serde = serde
@@ -65,7 +67,7 @@ class LinkDirectory:
         partitions = [
             TopicPartition(self.topic, p) for p in await partitions_of(self._bootstrap, self.topic)
         ]
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+        consumer = kafka_consumer(self._bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
             if not partitions:

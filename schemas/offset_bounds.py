@@ -11,9 +11,12 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import GroupCoordinatorNotAvailableError
+
+from nightstream.schemas.kafka_access import Brokers
+from nightstream.schemas.kafka_clients import kafka_admin, kafka_consumer
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,10 @@ async def committed_offsets(
 
 
 async def capture_bounds(
-    bootstrap_servers: str, topics: Sequence[str], group_id: str | None = None
+    bootstrap_servers: Brokers, topics: Sequence[str], group_id: str | None = None
 ) -> OffsetBounds:
     """End offsets now, and the start of ``group_id`` (its commits, else the beginning)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = kafka_admin(bootstrap_servers)
     await admin.start()
     try:
         # Only topics that exist: describing a missing one can make the broker create it.
@@ -82,7 +85,7 @@ async def capture_bounds(
     partitions = [TopicPartition(t, n) for t in topics for n in sorted(numbers.get(t, []))]
     if not partitions:
         return OffsetBounds({}, {}, missing)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = kafka_consumer(bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
         beginning = await consumer.beginning_offsets(partitions)

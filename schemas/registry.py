@@ -7,20 +7,47 @@ Synchronous on purpose: serdes run inside faust codecs, which are synchronous. C
 from __future__ import annotations
 
 import json
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 from fastavro import parse_schema
 from fastavro.schema import to_parsing_canonical_form
+from pydantic import SecretStr
 
 from nightstream.schemas.errors import SchemaError
 
 _CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
 
+@dataclass(frozen=True)
+class RegistryAccess:
+    """Where the registry is; its basic-auth login and the CA its certificate is checked against
+    (the system's by default) when it asks for them."""
+
+    url: str
+    username: str | None = None
+    password: SecretStr | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+
+    def basic_auth(self) -> httpx.BasicAuth | None:
+        if self.username is None or self.password is None:
+            return None
+        return httpx.BasicAuth(self.username, self.password.get_secret_value())
+
+    def verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else True
+
+
 class SchemaRegistryClient:
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, access: RegistryAccess, *, timeout: float = 10.0) -> None:
         self._client = httpx.Client(
-            base_url=url.rstrip("/"), timeout=timeout, headers={"Accept": _CONTENT_TYPE}
+            base_url=access.url.rstrip("/"),
+            timeout=timeout,
+            headers={"Accept": _CONTENT_TYPE},
+            auth=access.basic_auth(),
+            verify=access.verify(),
         )
         self._by_id: dict[int, str] = {}
 

@@ -18,6 +18,7 @@ from aiokafka.partitioner import murmur2
 
 from nightstream.schemas.compacted import partitions_of
 from nightstream.schemas.documents import Collection
+from nightstream.schemas.kafka_access import Brokers
 from nightstream.schemas.topics import TopicNames
 
 
@@ -29,7 +30,7 @@ def stream_partition(stream: str, partitions: int) -> int:
     return int(murmur2(stream.encode()) & 0x7FFFFFFF) % partitions
 
 
-async def document_partitions(bootstrap_servers: str, names: TopicNames) -> dict[str, int]:
+async def document_partitions(bootstrap_servers: Brokers, names: TopicNames) -> dict[str, int]:
     """How many partitions each existing document topic has."""
     counts = {}
     for collection in Collection:

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from nightstream.schemas.compacted import read_latest
 from nightstream.schemas.errors import RecordDecodeError
+from nightstream.schemas.kafka_access import Brokers
 from nightstream.schemas.records import PollCursor
 from nightstream.schemas.serde import Serde
 
@@ -21,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 class CursorStore:
-    def __init__(self, bootstrap_servers: str, topic: str, serde: Serde) -> None:
+    def __init__(self, bootstrap_servers: Brokers, topic: str, serde: Serde) -> None:
         self._bootstrap = bootstrap_servers
         self.topic = topic
         self._serde = serde

@@ -53,6 +53,8 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.errors import IllegalStateError
 
 from nightstream.schemas.errors import NightstreamError, RecordDecodeError
+from nightstream.schemas.kafka_access import Brokers
+from nightstream.schemas.kafka_clients import kafka_consumer, kafka_producer
 from nightstream.schemas.records import LinkHandoffRecord, LinkRecord
 from nightstream.schemas.serde import Serde
 
@@ -156,7 +158,7 @@ def _own_assignor() -> type[_HandoffAssignor]:
 class LinkAssignment:
     def __init__(
         self,
-        bootstrap_servers: str,
+        bootstrap_servers: Brokers,
         topic: str,
         serde: Serde,
         host: LinkHost,
@@ -194,10 +196,10 @@ class LinkAssignment:
 
     async def run(self, stop: asyncio.Event) -> None:
         options = self._options
-        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all")
-        releases = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
+        producer = kafka_producer(self._bootstrap, acks="all")
+        releases = kafka_consumer(self._bootstrap, enable_auto_commit=False)
+        consumer = kafka_consumer(
+            self._bootstrap,
             group_id=options.group_id,
             group_instance_id=options.instance_id,
             enable_auto_commit=False,

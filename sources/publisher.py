@@ -20,6 +20,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
 from nightstream.schemas.dead_letters import bounded_dead_letter, sha256_hex, value_reference
+from nightstream.schemas.kafka_access import Brokers
+from nightstream.schemas.kafka_clients import kafka_producer
 from nightstream.schemas.records import DeadLetter, PollCursor, RawPayload
 from nightstream.schemas.serde import Serde
 from nightstream.schemas.topics import (
@@ -46,10 +48,10 @@ class Published:
     """Answers too large for a raw topic: a dead letter each, their windows skipped."""
 
 
-def raw_producer(bootstrap_servers: str) -> AIOKafkaProducer:
+def raw_producer(bootstrap_servers: Brokers) -> AIOKafkaProducer:
     """A producer for raw records, cursors and dead letters, sized for the largest answer."""
-    return AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
+    return kafka_producer(
+        bootstrap_servers,
         acks="all",
         enable_idempotence=True,
         compression_type=RAW_COMPRESSION,

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaProducer
 
 from nightstream.schemas.backoff import RetryPolicy
 from nightstream.schemas.errors import LinkFatalError, RetriableError
+from nightstream.schemas.kafka_access import Brokers
 from nightstream.schemas.records import PollCursor
 from nightstream.schemas.serde import Serde, make_serde
 from nightstream.schemas.topics import TopicNames
@@ -118,7 +119,7 @@ class Poller:
     def __init__(
         self,
         *,
-        bootstrap_servers: str,
+        bootstrap_servers: Brokers,
         names: TopicNames,
         raw_serdes: Mapping[str, Serde],
         cursors: CursorStore,

@@ -33,8 +33,10 @@ from nightstream.schemas.compacted import partitions_of
 from nightstream.schemas.errors import NightstreamError
 from nightstream.schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_leased
 from nightstream.schemas.hash_store import DAY_MS, DEFAULT_HORIZON_DAYS, LocalHashStore
+from nightstream.schemas.kafka_access import Brokers
+from nightstream.schemas.kafka_clients import kafka_consumer, kafka_producer
 from nightstream.schemas.partition_batches import PartitionBatches
-from nightstream.schemas.registry import SchemaRegistryClient
+from nightstream.schemas.registry import RegistryAccess, SchemaRegistryClient
 from nightstream.schemas.serde import Serde, make_serde
 from nightstream.schemas.stream_partitions import document_partitions
 from nightstream.schemas.topics import TopicNames
@@ -61,12 +63,12 @@ SESSION_TIMEOUT_MS = 15_000
 
 @dataclass(frozen=True)
 class ProcessorConfig:
-    bootstrap_servers: str
+    bootstrap_servers: Brokers
     topic_prefix: str
     partitions: int
     app_id: str | None = None
     replication_factor: int = 1
-    schema_registry_url: str | None = None
+    schema_registry: RegistryAccess | None = None
     state_dir: Path | None = None
     """Where the content hashes are kept between rebalances and restarts (default: a temporary
     directory for this process, so a restart restores them from the changelog)."""
@@ -113,7 +115,7 @@ class Processor:
         self.config = config
         self.names = TopicNames(config.topic_prefix)
         self._registry = (
-            SchemaRegistryClient(config.schema_registry_url) if config.schema_registry_url else None
+            SchemaRegistryClient(config.schema_registry) if config.schema_registry else None
         )
         self._transforms = {self.names.raw(v): (v, t) for v, t in transforms.items()}
         self.totals = PayloadTotals()
@@ -130,8 +132,8 @@ class Processor:
 
     async def start(self) -> None:
         config = self.config
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=config.bootstrap_servers,
+        self._producer = kafka_producer(
+            config.bootstrap_servers,
             acks="all",
             enable_idempotence=True,
             # A batch is sent whole before anything is awaited, so Kafka batches form without
@@ -166,8 +168,8 @@ class Processor:
             partitions=await document_partitions(config.bootstrap_servers, self.names),
             batches=lambda: PartitionBatches(producer),
         )
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=config.bootstrap_servers,
+        self._consumer = kafka_consumer(
+            config.bootstrap_servers,
             group_id=config.consumer_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

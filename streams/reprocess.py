@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from nightstream.schemas.hash_changelog import ChangelogHashes
+from nightstream.schemas.kafka_access import Brokers
+from nightstream.schemas.kafka_clients import kafka_consumer, kafka_producer
 from nightstream.schemas.offset_bounds import OffsetBounds
 from nightstream.schemas.registry import SchemaRegistryClient
 from nightstream.schemas.stream_partitions import document_partitions
@@ -31,7 +33,7 @@ BATCH = 20
 class Reprocessor:
     def __init__(
         self,
-        bootstrap_servers: str,
+        bootstrap_servers: Brokers,
         names: TopicNames,
         vendor: str,
         transform: Transform,
@@ -55,12 +57,8 @@ class Reprocessor:
             # Nothing to read. (aiokafka cannot stop a consumer just started: its stop() raises
             # CancelledError from a task that never ran.)
             return True
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, linger_ms=0
-        )
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False, max_poll_records=BATCH
-        )
+        producer = kafka_producer(self._bootstrap, acks="all", enable_idempotence=True, linger_ms=0)
+        consumer = kafka_consumer(self._bootstrap, enable_auto_commit=False, max_poll_records=BATCH)
         await producer.start()
         try:
             hashes = ChangelogHashes(self._bootstrap, self._names.content_hashes, producer)

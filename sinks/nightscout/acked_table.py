@@ -26,10 +26,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from nightstream.schemas.compacted import read_latest
+from nightstream.schemas.kafka_access import Brokers
+from nightstream.schemas.kafka_clients import kafka_admin, kafka_producer
 
 DELETED = "deleted:"
 REJECTED = "rejected:"
@@ -69,7 +71,7 @@ def _route_key(coverage: Coverage) -> bytes:
 
 
 class AckedTable:
-    def __init__(self, bootstrap_servers: str, topic: str, replication_factor: int = 1) -> None:
+    def __init__(self, bootstrap_servers: Brokers, topic: str, replication_factor: int = 1) -> None:
         self._bootstrap = bootstrap_servers
         self.topic = topic
         self._replication_factor = replication_factor
@@ -128,8 +130,8 @@ class AckedTable:
     async def start(self) -> None:
         await self._ensure_topic()
         await self._restore()
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+        self._producer = kafka_producer(
+            self._bootstrap, acks="all", enable_idempotence=True, linger_ms=5
         )
         await self._producer.start()
 
@@ -156,7 +158,7 @@ class AckedTable:
             await asyncio.gather(*pending)
 
     async def _ensure_topic(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        admin = kafka_admin(self._bootstrap)
         await admin.start()
         try:
             if self.topic not in await admin.list_topics():

@@ -24,11 +24,13 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from nightstream.schemas.bindings import StreamBindings
 from nightstream.schemas.documents import Collection, NsRecord
 from nightstream.schemas.fencing import LoopWatch, PartitionOwnership, check_lease, process_leased
+from nightstream.schemas.kafka_access import Brokers
+from nightstream.schemas.kafka_clients import kafka_consumer, kafka_producer
 from nightstream.schemas.link_directory import LinkDirectory
 from nightstream.schemas.offset_bounds import OffsetBounds
 from nightstream.schemas.registry import SchemaRegistryClient
@@ -52,7 +54,7 @@ RecordFilter = Callable[[NsRecord], bool]
 
 @dataclass(frozen=True)
 class SinkConfig:
-    bootstrap_servers: str
+    bootstrap_servers: Brokers
     topic_prefix: str
     target: str
     links: frozenset[str] = frozenset()
@@ -155,8 +157,8 @@ class TargetSink:
         self.acked = AckedTable(
             config.bootstrap_servers, config.changelog_topic, config.replication_factor
         )
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=config.bootstrap_servers, acks="all", enable_idempotence=True
+        self._producer = kafka_producer(
+            config.bootstrap_servers, acks="all", enable_idempotence=True
         )
         self._documents = DocumentTopics(self.names, self._producer, registry)
         self._bindings = StreamBindings(
@@ -177,8 +179,8 @@ class TargetSink:
         await self.acked.start()
         await self._bindings.start()
         await self._producer.start()
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.config.bootstrap_servers,
+        self._consumer = kafka_consumer(
+            self.config.bootstrap_servers,
             group_id=self.config.consumer_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

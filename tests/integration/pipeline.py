@@ -49,6 +49,8 @@ class Pipeline:
     workdir: Path
     prefix: str = field(default_factory=lambda: unique_name("it"))
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    kafka_options: tuple[str, ...] = ()
+    """Further ``[kafka]`` lines of the config file (TLS, SASL)."""
 
     @property
     def config(self) -> Path:
@@ -68,6 +70,7 @@ class Pipeline:
             f'bootstrap_servers = "{self.bootstrap}"',
             f'topic_prefix = "{self.prefix}"',
             "partitions = 3",
+            *self.kafka_options,
         ]
         for name, (url, token) in targets.items():
             lines += [f"[targets.{name}]", f'url = "{url}"', f'token = "{token}"']

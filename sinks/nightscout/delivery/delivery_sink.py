@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
@@ -45,6 +45,8 @@ from nightstream.schemas.compacted import partitions_of
 from nightstream.schemas.errors import NightstreamError
 from nightstream.schemas.fencing import LoopWatch, PartitionOwnership
 from nightstream.schemas.hash_store import DAY_MS, LocalHashStore
+from nightstream.schemas.kafka_access import Brokers
+from nightstream.schemas.kafka_clients import kafka_consumer, kafka_producer
 from nightstream.schemas.registry import SchemaRegistryClient
 from nightstream.schemas.serde import make_serde
 from nightstream.schemas.stream_partitions import stream_partition
@@ -94,7 +96,7 @@ class AllSitesStopped(NightstreamError):
 
 @dataclass(frozen=True)
 class DeliveryConfig:
-    bootstrap_servers: str
+    bootstrap_servers: Brokers
     topic_prefix: str
     sites: Mapping[str, frozenset[str]]
     """Each site with the links of the file that name it."""
@@ -132,8 +134,8 @@ class DeliverySink:
             on_revoke=self._revoked,
             on_assign=self._assigned,
         )
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=config.bootstrap_servers, acks="all", enable_idempotence=True
+        self._producer = kafka_producer(
+            config.bootstrap_servers, acks="all", enable_idempotence=True
         )
         self._documents = DocumentTopics(self.names, self._producer, registry)
         self._acks = SiteAcks(
@@ -207,12 +209,12 @@ class DeliverySink:
         await self._producer.start()
         await self._bindings.start()
         common = {
-            "bootstrap_servers": self.config.bootstrap_servers,
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "max_poll_records": MAX_BATCH,
         }
-        self._consumer = AIOKafkaConsumer(
+        self._consumer = kafka_consumer(
+            self.config.bootstrap_servers,
             group_id=self.config.consumer_group,
             metadata_max_age_ms=10_000,
             session_timeout_ms=SESSION_TIMEOUT_MS,
@@ -222,7 +224,7 @@ class DeliverySink:
             **common,
         )
         self._reader = CatchUpReader(
-            AIOKafkaConsumer(**common),
+            kafka_consumer(self.config.bootstrap_servers, **common),
             CatchUpState(self._catch_ups, self._live, self.lanes, self.routes, self._ownership),
             self._documents.decode,
             self._finish_catch_ups,

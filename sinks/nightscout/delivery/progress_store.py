@@ -18,6 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from nightstream.schemas.compacted import read_latest
+from nightstream.schemas.kafka_access import Brokers
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def catch_ups_under_way(saved: dict[bytes, bytes], group: str) -> int:
 
 class ProgressStore:
     def __init__(
-        self, bootstrap_servers: str, topic: str, producer: AIOKafkaProducer, group: str
+        self, bootstrap_servers: Brokers, topic: str, producer: AIOKafkaProducer, group: str
     ) -> None:
         self._bootstrap = bootstrap_servers
         self.topic = topic
