@@ -37,4 +37,3 @@ def tree_packages(package_dir: dict[str, str]) -> set[str]:
 def test_every_package_of_the_tree_is_listed() -> None:
     table = _setuptools()
     assert sorted(table["packages"]) == sorted(tree_packages(table["package-dir"]))
-
