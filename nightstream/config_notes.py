@@ -80,3 +80,32 @@ EXAMPLES = {
     "sink.state_dir": 'state_dir = "/var/lib/nightstream/sink" (one per instance)',
 }
 """By key path, for keys without a default whose example config_errors does not give."""
+
+VARIABLES = {
+    "CONFIG": "The TOML file, as `--config` names it.",
+    "LINK_ID": "The id of the link nightscout-connect's `CONNECT_*` variables describe.",
+    "POLLER_INSTANCE": (
+        "`poll --instance-id`: a name unique to a poller process and kept across its restarts."
+    ),
+    "REPLAY_TOKEN": "`replay --token`: the access token of the site replayed into.",
+    "LINKS_KEY": (
+        "The keys that encrypt the credentials of the links topic, comma-separated, newest "
+        "first (`nightstream links new-key` makes one)."
+    ),
+    "LINKS_KEY_FILE": "A file holding those keys instead, one a line.",
+    "LINK_USERNAME": "`links add --username`.",
+    "LINK_PASSWORD": "`links add` and `links set-password`: the vendor password, not prompted.",
+    "CACHE": "Where `compose/kafka/kafka-local` keeps the Kafka jars (`~/.cache/nightstream`).",
+    "TEST_KAFKA": "The test suite's broker: `local` or `container` instead of the first found.",
+    "TEST_TIME_SCALE": "The test suite: factor of every wall-clock limit (default 2).",
+    "UPDATE_GOLDEN": "The test suite: write the golden files anew instead of comparing.",
+}
+"""``NIGHTSTREAM_<name>`` variables read outside the settings model (env_names.OTHER_VARIABLES)."""
+
+CONNECT_ALSO = {
+    "links.vendor": ("CONNECT_SOURCE",),
+    "links.poll_interval_seconds": ("CONNECT_LINK_UP_INTERVAL",),
+    "targets.url": ("NIGHTSCOUT_URL",),
+}
+"""nightscout-connect's variables that set a key in their own terms (``CONNECT_SOURCE=linkup``,
+minutes), which ``connect_env.connect_variables`` does not list."""

@@ -30,7 +30,7 @@ from nightstream import config_notes
 from nightstream.config import Settings
 from nightstream.config_errors import key_example
 from nightstream.connect_env import connect_variables
-from nightstream.env_names import PREFIX
+from nightstream.env_names import OTHER_VARIABLES, PREFIX
 
 CONNECT_SOURCES = ("dexcomshare", "linkup")
 HEADER = """# Configuration reference
@@ -171,6 +171,8 @@ def _connect_names() -> dict[str, list[str]]:
             path = re.sub(r"\[0\]|\.default", "", key)
             if variable not in names.setdefault(path, []):
                 names[path].append(variable)
+    for path, variables in config_notes.CONNECT_ALSO.items():
+        names.setdefault(path, []).extend(variables)
     return names
 
 
@@ -244,12 +246,20 @@ def sections() -> list[Section]:
             found += builder.section(name, f"[[{name}]]", get_args(annotation)[0], None)
         else:
             top.keys.append(builder.key(name, name, info, docs.get(name, ""), env.rstrip("_")))
-    stale = (
-        set(config_notes.FIELDS) | set(config_notes.SECTIONS) | set(config_notes.EXAMPLES)
-    ) - builder.used
+    notes = (config_notes.FIELDS, config_notes.SECTIONS, config_notes.EXAMPLES)
+    stale = set().union(*notes, config_notes.CONNECT_ALSO) - builder.used
     if stale:
         raise IncompleteReference(f"notes for keys the model does not have: {sorted(stale)}")
     return found
+
+
+def other_variables() -> list[tuple[str, str]]:
+    """Each ``NIGHTSTREAM_*`` variable read outside the model, with what it is."""
+    notes = config_notes.VARIABLES
+    if set(notes) != OTHER_VARIABLES:
+        missing, stale = sorted(OTHER_VARIABLES - set(notes)), sorted(set(notes) - OTHER_VARIABLES)
+        raise IncompleteReference(f"config_notes.VARIABLES: missing {missing}, stale {stale}")
+    return [(PREFIX + name, notes[name]) for name in sorted(OTHER_VARIABLES)]
 
 
 def _cell(text: str) -> str:
@@ -270,6 +280,16 @@ def render() -> str:
             cells = (key.meaning, key.default, key.allowed, variables, key.example)
             lines.append(f"| `{key.name}` | " + " | ".join(_cell(c) for c in cells) + " |")
         lines.append("")
+    lines += [
+        "## Other variables",
+        "",
+        "Read by a command or a tool rather than the settings model.",
+        "",
+        "| Variable | Meaning |",
+        "|---|---|",
+    ]
+    lines += [f"| `{name}` | {_cell(meaning)} |" for name, meaning in other_variables()]
+    lines.append("")
     return "\n".join(lines)
 
 
