@@ -1,4 +1,4 @@
-"""The README and docs/ link only to files of the repository: a reader of a copy (an sdist, an
+"""The READMEs and docs/ link only to files of the repository: a reader of a copy (an sdist, an
 offline clone, a package index page) must never land outside it or on a missing file."""
 
 from __future__ import annotations
@@ -16,7 +16,14 @@ _MARKDOWN = MarkdownIt("gfm-like")
 
 
 def documents() -> list[Path]:
-    return [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    """Every Markdown file of the repository (not of its tools' caches, build or venv)."""
+    return sorted(
+        path
+        for path in REPO.rglob("*.md")
+        if not any(
+            p.startswith(".") or p in ("build", "dist") for p in path.relative_to(REPO).parts
+        )
+    )
 
 
 def _targets(tokens: Sequence[Token]) -> Iterator[str]:
@@ -47,6 +54,7 @@ def bad_links(document: Path, text: str) -> list[str]:
 
 
 def test_documents_link_only_inside_the_repository() -> None:
+    assert {REPO / "README.md", REPO / "docs" / "configuration.md"} <= set(documents())
     problems = {
         str(document.relative_to(REPO)): bad_links(document, document.read_text(encoding="utf-8"))
         for document in documents()
