@@ -79,13 +79,17 @@ def build_wheel(out: Path) -> Path:
 
 
 def fresh_venv(where: Path, requirement: str) -> Path:
-    """A venv without pip of its own, ``requirement`` installed into it by this pip (its cache
-    and wheels reused); the venv's python."""
+    """A venv without pip of its own, ``requirement`` installed into it; the venv's python."""
     succeeded([sys.executable, "-m", "venv", "--without-pip", where], where.parent, within=60)
     python = where / "bin" / "python"
-    pip: list[str | Path] = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet"]
-    succeeded([*pip, requirement], where.parent, within=300)
+    pip_install(python, requirement)
     return python
+
+
+def pip_install(python: Path, requirement: str) -> None:
+    """``requirement`` into ``python``'s venv, by this pip (its cache and wheels reused)."""
+    pip: list[str | Path] = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet"]
+    succeeded([*pip, requirement], python.parent, within=300)
 
 
 def site_packages(python: Path) -> Path:

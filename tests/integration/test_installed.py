@@ -1,8 +1,9 @@
-"""The README's one-person path, from an install, not from the checkout: the wheel (built from
-the sdist) in a fresh venv with the ``simulators`` extra runs the Dexcom Share simulator and the
-Nightscout test server; ``pipx install .`` (no extra: what a user gets) runs ``config check``,
-``check-login``, ``topics create`` and ``run`` with nightscout-connect's variables against them
-and the session's Kafka, from a folder outside the checkout."""
+"""The README's one-person path, from an install, not from the checkout. The wheel (built from
+the sdist) goes into a fresh venv, first without extras (no aiohttp, no faust: the production
+path must not need them), then with the ``simulators`` extra, which runs the Dexcom Share
+simulator and the Nightscout test server; ``pipx install .`` (no extra: what a user gets) runs
+``config check``, ``check-login``, ``topics create`` and ``run`` with nightscout-connect's
+variables against them and the session's Kafka, from a folder outside the checkout."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from tests.integration.installed import (
     fresh_venv,
     importable,
     installed_files,
+    pip_install,
+    run_to_end,
     site_packages,
     succeeded,
     v3_entries,
@@ -42,8 +45,10 @@ class Installs:
     """The python of a fresh venv holding ``<wheel>[simulators]``."""
     by_pipx: Path
     """The bin folder where ``pipx install <checkout>`` put ``nightstream``."""
-    pipx_python: Path
     timings: dict[str, float]
+    wheel_without_extras: dict[str, bool]
+    """What the wheel installed without extras had (``_production_only``)."""
+    pipx_without_extras: dict[str, bool]
 
 
 def _timed(timings: dict[str, float], step: str, started: float) -> float:
@@ -59,8 +64,11 @@ def installs(tmp_path_factory: pytest.TempPathFactory) -> Installs:
     started = time.monotonic()
     wheel = build_wheel(tmp_path_factory.mktemp("dist"))
     started = _timed(timings, "build sdist + wheel", started)
-    with_simulators = fresh_venv(home / "venv", f"{wheel}[simulators]")
-    started = _timed(timings, "venv + wheel[simulators]", started)
+    with_simulators = fresh_venv(home / "venv", str(wheel))
+    started = _timed(timings, "venv + wheel", started)
+    plain = _production_only(with_simulators, home)
+    pip_install(with_simulators, f"{wheel}[simulators]")
+    started = _timed(timings, "+ simulators extra", started)
     pipx = {name: str(home / "pipx" / name) for name in ("home", "bin", "man")}
     succeeded(
         [sys.executable, "-m", "pipx", "install", REPO],
@@ -72,7 +80,16 @@ def installs(tmp_path_factory: pytest.TempPathFactory) -> Installs:
     )
     _timed(timings, "pipx install .", started)
     pipx_python = Path(pipx["home"]) / "venvs" / "nightstream" / "bin" / "python"
-    return Installs(home, with_simulators, Path(pipx["bin"]), pipx_python, timings)
+    pipx_only = _production_only(pipx_python, home)
+    return Installs(home, with_simulators, Path(pipx["bin"]), timings, plain, pipx_only)
+
+
+def _production_only(python: Path, home: Path) -> dict[str, bool]:
+    """What an install without extras has: the simulators' and analytics' libraries (it must
+    not), and a ``nightstream`` that answers ``--help``."""
+    found = {module: importable(python, module, home) for module in ("aiohttp", "faust")}
+    helped = run_to_end([python.parent / "nightstream", "--help"], home, within=30)
+    return found | {"nightstream --help": helped.code == 0 and "topics" in helped.output}
 
 
 def test_the_wheel_installs_the_nightstream_namespace_only(installs: Installs) -> None:
@@ -91,13 +108,13 @@ def test_the_wheel_installs_the_nightstream_namespace_only(installs: Installs) -
     assert "topics" in succeeded([nightstream, "--help"], installs.home, within=30).output
 
 
-def test_pipx_install_has_no_simulator_or_analytics_library(installs: Installs) -> None:
-    for module in ("aiohttp", "faust"):
-        assert not importable(installs.pipx_python, module, installs.home), module
+def test_installs_without_extras_have_no_simulator_or_analytics_library(
+    installs: Installs,
+) -> None:
+    production_only = {"aiohttp": False, "faust": False, "nightstream --help": True}
+    assert installs.wheel_without_extras == production_only
+    assert installs.pipx_without_extras == production_only
     assert importable(installs.with_simulators, "aiohttp", installs.home)
-    helped = succeeded([installs.by_pipx / "nightstream", "--help"], installs.home, within=30)
-    assert "topics" in helped.output
-    assert "run" in helped.output
 
 
 @pytest.mark.kafka
