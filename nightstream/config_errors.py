@@ -86,6 +86,12 @@ _EXAMPLES = {
 }
 
 
+def key_example(key: str) -> str | None:
+    """How ``key`` is written in the config file (``bootstrap_servers = "..."``), maybe with a
+    remark in parentheses after it."""
+    return _EXAMPLES.get(key)
+
+
 def _where(location: Sequence[int | str], link_ids: Sequence[str | None]) -> str:
     parts: list[str] = []
     for item in location:

@@ -1,0 +1,39 @@
+"""pyproject.toml lists every package of the tree, each under the name it is installed as."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _setuptools() -> dict[str, Any]:
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    table: dict[str, Any] = pyproject["tool"]["setuptools"]
+    return table
+
+
+def installed_name(folder: Path, package_dir: dict[str, str]) -> str:
+    """``sinks/nightscout`` -> ``nightstream.sinks.nightscout``, through ``package-dir``."""
+    relative = folder.relative_to(REPO).parts
+    for name, where in package_dir.items():
+        root = Path(where).parts
+        if relative[: len(root)] == root:
+            return ".".join([name, *relative[len(root) :]])
+    raise AssertionError(f"{folder} is in no package-dir folder")
+
+
+def tree_packages(package_dir: dict[str, str]) -> set[str]:
+    """Each folder of the package-dir roots that holds an ``__init__.py``, by installed name."""
+    found = set()
+    for where in set(package_dir.values()):
+        for init in (REPO / where).rglob("__init__.py"):
+            found.add(installed_name(init.parent, package_dir))
+    return found
+
+
+def test_every_package_of_the_tree_is_listed() -> None:
+    table = _setuptools()
+    assert sorted(table["packages"]) == sorted(tree_packages(table["package-dir"]))
