@@ -95,8 +95,9 @@ class KafkaSettings(BaseModel):
     sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
     """``PLAIN``, ``SCRAM-SHA-256`` or ``SCRAM-SHA-512``."""
     sasl_username: str | None = None
+    """The SASL login (with ``security_protocol`` SASL_SSL or SASL_PLAINTEXT)."""
     sasl_password: SecretStr | None = None
-    """Better from ``NIGHTSTREAM_KAFKA__SASL_PASSWORD`` than in the file."""
+    """The SASL password. Better from ``NIGHTSTREAM_KAFKA__SASL_PASSWORD`` than in the file."""
 
     @field_validator("bootstrap_servers")
     @classmethod
