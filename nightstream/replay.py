@@ -15,7 +15,6 @@ seconds, commits it and stops.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
@@ -84,6 +83,8 @@ class ReplayReport:
     done: int
     complete: bool
     stats: SinkStats = field(default_factory=SinkStats)
+    abandoned: bool = False
+    """The stop came mid-batch and the site did not answer within the drain."""
 
     def lines(self) -> list[str]:
         plan, stats = self.plan, self.stats
@@ -102,6 +103,14 @@ class ReplayReport:
             ("outside the window", str(stats.outside_window)),
             ("other streams", str(stats.skipped_other_streams)),
         ]
+        if self.abandoned:
+            rows.append(
+                (
+                    "in flight at the stop",
+                    "one batch, unanswered within the drain: the site may hold it already; "
+                    "the next run writes it again",
+                )
+            )
         width = max(len(label) for label, _ in rows)
         head = (
             f"replay of link {plan.link} into {plan.target.base_url} "
@@ -135,8 +144,10 @@ async def replay(
             # Both take a few round trips; neither commits anything.
             await _together(client.self_test(), sink.start())
             async with showing(Progress(bounds.total, progress_to), _done(bounds, sink)):
-                with contextlib.suppress(WriteStopped):  # stopped mid-batch: not committed
+                try:
                     report.complete = await sink.run(stop, until=bounds)
+                except WriteStopped:  # stopped mid-batch: not committed
+                    report.abandoned = True
         finally:
             report.done = bounds.done(sink.positions)
             await sink.stop()

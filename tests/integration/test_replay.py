@@ -118,7 +118,13 @@ async def test_replay_fills_an_empty_site_once_across_interruptions_and_keeps_to
     assert "interrupted: run the same command to continue" in first.stdout()
     after_sigint = site.store.count("entries")
     assert after_sigint < history.readings
-    assert _report_value(first.stdout(), "written") == str(after_sigint)
+    written = int(_report_value(first.stdout(), "written"))
+    if "in flight at the stop" in first.stdout():
+        # The site did not answer within the stop's drain (a busy machine): the batch may be
+        # stored without being counted, never the reverse.
+        assert written <= after_sigint <= written + SinkConfig.max_batch
+    else:
+        assert written == after_sigint
 
     # Killed without warning (token on the command line this time).
     second = CliRun.start(tmp_path, "replay-sigkill", [*command, "--token", token])
