@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
+from nightstream.simulators.kit.account_book import AccountBook
 from nightstream.simulators.kit.glucose import HOUR_MS
 from nightstream.simulators.kit.lockout import LoginLockout
 from nightstream.simulators.kit.quota import RequestQuota
@@ -38,7 +39,7 @@ SEPARATE_REGIONS = frozenset({"cn"})
 MALFORMED_POINT = {"FactoryTimestamp": "not a time", "Timestamp": "", "ValueInMgPerDl": "high"}
 
 
-class LluService:
+class LluService(AccountBook[LluAccount]):
     def __init__(
         self, accounts: Iterable[LluAccount], *, clock: Clock, options: SimOptions | None = None
     ) -> None:
@@ -50,25 +51,13 @@ class LluService:
         quota = self.options.call_quota
         self.call_quota = None if quota is None else RequestQuota(quota)
         self.malformed_graphs = 0
-        self._accounts: dict[str, LluAccount] = {}
+        super().__init__()
         self._feeds: dict[str, PatientFeed] = {}
         self._counters: dict[str, LluCounters] = {}
         self._login_hosts: dict[str, Counter[str]] = {}
         self.add_accounts(accounts)
 
     # accounts and counters
-
-    def add_accounts(self, accounts: Iterable[LluAccount]) -> None:
-        for account in accounts:
-            if self._accounts.setdefault(account.key, account) is not account:
-                raise ValueError(f"account {account.email!r} exists already")
-
-    @property
-    def accounts(self) -> tuple[LluAccount, ...]:
-        return tuple(self._accounts.values())
-
-    def account(self, email: str) -> LluAccount:
-        return self._accounts[email.casefold()]
 
     def feed(self, patient: SimPatient) -> PatientFeed:
         feed = self._feeds.get(patient.patient_id)

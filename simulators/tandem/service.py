@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+from nightstream.simulators.kit.account_book import AccountBook
 from nightstream.simulators.kit.glucose import MINUTE_MS
 from nightstream.simulators.kit.lockout import LoginLockout
 from nightstream.simulators.kit.replies import Reply, compact_json, html_reply, json_reply
@@ -49,7 +50,7 @@ class Grant:
     challenge: str = ""
 
 
-class TandemService:
+class TandemService(AccountBook[TandemAccount]):
     def __init__(
         self,
         accounts: Iterable[TandemAccount],
@@ -66,7 +67,7 @@ class TandemService:
         self.malformed_pump: str | None = None
         self.issued: list[str] = []
         """Every session cookie, code and token handed out (for secret scans)."""
-        self._accounts: dict[str, TandemAccount] = {}
+        super().__init__()
         self._logs: dict[str, PumpLog] = {}
         self._sso: set[str] = set()
         self._sessions: dict[str, str] = {}
@@ -77,18 +78,6 @@ class TandemService:
         self.add_accounts(accounts)
 
     # accounts, counters, knobs
-
-    def add_accounts(self, accounts: Iterable[TandemAccount]) -> None:
-        for account in accounts:
-            if self._accounts.setdefault(account.key, account) is not account:
-                raise ValueError(f"account {account.email!r} exists already")
-
-    @property
-    def accounts(self) -> tuple[TandemAccount, ...]:
-        return tuple(self._accounts.values())
-
-    def account(self, email: str) -> TandemAccount:
-        return self._accounts[email.casefold()]
 
     def set_account(self, email: str, **changes: Any) -> None:
         account = self.account(email)
