@@ -7,12 +7,12 @@ credentials for foreign accounts and whose accounts are unknown elsewhere.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from nightstream.simulators.kit.account_book import AccountBook
+from nightstream.simulators.kit.credentials import json_credentials
 from nightstream.simulators.kit.glucose import HOUR_MS
 from nightstream.simulators.kit.lockout import LoginLockout
 from nightstream.simulators.kit.quota import RequestQuota
@@ -100,7 +100,7 @@ class LluService(AccountBook[LluAccount]):
 
     def login(self, region: str, headers: Mapping[str, str], body: bytes) -> Reply:
         now_ms = self.clock.now_ms()
-        email, password = _credentials(body)
+        email, password = json_credentials(body, "email")
         counters = self.counters(email)
         counters.saw("logins")
         self._login_hosts.setdefault(email.casefold(), Counter())[region] += 1
@@ -193,17 +193,6 @@ class LluService(AccountBook[LluAccount]):
         if PRODUCT_HEADER not in headers or sent is None or minimum is None:
             return False
         return sent >= minimum
-
-
-def _credentials(body: bytes) -> tuple[str, str]:
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return "", ""
-    if not isinstance(value, dict):
-        return "", ""
-    email, password = value.get("email"), value.get("password")
-    return (email if isinstance(email, str) else "", password if isinstance(password, str) else "")
 
 
 def _redirects(host_region: str, account_region: str) -> bool:

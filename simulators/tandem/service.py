@@ -9,7 +9,6 @@ site's ``Origin`` get the same page, and more than ``data_requests_per_minute`` 
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
@@ -19,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from nightstream.simulators.kit.account_book import AccountBook
+from nightstream.simulators.kit.credentials import json_credentials
 from nightstream.simulators.kit.glucose import MINUTE_MS
 from nightstream.simulators.kit.lockout import LoginLockout
 from nightstream.simulators.kit.replies import Reply, compact_json, html_reply, json_reply
@@ -128,7 +128,7 @@ class TandemService(AccountBook[TandemAccount]):
 
     def login(self, region: str, headers: Mapping[str, str], body: bytes) -> Reply:
         now_ms = self.clock.now_ms()
-        email, password = _credentials(body)
+        email, password = json_credentials(body, "username")
         key = email.casefold()
         counters = self.counters(email)
         counters["logins"] += 1
@@ -317,17 +317,6 @@ class TandemService(AccountBook[TandemAccount]):
         recent.append(now_ms)
         counters[counter] += 1
         return account
-
-
-def _credentials(body: bytes) -> tuple[str, str]:
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return "", ""
-    if not isinstance(value, dict):
-        return "", ""
-    email, password = value.get("username"), value.get("password")
-    return (email if isinstance(email, str) else "", password if isinstance(password, str) else "")
 
 
 def _cookie(headers: Mapping[str, str], name: str) -> str | None:
