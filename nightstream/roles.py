@@ -28,6 +28,7 @@ from nightstream.sinks.nightscout.delivery.delivery_sink import (
     DeliverySink,
 )
 from nightstream.sinks.nightscout.delivery.site_writer import site_writer
+from nightstream.sinks.nightscout.delivery.start_check import check_sites, hold_lanes
 from nightstream.sinks.nightscout.sink import SinkStats
 from nightstream.sources.cursors import CursorStore
 from nightstream.sources.dexcomshare.client import DexcomShareClient
@@ -162,12 +163,18 @@ def build_delivery_role(
             sink.lanes[name].stats = given
         if observe is not None:
             observe(sink)
+        # Every site's token is checked while Kafka starts; each site writes once it passed.
+        hold_lanes(sink.lanes)
+        checks = {name: client.check_at_start for name, client in clients.items()}
+        checking = asyncio.create_task(check_sites(checks, sink.lanes))
         try:
             await asyncio.wait_for(directory.ready.wait(), timeout=60)
             await sink.start()
             await sink.run(stop)
         finally:
             following.cancel()
+            checking.cancel()
+            await asyncio.gather(checking, return_exceptions=True)
             try:
                 await sink.stop()
             finally:
@@ -318,12 +325,28 @@ async def keep_running(
             await asyncio.wait_for(stop.wait(), timeout=delay)
 
 
+async def _stopping_the_others(name: str, role: Role, stop: asyncio.Event) -> None:
+    """Run ``role``; when it fails, the other roles of the process are asked to stop as on
+    SIGTERM (they finish and commit what is in hand) rather than cut off where they stand."""
+    try:
+        await keep_running(name, role, stop)
+    except BaseException:
+        stop.set()
+        raise
+
+
 def run_roles(roles: dict[str, Role]) -> None:
     """Run asyncio roles until they end or SIGINT/SIGTERM asks them to stop (within seconds:
     see ``nightstream.interruptible``)."""
 
     async def all_roles(stop: asyncio.Event) -> None:
-        await asyncio.gather(*(keep_running(name, role, stop) for name, role in roles.items()))
+        outcomes = await asyncio.gather(
+            *(_stopping_the_others(name, role, stop) for name, role in roles.items()),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     try:
         run_interruptibly(all_roles)

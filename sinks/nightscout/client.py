@@ -111,6 +111,15 @@ class NightscoutClient(Closing):
         """
         return await self._probe.self_test()
 
+    async def check_at_start(self) -> bool:
+        """The permission check of a role starting: one JWT exchange, not retried.
+
+        True when every write permission is granted, False when the site could not tell (it
+        did not answer: its writes retry as usual). Raises TargetFatalError when the token is
+        refused or lacks a permission.
+        """
+        return await self._probe.check_at_start()
+
     def _require(self, version: ApiVersion) -> None:
         if self._config.api_version != version:
             raise RuntimeError(

@@ -6,7 +6,9 @@ from collections.abc import Iterable
 
 from nightstream.schemas.documents import Collection
 from nightstream.sinks.nightscout.answers import ROLE_HELP, WRITE_PERMISSIONS
-from nightstream.sinks.nightscout.jwt_auth import JwtAuth
+from nightstream.sinks.nightscout.jwt_auth import Jwt, JwtAuth
+from nightstream.sinks.nightscout.retrying import RetryLater
+from nightstream.sinks.nightscout.stopping import DeadlinePassed
 from nightstream.sinks.nightscout.target_http import TargetHttp
 from nightstream.sinks.nightscout.v1_batches import V1Writer
 from nightstream.sinks.nightscout.v3_writes import V3Writer
@@ -42,12 +44,33 @@ class PermissionProbe:
         ]
         if jwt.permission_groups is None:
             return [*lines, "permissions: not listed by the server; not checked"]
+        self._require_write_permissions(jwt)
+        return [*lines, "permissions: create and update granted on every collection"]
+
+    async def check_at_start(self) -> bool:
+        """One JWT exchange, not retried (a role starting with thousands of sites): True once
+        the token is known to hold every write permission, False when the site could not tell
+        (not answering, no permissions listed, API v1), its writes then find out. Raises
+        ``TargetFatalError`` when the token is refused or lacks a permission."""
+        if self._http.config.api_version != "v3":
+            return False
+        try:
+            async with self._http.attempt_slot():
+                jwt = await self._auth.current()
+        except (RetryLater, DeadlinePassed):
+            return False
+        if jwt.permission_groups is None:
+            return False
+        self._require_write_permissions(jwt)
+        return True
+
+    def _require_write_permissions(self, jwt: Jwt) -> None:
+        assert jwt.permission_groups is not None
         missing = [p for p in WRITE_PERMISSIONS if not granted(jwt.permission_groups, p)]
         if missing:
             raise self._http.answers.fatal(
                 f"the access token lacks permission {', '.join(missing)}. {ROLE_HELP}"
             )
-        return [*lines, "permissions: create and update granted on every collection"]
 
     async def _probe_read(self, collection: Collection) -> str:
         answers = self._http.answers

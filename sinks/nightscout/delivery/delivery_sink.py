@@ -508,6 +508,8 @@ class DeliverySink:
         for tp, catch_ups in self._catch_ups.items():
             live = self._live.get(tp)
             for c in catch_ups:
+                if self.lanes[c.site].stopped:
+                    continue  # it stays where it stopped, for the next start
                 if live is not None and c.follows_live and c.read_next >= live.next_offset:
                     self._skip_below[(c.site, tp)] = c.hand_over()
                     self._lagging.get(c.site, set()).discard(tp)

@@ -70,6 +70,18 @@ class SiteLane:
         self._in_flight: list[Delivery] = []
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._checked = asyncio.Event()
+        self._checked.set()
+
+    def hold_until_checked(self) -> None:
+        """Write nothing until ``checked`` gives the start check's verdict (deliveries queue)."""
+        self._checked.clear()
+
+    async def checked(self, refusal: str | None) -> None:
+        """The start check's verdict: ``refusal`` stops the site before its first write."""
+        if refusal is not None and self.stopped is None:
+            await self._stop(refusal)
+        self._checked.set()
 
     def offer(self, delivery: Delivery) -> None:
         self.queue.append(delivery)
@@ -95,6 +107,7 @@ class SiteLane:
         """Finish the chunk being written (its answers get recorded), start no other; cancel
         what is still running after ``drain_seconds``."""
         self._closing = True
+        self._checked.set()  # a lane still waiting for its check ends at once
         if self._task is None:
             return
         with contextlib.suppress(TimeoutError):
@@ -103,6 +116,7 @@ class SiteLane:
         await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
+        await self._checked.wait()
         while self.queue and self.stopped is None and not self._closing:
             chunk = [self.queue.popleft() for _ in range(min(WRITE_CHUNK, len(self.queue)))]
             self._in_flight = chunk
