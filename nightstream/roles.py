@@ -164,9 +164,9 @@ def build_delivery_role(
         if observe is not None:
             observe(sink)
         # Every site's token is checked while Kafka starts; each site writes once it passed.
-        hold_lanes(sink.lanes)
+        verdict = hold_lanes(sink.lanes)
         checks = {name: client.check_at_start for name, client in clients.items()}
-        checking = asyncio.create_task(check_sites(checks, sink.lanes))
+        checking = asyncio.create_task(check_sites(checks, verdict))
         try:
             await asyncio.wait_for(directory.ready.wait(), timeout=60)
             await sink.start()

@@ -30,30 +30,36 @@ checked go on writing meanwhile."""
 
 SiteCheck = Callable[[], Awaitable[bool]]
 """Raises ``TargetFatalError`` when the site refuses what the sink must do."""
+Verdict = Callable[[str, str | None], Awaitable[None]]
+"""``verdict(site, refusal)``: what the check found; ``refusal`` is None when it may write."""
 
 
-def hold_lanes(lanes: Mapping[str, SiteLane]) -> None:
-    """Before any delivery: each lane waits for its verdict before its first write."""
+def hold_lanes(lanes: Mapping[str, SiteLane]) -> Verdict:
+    """Before any delivery: each lane waits for its verdict before its first write. Returns
+    what gives a lane its verdict."""
     for lane in lanes.values():
         lane.hold_until_checked()
 
+    async def verdict(site: str, refusal: str | None) -> None:
+        await lanes[site].checked(refusal)
+
+    return verdict
+
 
 async def check_sites(
-    checks: Mapping[str, SiteCheck],
-    lanes: Mapping[str, SiteLane],
-    *,
-    at_once: int = CHECKS_AT_ONCE,
+    checks: Mapping[str, SiteCheck], verdict: Verdict, *, at_once: int = CHECKS_AT_ONCE
 ) -> None:
-    """Check every site of ``checks`` and give each lane its verdict (see the module)."""
+    """Check every site of ``checks``, at most ``at_once`` at a time, and give each site its
+    ``verdict`` as soon as it has one."""
     names = iter(checks)
-    workers = [_checker(names, checks, lanes) for _ in range(min(at_once, len(checks)))]
+    refused: list[str] = []
+    workers = [_checker(names, checks, verdict, refused) for _ in range(min(at_once, len(checks)))]
     await asyncio.gather(*workers)
-    refused = sum(1 for name in checks if lanes[name].stopped)
-    logger.info("sink: %d site(s) checked at start, %d stopped", len(checks), refused)
+    logger.info("sink: %d site(s) checked at start, %d refused", len(checks), len(refused))
 
 
 async def _checker(
-    names: Iterator[str], checks: Mapping[str, SiteCheck], lanes: Mapping[str, SiteLane]
+    names: Iterator[str], checks: Mapping[str, SiteCheck], verdict: Verdict, refused: list[str]
 ) -> None:
     # One iterator for every worker: each site is taken by exactly one of them.
     for name in names:
@@ -62,8 +68,9 @@ async def _checker(
             await checks[name]()
         except TargetFatalError as exc:
             refusal = exc.user_message
+            refused.append(name)
         except WriteStopped:
             pass  # the sink is stopping; the lane ends without writing
         except Exception:  # a defect in one site's check must not hold the others back
             logger.exception("target %s: the permission check failed; writing anyway", name)
-        await lanes[name].checked(refusal)
+        await verdict(name, refusal)
