@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
-from nightstream.roles import keep_running
+from nightstream.roles import keep_running, run_roles
 from nightstream.schemas.backoff import RetryPolicy
+from nightstream.schemas.errors import NightstreamError
 from tests.timing import scaled
 
 FAST = RetryPolicy(base=0.01, cap=0.02)
@@ -51,3 +53,24 @@ async def test_stopping_ends_the_wait_and_other_errors_are_not_swallowed() -> No
 
     with pytest.raises(ValueError, match="a bug"):
         await keep_running("processor", broken, asyncio.Event(), FAST)
+
+
+def test_a_role_that_fails_stops_the_others_as_sigterm_would() -> None:
+    """``run``: the sink gives up (every site refused it); the poller and the processor finish
+    what they hold rather than being cut off where they stand."""
+    finished: list[str] = []
+
+    async def sink(stop: asyncio.Event) -> None:
+        await asyncio.sleep(0.05)
+        raise NightstreamError("every site stopped")
+
+    async def processor(stop: asyncio.Event) -> None:
+        await stop.wait()
+        await asyncio.sleep(0.05)  # its last commit
+        finished.append("processor")
+
+    started = time.monotonic()
+    with pytest.raises(NightstreamError, match="every site stopped"):
+        run_roles({"sink": sink, "processor": processor})
+    assert finished == ["processor"]
+    assert time.monotonic() - started < scaled(2)

@@ -101,7 +101,7 @@ async def test_each_site_gets_its_own_verdict_from_one_exchange(
         assert server.site(name).stats.count(method="PUT") == 0
 
 
-async def test_thousands_of_sites_are_checked_a_bounded_number_at_a_time_without_stalls(
+async def test_many_sites_are_checked_a_bounded_number_at_a_time_without_stalling_the_loop(
     server: MultiSiteTestServer,
 ) -> None:
     sites, at_once = 400, 16
