@@ -325,28 +325,32 @@ async def keep_running(
             await asyncio.wait_for(stop.wait(), timeout=delay)
 
 
-async def _stopping_the_others(name: str, role: Role, stop: asyncio.Event) -> None:
+async def _stopping_the_others(
+    name: str, role: Role, stop: asyncio.Event, failures: list[Exception]
+) -> None:
     """Run ``role``; when it fails, the other roles of the process are asked to stop as on
     SIGTERM (they finish and commit what is in hand) rather than cut off where they stand."""
     try:
         await keep_running(name, role, stop)
-    except BaseException:
+    except Exception as exc:
+        failures.append(exc)
         stop.set()
         raise
 
 
 def run_roles(roles: dict[str, Role]) -> None:
     """Run asyncio roles until they end or SIGINT/SIGTERM asks them to stop (within seconds:
-    see ``nightstream.interruptible``)."""
+    see ``nightstream.interruptible``). A role that fails stops the others, and its error is
+    raised once they ended."""
+    failures: list[Exception] = []
 
     async def all_roles(stop: asyncio.Event) -> None:
-        outcomes = await asyncio.gather(
-            *(_stopping_the_others(name, role, stop) for name, role in roles.items()),
+        await asyncio.gather(
+            *(_stopping_the_others(name, role, stop, failures) for name, role in roles.items()),
             return_exceptions=True,
         )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        if failures:
+            raise failures[0]
 
     try:
         run_interruptibly(all_roles)
@@ -355,6 +359,8 @@ def run_roles(roles: dict[str, Role]) -> None:
             "stopped at once: what was not yet acknowledged and committed is done again at "
             "the next start"
         )
+        if failures:
+            raise failures[0] from None
 
 
 async def check_link_login(link: LinkSettings) -> tuple[bool, str]:

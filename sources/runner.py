@@ -93,8 +93,10 @@ class PollerOptions:
     real seconds (at most one interval; the host budget may need longer)."""
     max_idle_wait_seconds: float = 5.0
     """The longest the scheduler sleeps at once (a new due time wakes it earlier)."""
-    stop_grace_seconds: float = 5.0
-    """How long polls in flight may finish after a stop before they are cancelled."""
+    stop_grace_seconds: float = 3.0
+    """How long polls in flight may finish after a stop before they are cancelled: less than
+    the process's own grace (``nightstream.interruptible``), so that the poller still closes
+    its producer and connections itself when a vendor is slow to answer."""
 
 
 class PollObserver(Protocol):

@@ -9,6 +9,7 @@ import time
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
+from nightstream import interruptible
 from nightstream.roles import keep_running, run_roles
 from nightstream.schemas.backoff import RetryPolicy
 from nightstream.schemas.errors import NightstreamError
@@ -74,3 +75,18 @@ def test_a_role_that_fails_stops_the_others_as_sigterm_would() -> None:
         run_roles({"sink": sink, "processor": processor})
     assert finished == ["processor"]
     assert time.monotonic() - started < scaled(2)
+
+
+def test_the_failure_is_kept_when_another_role_has_to_be_cancelled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(interruptible, "STOP_GRACE_SECONDS", 0.3)
+
+    async def sink(stop: asyncio.Event) -> None:
+        raise NightstreamError("every site stopped")
+
+    async def deaf(stop: asyncio.Event) -> None:
+        await asyncio.sleep(3600)  # does not look at ``stop``
+
+    with pytest.raises(NightstreamError, match="every site stopped"):
+        run_roles({"sink": sink, "poller": deaf})
