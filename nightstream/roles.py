@@ -314,6 +314,10 @@ async def keep_running(
             await role(stop)
             return
         except (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError) as exc:
+            if stop.is_set():
+                # Cut off by the stop itself: nothing will be started again.
+                logger.debug("%s: Kafka request cut off by the stop (%s)", name, exc)
+                return
             delay = backoff.next_delay() or retry.cap
             logger.error(
                 "%s: cannot reach Kafka (%s); starting again in %.0f s",

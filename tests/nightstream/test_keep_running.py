@@ -90,3 +90,17 @@ def test_the_failure_is_kept_when_another_role_has_to_be_cancelled(
 
     with pytest.raises(NightstreamError, match="every site stopped"):
         run_roles({"sink": sink, "poller": deaf})
+
+
+async def test_a_kafka_request_cut_off_by_the_stop_is_not_announced_as_a_restart(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stop = asyncio.Event()
+
+    async def stopping(stop: asyncio.Event) -> None:
+        stop.set()
+        raise KafkaConnectionError("connection closed while stopping")
+
+    with caplog.at_level(logging.INFO):
+        await asyncio.wait_for(keep_running("sink", stopping, stop, FAST), timeout=scaled(2))
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
