@@ -28,6 +28,11 @@ CHECKS_AT_ONCE = 32
 """Sites checked at the same time. Half the process-wide request limit: the sites already
 checked go on writing meanwhile."""
 
+CHECK_SECONDS = 10.0
+"""The longest one site's check may take: a site slow to answer (it is given the whole request
+timeout, 30 s by default, for each write) would otherwise hold back the sites queued behind it.
+It then writes as usual, and its first write finds out about its token."""
+
 SiteCheck = Callable[[], Awaitable[bool]]
 """Raises ``TargetFatalError`` when the site refuses what the sink must do."""
 Verdict = Callable[[str, str | None], Awaitable[None]]
@@ -47,25 +52,39 @@ def hold_lanes(lanes: Mapping[str, SiteLane]) -> Verdict:
 
 
 async def check_sites(
-    checks: Mapping[str, SiteCheck], verdict: Verdict, *, at_once: int = CHECKS_AT_ONCE
+    checks: Mapping[str, SiteCheck],
+    verdict: Verdict,
+    *,
+    at_once: int = CHECKS_AT_ONCE,
+    check_seconds: float = CHECK_SECONDS,
 ) -> None:
-    """Check every site of ``checks``, at most ``at_once`` at a time, and give each site its
-    ``verdict`` as soon as it has one."""
+    """Check every site of ``checks``, at most ``at_once`` at a time and each for at most
+    ``check_seconds``, and give each site its ``verdict`` as soon as it has one."""
     names = iter(checks)
     refused: list[str] = []
-    workers = [_checker(names, checks, verdict, refused) for _ in range(min(at_once, len(checks)))]
+    workers = [
+        _checker(names, checks, verdict, refused, check_seconds)
+        for _ in range(min(at_once, len(checks)))
+    ]
     await asyncio.gather(*workers)
     logger.info("sink: %d site(s) checked at start, %d refused", len(checks), len(refused))
 
 
 async def _checker(
-    names: Iterator[str], checks: Mapping[str, SiteCheck], verdict: Verdict, refused: list[str]
+    names: Iterator[str],
+    checks: Mapping[str, SiteCheck],
+    verdict: Verdict,
+    refused: list[str],
+    check_seconds: float,
 ) -> None:
     # One iterator for every worker: each site is taken by exactly one of them.
     for name in names:
         refusal: str | None = None
         try:
-            await checks[name]()
+            async with asyncio.timeout(check_seconds):
+                await checks[name]()
+        except TimeoutError:
+            pass  # slow to answer: it writes as usual
         except TargetFatalError as exc:
             refusal = exc.user_message
             refused.append(name)

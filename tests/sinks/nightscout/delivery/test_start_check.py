@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from nightstream.schemas.backoff import RetryPolicy
+from nightstream.simulators.nightscout import Faults
 from nightstream.simulators.nightscout.sites import MultiSiteTestServer
 from nightstream.sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
 from nightstream.sinks.nightscout.delivery.start_check import check_sites
@@ -140,3 +141,25 @@ async def test_many_sites_are_checked_a_bounded_number_at_a_time_without_stallin
     assert refused == [f"site-{n:04d}" for n in range(0, sites, 4)]
     assert in_flight.most == at_once  # side by side, never more
     assert longest_turn < scaled(0.25), f"the loop stood still for {longest_turn:.2f} s"
+
+
+async def test_a_site_slow_to_answer_does_not_hold_back_the_sites_behind_it(
+    server: MultiSiteTestServer,
+) -> None:
+    slow = server.add_site("slow", api_secret="secret-of-slow-long-enough")
+    good = server.add_site("good", api_secret="secret-of-good-long-enough")
+    slow.faults = Faults(hang_rate=1.0, hang_seconds=None)
+    clients = {
+        site.name: _client(site.name, site.url, site.create_access_token("s", permissions=UPLOADER))
+        for site in (slow, good)
+    }
+    verdicts = Verdicts()
+    started = time.monotonic()
+    try:
+        checks = {name: c.check_at_start for name, c in clients.items()}
+        await check_sites(checks, verdicts, at_once=1, check_seconds=0.5)
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    assert verdicts.given == {"slow": None, "good": None}  # the slow one writes as usual
+    assert time.monotonic() - started < scaled(3)  # not the 30 s request timeout
