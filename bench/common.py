@@ -215,3 +215,31 @@ def machine() -> dict[str, Any]:
 def table(rows: Sequence[tuple[str, str]]) -> str:
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"  {label.ljust(width)}  {value}" for label, value in rows)
+
+
+class LoopStalls:
+    """The longest an event loop stood still while ``async with LoopStalls() as stalls`` ran:
+    a ticker that asks for 10 ms and notes how much later it woke."""
+
+    TICK = 0.01
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> LoopStalls:
+        self._task = asyncio.create_task(self._tick())
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(self.TICK)
+            self.longest = max(self.longest, loop.time() - before - self.TICK)

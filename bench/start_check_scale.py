@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import machine, table, write_results
+from bench.common import LoopStalls, machine, table, write_results
 from bench.delivery_sites import SiteServer
 from nightstream.sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
 from nightstream.sinks.nightscout.delivery.delivery_sink import ATTEMPTS_IN_FLIGHT
@@ -66,18 +66,6 @@ async def _measure(server: SiteServer) -> dict[str, float]:
         )
         for name, t in tokens.items()
     }
-    longest = 0.0
-    checking = True
-
-    async def watch_the_loop() -> None:
-        nonlocal longest
-        loop = asyncio.get_running_loop()
-        while checking:
-            before = loop.time()
-            await asyncio.sleep(0.01)
-            longest = max(longest, loop.time() - before - 0.01)
-
-    watcher = asyncio.create_task(watch_the_loop())
     refused: dict[str, str] = {}
 
     async def verdict(site: str, refusal: str | None) -> None:
@@ -86,11 +74,10 @@ async def _measure(server: SiteServer) -> dict[str, float]:
 
     began = time.monotonic()
     try:
-        await check_sites({name: c.check_at_start for name, c in clients.items()}, verdict)
+        async with LoopStalls() as stalls:
+            await check_sites({name: c.check_at_start for name, c in clients.items()}, verdict)
     finally:
         took = time.monotonic() - began
-        checking = False
-        await watcher
         for client in clients.values():
             await client.aclose()
     if set(refused) != set(read_only):
@@ -101,7 +88,7 @@ async def _measure(server: SiteServer) -> dict[str, float]:
         "refused": len(refused),
         "seconds_to_every_verdict": round(took, 2),
         "sites_per_second": round(len(clients) / took),
-        "longest_loop_stall_ms": round(longest * 1000),
+        "longest_loop_stall_ms": round(stalls.longest * 1000),
         "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bench.common import LoopStalls
 from nightstream.schemas.backoff import RetryPolicy
 from nightstream.simulators.nightscout import Faults
 from nightstream.simulators.nightscout.sites import MultiSiteTestServer
@@ -115,32 +116,19 @@ async def test_many_sites_are_checked_a_bounded_number_at_a_time_without_stallin
         permissions = None if roles else UPLOADER
         token = site.create_access_token("s", permissions=permissions, roles=roles)
         clients[site.name] = _client(site.name, site.url, token)
-    longest_turn = 0.0
-    ticking = True
-
-    async def tick() -> None:
-        nonlocal longest_turn
-        loop = asyncio.get_running_loop()
-        while ticking:
-            before = loop.time()
-            await asyncio.sleep(0.01)
-            longest_turn = max(longest_turn, loop.time() - before - 0.01)
-
-    ticker = asyncio.create_task(tick())
     verdicts = Verdicts()
     try:
         checks = {n: c.check_at_start for n, c in clients.items()}
-        await check_sites(checks, verdicts, at_once=at_once)
+        async with LoopStalls() as stalls:
+            await check_sites(checks, verdicts, at_once=at_once)
     finally:
-        ticking = False
-        await ticker
         for client in clients.values():
             await client.aclose()
     assert len(verdicts.given) == sites
     refused = sorted(n for n, refusal in verdicts.given.items() if refusal is not None)
     assert refused == [f"site-{n:04d}" for n in range(0, sites, 4)]
     assert in_flight.most == at_once  # side by side, never more
-    assert longest_turn < scaled(0.25), f"the loop stood still for {longest_turn:.2f} s"
+    assert stalls.longest < scaled(0.25), f"the loop stood still for {stalls.longest:.2f} s"
 
 
 async def test_a_site_slow_to_answer_does_not_hold_back_the_sites_behind_it(
