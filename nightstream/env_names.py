@@ -17,7 +17,9 @@ OTHER_VARIABLES = frozenset(
         "LINKS_KEY_FILE",
         "LINK_USERNAME",  # links add --username
         "LINK_PASSWORD",  # links add / set-password
-        "CACHE",  # compose/kafka/kafka-local's jar cache
+        "CACHE",  # the local broker's jar cache and the demo's files
+        "DATA",  # the data of the broker `nightstream run` starts itself
+        "MAVEN_REPOSITORY",  # where the local broker's jars come from
         "TEST_KAFKA",  # the test suite's broker choice
         "TEST_TIME_SCALE",  # the test suite's wall-clock scale
         "UPDATE_GOLDEN",  # the test suite: rewrite golden files

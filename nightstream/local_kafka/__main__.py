@@ -1,0 +1,3 @@
+from nightstream.local_kafka.cli import main
+
+main()
