@@ -380,7 +380,13 @@ def sink(config_file: Path | None, targets: tuple[str, ...]) -> None:
 @logging_options
 @user_errors
 def run(config_file: Path | None, dry_run: bool) -> None:
-    """Run every role in one process: pollers, processor and sinks."""
+    """Run every role in one process: pollers, processor and sinks.
+
+    With no Kafka configured (kafka.bootstrap_servers, NIGHTSTREAM_KAFKA__BOOTSTRAP_SERVERS),
+    starts nightstream's own single-node broker (Java 11+ needed), data in the user data
+    directory, and stops it on exit.
+    """
+    from nightstream.own_broker import own_broker
     from nightstream.roles import (
         Role,
         build_delivery_role,
@@ -392,16 +398,38 @@ def run(config_file: Path | None, dry_run: bool) -> None:
     from nightstream.sources.runner import PollerOptions
 
     settings = _settings(config_file)
-    _require_broker(settings)
-    _require_topics(settings)
     _setup_logging(settings)
-    poller = build_poller(settings, PollerOptions(dry_run=dry_run))
-    roles: dict[str, Role] = {"poller": poller.run, "processor": build_processor_role(settings)}
-    if not dry_run:
-        roles["links"] = links_role(settings, poller, None)
-        if settings.targets:
-            roles["sink"] = build_delivery_role(settings, list(settings.targets))
-    run_roles(roles)
+    with own_broker(settings) as own:
+        if own is not None:
+            settings = own.settings_for(settings)
+            _create_topics(settings)
+        _require_broker(settings)
+        _require_topics(settings)
+        poller = build_poller(settings, PollerOptions(dry_run=dry_run))
+        roles: dict[str, Role] = {
+            "poller": poller.run,
+            "processor": build_processor_role(settings),
+        }
+        if not dry_run:
+            roles["links"] = links_role(settings, poller, None)
+            if settings.targets:
+                roles["sink"] = build_delivery_role(settings, list(settings.targets))
+        if own is not None:
+            roles["kafka"] = own.supervise
+        run_roles(roles)
+
+
+def _create_topics(settings: Settings) -> None:
+    """The missing topics, on the broker nightstream runs itself (nobody else manages it)."""
+    from nightstream.topics_admin import ensure_topics
+
+    kafka = settings.kafka
+    asyncio.run(
+        _with_broker_errors(
+            kafka.bootstrap_servers,
+            ensure_topics(kafka.bootstrap_servers, _catalog(settings), kafka.replication_factor),
+        )
+    )
 
 
 @main.command("check-login")
