@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,11 @@ from pathlib import Path
 
 import httpx
 
+from nightstream.local_kafka.broker import BrokerError, BrokerOptions, LocalBroker
+from nightstream.local_kafka.jars import JarFetchError
+from nightstream.local_kafka.java import JavaMissing
+from nightstream.local_kafka.paths import cache_root
+from nightstream.local_kafka.processes import sigterm_unwinds
 from nightstream.schemas.identity import device_name, stream_digest
 from nightstream.simulators.dexcomshare import ShareSimulator, generate_accounts
 from nightstream.simulators.librelinkup import LluAccount, LluSimulator, SimOptions
@@ -32,10 +38,12 @@ from nightstream.simulators.librelinkup import generate_accounts as generate_lib
 from nightstream.simulators.nightscout import NightscoutTestServer
 from nightstream.sources.librelinkup.hosts import REGION_PLACEHOLDER
 
-REPO = Path(__file__).resolve().parents[1]
-KAFKA_LOCAL = REPO / "compose" / "kafka" / "kafka-local"
-DEMO_DIR = REPO / ".cache" / "demo"
 UPLOADER_PERMISSIONS = ["api:*:create", "api:*:update", "api:*:read"]
+
+
+def demo_dir() -> Path:
+    """The demo's config, logs and broker: in the user cache directory, never in the package."""
+    return cache_root() / "demo"
 
 
 def _say(message: str) -> None:
@@ -44,26 +52,25 @@ def _say(message: str) -> None:
 
 @contextlib.contextmanager
 def local_kafka(data_dir: Path) -> Iterator[str]:
+    """KAFKA_BOOTSTRAP_SERVERS, or a broker of the demo's own that is stopped when the block
+    ends, whenever that is: during the jar fetch, the broker's start or the demo itself."""
     given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if given:
         yield given
         return
-    data_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run([str(KAFKA_LOCAL), "stop", "--dir", str(data_dir)], check=False)
-    started = subprocess.run(
-        [str(KAFKA_LOCAL), "start", "--dir", str(data_dir)],
-        check=False,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    if started.returncode != 0:
-        raise SystemExit("could not start the local Kafka broker (see the messages above)")
-    bootstrap = started.stdout.strip().rpartition("=")[2]
-    try:
-        yield bootstrap
-    finally:
-        _say("stopping Kafka ...")
-        subprocess.run([str(KAFKA_LOCAL), "stop", "--dir", str(data_dir)], check=False)
+    broker = LocalBroker(data_dir, BrokerOptions(profile="small"))
+    with sigterm_unwinds():
+        try:
+            _say("starting Kafka (the first run fetches its jars, about 50 MB, once) ...")
+            try:
+                bootstrap = broker.start(_say, attached=True)
+            except (JavaMissing, BrokerError, JarFetchError) as exc:
+                raise SystemExit(f"could not start the local Kafka broker: {exc}") from None
+            yield bootstrap
+        finally:
+            if broker.pid() is not None:
+                _say("stopping Kafka ...")
+            broker.stop()
 
 
 @dataclass(frozen=True)
@@ -184,7 +191,7 @@ async def count_landed(ns_url: str, token: str) -> dict[str, tuple[int, int]]:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    demo_dir().mkdir(parents=True, exist_ok=True)
     sim = ShareSimulator(generate_accounts(args.patients, seed=args.seed), seed=args.seed)
     await sim.start()
     _say(f"Dexcom Share simulator: {sim.url} ({args.patients} patients, 24 h of history each)")
@@ -207,7 +214,7 @@ async def serve(args: argparse.Namespace) -> int:
     else:
         _say(f"Nightscout: {ns_url}")
     prefix = f"demo{int(time.time())}"
-    config = DEMO_DIR / "nightstream.toml"
+    config = demo_dir() / "nightstream.toml"
     write_config(config, args.bootstrap, prefix, ns_url, token, sim, (libre_sim, libre_accounts))
     patients = {
         p.device: p for p in [*dexcom_patients(sim), *libre_patients(libre_sim, libre_accounts)]
@@ -224,7 +231,7 @@ async def serve(args: argparse.Namespace) -> int:
         stdout=subprocess.DEVNULL,
     )
     await run.wait()
-    log_path = DEMO_DIR / "nightstream.log"
+    log_path = demo_dir() / "nightstream.log"
     with log_path.open("w") as log:
         pipeline = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -288,12 +295,18 @@ def _report(
         _say(f"  {who:<10} {readings} readings, duplicates {duplicates}   (device {device})")
     _say("")
     _say("Read the topics (Avro, decoded to JSON):")
-    _say(f"  .venv/bin/nightstream topics tail {prefix}.ns.entries --config {config} --limit 3")
+    command = _nightstream_command()
+    _say(f"  {command} topics tail {prefix}.ns.entries --config {config} --limit 3")
     for vendor in ("dexcomshare", "librelinkup"):
-        _say(
-            f"  .venv/bin/nightstream topics tail {prefix}.raw.{vendor} --config {config} --limit 1"
-        )
+        _say(f"  {command} topics tail {prefix}.raw.{vendor} --config {config} --limit 1")
     _say("")
+
+
+def _nightstream_command() -> str:
+    """How to run ``nightstream`` from here: the script beside this Python (a virtualenv's,
+    not on PATH unless activated), else the one on PATH (pipx)."""
+    beside = Path(sys.executable).parent / "nightstream"
+    return str(beside) if beside.is_file() and not shutil.which("nightstream") else "nightstream"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -308,7 +321,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with local_kafka(DEMO_DIR / "kafka") as bootstrap:
+    with local_kafka(demo_dir() / "kafka") as bootstrap:
         args.bootstrap = bootstrap
         _say(f"Kafka: {bootstrap}")
         return asyncio.run(serve(args))

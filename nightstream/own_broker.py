@@ -12,17 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 
 from nightstream.config import Settings
 from nightstream.local_kafka.broker import BrokerError, BrokerOptions, LocalBroker
 from nightstream.local_kafka.jars import JarFetchError, fetch_jars, read_lock
 from nightstream.local_kafka.java import JavaMissing, require_java
 from nightstream.local_kafka.paths import data_root
+from nightstream.local_kafka.processes import sigterm_unwinds
 from nightstream.schemas.errors import NightstreamError
 
 logger = logging.getLogger(__name__)
@@ -100,21 +99,6 @@ class OwnBroker:
         )
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
-@contextlib.contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C (finally blocks run) instead of ending the process at once,
-    so a broker being started or stopped is never left behind."""
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 @contextlib.contextmanager
 def own_broker(settings: Settings) -> Iterator[OwnBroker | None]:
     """None when Kafka is configured; otherwise the own broker, running for the block."""
@@ -123,7 +107,7 @@ def own_broker(settings: Settings) -> Iterator[OwnBroker | None]:
         return
     directory = broker_directory()
     broker = LocalBroker(directory, BrokerOptions(profile="small"))
-    with _sigterm_unwinds():
+    with sigterm_unwinds():
         try:
             java = require_java()
             libs = fetch_jars(logger.info)

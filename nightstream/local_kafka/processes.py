@@ -3,13 +3,15 @@ child that the kernel stops when its parent dies."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 
 _PR_SET_PDEATHSIG = 1
 
@@ -53,3 +55,19 @@ def stop_with_parent(signum: int = signal.SIGTERM) -> Callable[[], None] | None:
         libc.prctl(_PR_SET_PDEATHSIG, signum)
 
     return arrange
+
+
+def _unwind(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """Within the block, SIGTERM unwinds like Ctrl-C (``finally`` blocks run) instead of ending
+    the process at once, so that a broker being started or stopped is not left behind. Main
+    thread only; an event loop's own handler takes over while the loop runs."""
+    previous = signal.signal(signal.SIGTERM, _unwind)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
