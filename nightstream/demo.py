@@ -321,10 +321,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with local_kafka(demo_dir() / "kafka") as bootstrap:
-        args.bootstrap = bootstrap
-        _say(f"Kafka: {bootstrap}")
-        return asyncio.run(serve(args))
+    try:
+        with local_kafka(demo_dir() / "kafka") as bootstrap:
+            args.bootstrap = bootstrap
+            _say(f"Kafka: {bootstrap}")
+            return asyncio.run(serve(args))
+    except KeyboardInterrupt:
+        _say("stopped")
+        return 130
 
 
 if __name__ == "__main__":
