@@ -1,6 +1,6 @@
 # Two commands for a newcomer: `make demo` (see the pipeline work) and `make test`.
-# Everything else is installed on demand: a virtualenv in .venv and the Kafka jars in
-# ~/.cache/nightstream (see compose/kafka/kafka-local).
+# Everything else is installed on demand: a virtualenv in .venv and the Kafka jars in the user
+# cache directory, ~/.cache/nightstream (see nightstream/local_kafka). Needs Java 11+, not Maven.
 
 PYTHON ?= python3
 VENV := .venv
@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-kafka:
-	@compose/kafka/kafka-local fetch
+kafka: install
+	@$(BIN)/nightstream kafka fetch
 
 lint: install
 	$(BIN)/ruff check .

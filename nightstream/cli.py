@@ -613,5 +613,7 @@ if __name__ == "__main__":
 else:
     # At the end: the links commands reuse this module's helpers.
     from nightstream.links_cli import links
+    from nightstream.local_kafka.cli import kafka
 
     main.add_command(links)
+    main.add_command(kafka)
