@@ -4,10 +4,10 @@ Where the broker comes from, first match wins:
 
 1. ``KAFKA_BOOTSTRAP_SERVERS``: an existing broker; it must answer a metadata request.
 2. A Docker engine that answers: testcontainers' ``KafkaContainer`` (cp-kafka, KRaft).
-3. The single-node Apache Kafka that ``compose/kafka/kafka-local`` provisions from Maven
-   Central, started once per test session in a temporary directory and stopped at the end.
-   Needs Java 11+ (and Maven on first use); without them the Kafka tests fail and say
-   what to install.
+3. The project's own single-node Apache Kafka (``compose/kafka/kafka-local``, i.e.
+   ``nightstream kafka``, dev profile), its jars fetched from Maven Central once, started once
+   per test session in a temporary directory and stopped at the end. Needs Java 11+; without
+   it the Kafka tests fail and say what to install.
 
 ``NIGHTSTREAM_TEST_KAFKA=local`` (or ``container``) skips the choice between 2 and 3, e.g. to run
 broker-restart fault tests on a machine that also has Docker.
@@ -234,7 +234,7 @@ def _kafka_local(*args: str) -> str:
 
 def _bootstrap_from(result: subprocess.CompletedProcess[str]) -> str:
     command = " ".join(str(a) for a in result.args)
-    if result.returncode == 2:  # Java or Maven missing: integration tests cannot pass without
+    if result.returncode == 2:  # Java missing: integration tests cannot pass without
         pytest.fail(f"no Kafka broker for this session: {result.stderr.strip()}", pytrace=False)
     if result.returncode != 0:
         pytest.fail(

@@ -98,7 +98,9 @@ def server_properties(
     extra: Mapping[str, str],
 ) -> dict[str, str]:
     """Every property of the broker running from ``directory``; ``extra`` (another listener,
-    say) goes over the profile's."""
+    say) goes over the profile's. In its values ``{port}``, ``{controller_port}`` and ``{dir}``
+    stand for the broker's, so that ``listeners`` can be given whole:
+    ``PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port},SASL_SSL://...``."""
     listeners = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -111,7 +113,19 @@ def server_properties(
         "log.dirs": str(directory / "data"),
     }
     tuning = _SMALL if profile == "small" else _DEV
-    return {**listeners, **_SINGLE_NODE, **tuning, **extra}
+    places = {
+        "{port}": str(port),
+        "{controller_port}": str(controller_port),
+        "{dir}": str(directory),
+    }
+    given = {key: _fill(value, places) for key, value in extra.items()}
+    return {**listeners, **_SINGLE_NODE, **tuning, **given}
+
+
+def _fill(value: str, places: Mapping[str, str]) -> str:
+    for place, actual in places.items():
+        value = value.replace(place, actual)
+    return value
 
 
 def render(properties: Mapping[str, str]) -> str:
