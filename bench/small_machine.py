@@ -67,14 +67,15 @@ async def measure(pids: dict[str, int], minutes: float) -> dict[str, Any]:
             peaks[name] = max(peaks[name], rss_mb(pid))
         await asyncio.sleep(SAMPLE_S)
     elapsed_min = (time.monotonic() - began) / 60
-    return {
-        name: {
+    figures = {}
+    for name, pid in pids.items():
+        end = rss_mb(pid)
+        figures[name] = {
             "cpu_s_per_idle_minute": round((cpu_seconds(pid) - start[name]) / elapsed_min, 3),
-            "rss_mb_end": round(rss_mb(pid), 1),
-            "rss_mb_peak": round(peaks[name], 1),
+            "rss_mb_end": round(end, 1),
+            "rss_mb_peak": round(max(peaks[name], end), 1),
         }
-        for name, pid in pids.items()
-    }
+    return figures
 
 
 async def bench(
