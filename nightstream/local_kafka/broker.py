@@ -57,6 +57,8 @@ class BrokerOptions:
     extra_properties: Mapping[str, str] = field(default_factory=dict)
     """Set over the profile's (a SASL_SSL listener for tests, say)."""
     ready_timeout_s: float = 90.0
+    scram: Sequence[str] = ()
+    """``MECHANISM=[name=USER,password=PASSWORD]`` logins created when the data is formatted."""
 
 
 def _free_ports(count: int) -> list[int]:
@@ -199,6 +201,7 @@ class LocalBroker:
                 "-c",
                 str(self.config_path),
                 "--ignore-formatted",
+                *[arg for login in self.options.scram for arg in ("--add-scram", login)],
             ],
             capture_output=True,
             text=True,

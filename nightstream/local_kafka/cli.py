@@ -63,7 +63,7 @@ def _extra_properties(pairs: tuple[str, ...], files: tuple[Path, ...]) -> dict[s
     extra: dict[str, str] = {}
     for path in files:
         if not path.is_file():
-            raise click.BadParameter(f"{path} is not a file", param_hint="--properties-file")
+            raise click.BadParameter(f"{path} is not a file", param_hint="--extra-properties")
         extra.update(read_properties(path))
     for pair in pairs:
         key, equals, value = pair.partition("=")
@@ -97,11 +97,19 @@ def _start(broker: LocalBroker, owner_pid: int | None) -> None:
 )
 @click.option("--property", "pairs", multiple=True, help="KEY=VALUE over the profile's.")
 @click.option(
-    "--properties-file",
+    "--extra-properties",
     "files",
     multiple=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="More server properties over the profile's (before any --property).",
+    help="A properties file over the profile's (before any --property): more listeners, TLS "
+    "and SASL settings; the PLAINTEXT and CONTROLLER listeners must stay.",
+)
+@click.option(
+    "--scram",
+    "scram",
+    multiple=True,
+    help="MECHANISM=[name=USER,password=PASSWORD]: a SCRAM login added when DIR is first "
+    "formatted.",
 )
 def start(
     directory: Path,
@@ -112,6 +120,7 @@ def start(
     profile: Profile,
     pairs: tuple[str, ...],
     files: tuple[Path, ...],
+    scram: tuple[str, ...],
 ) -> None:
     """Start the broker in the background (formatting DIR once) and print
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:<port> once it answers."""
@@ -119,7 +128,7 @@ def start(
     directory.mkdir(parents=True, exist_ok=True)
     (directory / OPTIONS_FILE).write_text(json.dumps({"profile": profile, "extra": extra}))
     (directory / "owner.pid").unlink(missing_ok=True)
-    options = BrokerOptions(port, controller_port, profile, extra, timeout)
+    options = BrokerOptions(port, controller_port, profile, extra, timeout, scram)
     _start(LocalBroker(directory, options), owner_pid)
 
 

@@ -131,11 +131,13 @@ def _kafka(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(args, process.returncode, out.decode(), err.decode())
 
 
-def test_extra_properties_are_kept_across_a_restart(tmp_path: Path) -> None:
+def test_extra_properties_and_scram_logins_are_kept_across_a_restart(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NIGHTSTREAM_")}
     env["NIGHTSTREAM_CACHE"] = str(cache_with_jars(tmp_path))
     directory = tmp_path / "broker"
     listeners = "PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"
+    extra = tmp_path / "extra.properties"
+    extra.write_text("log.retention.ms=123456789\nnum.io.threads=3\n")
     try:
         started = _kafka(
             "start",
@@ -145,8 +147,10 @@ def test_extra_properties_are_kept_across_a_restart(tmp_path: Path) -> None:
             "small",
             "--property",
             f"listeners={listeners}",
-            "--property",
-            "log.retention.ms=123456789",
+            "--extra-properties",
+            str(extra),
+            "--scram",
+            "SCRAM-SHA-256=[name=alice,password=alice-secret]",
             env=env,
         )
         assert started.returncode == 0, started.stderr
@@ -157,6 +161,7 @@ def test_extra_properties_are_kept_across_a_restart(tmp_path: Path) -> None:
         properties = read_properties(directory / "server.properties")
         assert properties["log.retention.ms"] == "123456789"
         assert properties["num.network.threads"] == "1"  # still the small profile
+        assert properties["num.io.threads"] == "3"  # the file over the profile
         port = bootstrap.rpartition(":")[2]
         assert properties["listeners"].startswith(f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://")
     finally:
