@@ -105,3 +105,20 @@ def test_a_broker_that_keeps_dying_is_given_up_with_its_log(tmp_path: Path) -> N
     with pytest.raises(OwnBrokerError, match=f"exited {RESTART_LIMIT + 1} times") as given_up:
         own._restart_or_give_up(1)
     assert str(tmp_path / "kafka" / "broker.log") in str(given_up.value)
+
+
+async def test_sigterm_while_its_broker_starts_leaves_none(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {"NIGHTSTREAM_DATA": str(data), "NIGHTSTREAM_CACHE": str(cache_with_jars(tmp_path))}
+    run = CliRun.start(tmp_path, "run", ["run"], env)
+    pid_file = data / "kafka" / "broker.pid"
+    await _until(pid_file.exists, 60, "broker.pid", run)
+    broker_pid = int(pid_file.read_text())
+    assert "own Kafka" not in run.stderr()  # still starting
+
+    run.signal(signal.SIGTERM)
+    code = await run.wait(within=40)
+
+    assert code == 128 + signal.SIGTERM, run.stderr()
+    assert not alive(broker_pid)
+    assert not pid_file.exists()
