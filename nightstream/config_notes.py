@@ -95,7 +95,18 @@ VARIABLES = {
     "LINKS_KEY_FILE": "A file holding those keys instead, one a line.",
     "LINK_USERNAME": "`links add --username`.",
     "LINK_PASSWORD": "`links add` and `links set-password`: the vendor password, not prompted.",
-    "CACHE": "Where `compose/kafka/kafka-local` keeps the Kafka jars (`~/.cache/nightstream`).",
+    "CACHE": (
+        "The user cache directory: the local broker's jars and the demo's files "
+        "(default `~/.cache/nightstream` on Linux)."
+    ),
+    "DATA": (
+        "The user data directory: the broker `nightstream run` starts when no Kafka is "
+        "configured, and the processor's and sink's state beside it (default "
+        "`~/.local/share/nightstream` on Linux)."
+    ),
+    "MAVEN_REPOSITORY": (
+        "Where the local broker's jars are fetched from (default: Maven Central), a mirror say."
+    ),
     "TEST_KAFKA": "The test suite's broker: `local` or `container` instead of the first found.",
     "TEST_TIME_SCALE": "The test suite: factor of every wall-clock limit (default 2).",
     "UPDATE_GOLDEN": "The test suite: write the golden files anew instead of comparing.",
