@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.stall_timeline import record_stalls
 from nightstream.config import load_settings
 from nightstream.roles import build_delivery_role, run_roles
 from nightstream.sinks.nightscout.delivery.delivery_sink import DeliverySink
@@ -76,12 +77,21 @@ def main(arguments: argparse.Namespace) -> None:
                 await asyncio.wait_for(stop.wait(), timeout=REPORT_EVERY_SECONDS)
         write_counters()
 
+    async def watch_stalls(stop: asyncio.Event) -> None:
+        watch = asyncio.create_task(record_stalls(arguments.stalls))
+        await stop.wait()
+        watch.cancel()
+
     role = build_delivery_role(settings, list(settings.targets), observe=sinks.append)
-    run_roles({"sink": role, "counters": report})
+    roles = {"sink": role, "counters": report}
+    if arguments.stalls is not None:
+        roles["stalls"] = watch_stalls
+    run_roles(roles)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.delivery_child")
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--counters", type=Path, required=True)
+    parser.add_argument("--stalls", type=Path, help="a stall timeline (bench.stall_timeline)")
     main(parser.parse_args(sys.argv[1:]))

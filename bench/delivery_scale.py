@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
 import time
@@ -30,6 +31,10 @@ from typing import Any
 
 from bench.common import kafka_broker, machine, table, write_results
 from bench.delivery_sites import delivery_run, latencies_s, percentile, process_rss_kib
+from bench.tail_analysis import explain, read_timeline, slow_documents, summarise
+
+SLOW_S = 1.0
+"""Documents at least this late are explained from the stall timelines."""
 
 
 async def measure(bootstrap: str, arguments: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -46,7 +51,9 @@ async def measure(bootstrap: str, arguments: argparse.Namespace, workdir: Path) 
         load_before = run.load()
         print(f"warm-up done in {warm:.0f} s; measuring", file=sys.stderr)
         began = time.monotonic()
+        measured_from = time.time()
         await run.deliver(range(arguments.warmup, total_cycles), limit=arguments.limit)
+        measured_to = time.time()
         after = run.sink.counters()
         measured_s = time.monotonic() - began
         server_rss = process_rss_kib(run.server.pid)
@@ -58,6 +65,11 @@ async def measure(bootstrap: str, arguments: argparse.Namespace, workdir: Path) 
         before["written"] + before["skipped_unchanged"]
     )
     delivered = len(latencies)
+    sink_timeline = read_timeline(run.sink.stalls)
+    server_timeline = read_timeline(run.server.stalls)
+    for timeline, name in ((sink_timeline, "sink"), (server_timeline, "server")):
+        kept = Path(__file__).parent / "results" / f"{arguments.results}_{name}_stalls.jsonl"
+        kept.write_text("".join(json.dumps(line) + "\n" for line in timeline))
     reads = (after["read"] - before["read"]) + (after["catch_up_read"] - before["catch_up_read"])
     return {
         "sites": arguments.sites,
@@ -89,6 +101,9 @@ async def measure(bootstrap: str, arguments: argparse.Namespace, workdir: Path) 
         "sink_cpu_s_measured": after["cpu_s"] - before["cpu_s"],
         "sink_parks": after["parks"],
         "server_rss_mib": server_rss / 1024,
+        "sink_stalls": summarise(sink_timeline, measured_from, measured_to),
+        "server_stalls": summarise(server_timeline, measured_from, measured_to),
+        "tail": explain(slow_documents(steady, held, SLOW_S), sink_timeline, server_timeline),
         "load_before": load_before,
         "load_after": run.load(),
     }

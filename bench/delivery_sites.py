@@ -51,11 +51,13 @@ def link_of(site: str) -> str:
 
 
 class SiteServer:
-    """``python -m nightstream.simulators.nightscout --sites N`` in its own process."""
+    """``python -m nightstream.simulators.nightscout --sites N`` in its own process, with a
+    stall timeline (``bench.site_server_child``)."""
 
     def __init__(self, count: int, workdir: Path) -> None:
         self.count = count
         self._listing_file = workdir / "sites.json"
+        self.stalls = workdir / "server-stalls.jsonl"
         self._process: subprocess.Popen[str] | None = None
         self.sites: dict[str, dict[str, str]] = {}
         self.started_s = 0.0
@@ -66,7 +68,10 @@ class SiteServer:
             [
                 sys.executable,
                 "-m",
-                "nightstream.simulators.nightscout",
+                "bench.site_server_child",
+                "--stalls",
+                str(self.stalls),
+                "--",
                 "--sites",
                 str(self.count),
                 "--sites-out",
@@ -323,6 +328,7 @@ class SinkChild:
 
     def __init__(self, config: Path, workdir: Path) -> None:
         self._counters = workdir / "sink-counters.json"
+        self.stalls = workdir / "sink-stalls.jsonl"
         self._child = Child.start(
             "sink",
             [
@@ -332,6 +338,8 @@ class SinkChild:
                 str(config),
                 "--counters",
                 str(self._counters),
+                "--stalls",
+                str(self.stalls),
             ],
             workdir,
         )
