@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotRead
 from nightstream.config import LinkSettings, Settings, TargetSettings
 from nightstream.interruptible import Cancelled, run_interruptibly
 from nightstream.kafka_security import kafka_access, registry_access, schema_registry_client
+from nightstream.long_lived import freeze_long_lived
 from nightstream.schemas.backoff import Backoff, RetryPolicy
 from nightstream.schemas.errors import NightstreamError
 from nightstream.schemas.link_directory import LinkDirectory
@@ -170,6 +171,7 @@ def build_delivery_role(
         try:
             await asyncio.wait_for(directory.ready.wait(), timeout=60)
             await sink.start()
+            freeze_long_lived()
             await sink.run(stop)
         finally:
             following.cancel()
