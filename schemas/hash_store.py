@@ -51,6 +51,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from nightstream.schemas.errors import NightstreamError
 from nightstream.schemas.fencing import check_lease
+from nightstream.schemas.group_commit import GroupCommit
 from nightstream.schemas.hash_changelog import HashEntry, send_entries
 from nightstream.schemas.kafka_access import Brokers
 from nightstream.schemas.kafka_clients import kafka_consumer
@@ -87,6 +88,10 @@ _UPSERT = (
 )
 
 
+Recorded = tuple[Mapping[int, Sequence[HashEntry]], Mapping[int, int]]
+"""One ``record`` call: entries by changelog partition, stream time by partition."""
+
+
 class LocalHashStore:
     def __init__(
         self,
@@ -117,6 +122,7 @@ class LocalHashStore:
         self._db.executescript(_SCHEMA)
         self._owned: set[int] = set()
         self._last_sweep: dict[int, int] = {}
+        self._commits: GroupCommit[Recorded] = GroupCommit(self._record_together)
 
     def close(self) -> None:
         self._db.close()
@@ -177,7 +183,20 @@ class LocalHashStore:
         self, entries: Mapping[int, Sequence[HashEntry]], stream_times: Mapping[int, int]
     ) -> None:
         """Write ``entries`` to the changelog, await Kafka once, then store them; then expire
-        what fell behind the horizon in partitions whose stream time moved far enough."""
+        what fell behind the horizon in partitions whose stream time moved far enough.
+        Concurrent calls are written together (``GroupCommit``): one changelog write at a
+        time, so this store's own writes stay contiguous and ``next_offset`` advances."""
+        check_lease()
+        await self._commits.submit((entries, stream_times))
+
+    async def _record_together(self, calls: list[Recorded]) -> None:
+        entries: dict[int, list[HashEntry]] = {}
+        stream_times: dict[int, int] = {}
+        for call_entries, call_times in calls:
+            for partition, rows in call_entries.items():
+                entries.setdefault(partition, []).extend(rows)
+            for partition, stream_time in call_times.items():
+                stream_times[partition] = max(stream_times.get(partition, stream_time), stream_time)
         written = await send_entries(self._producer, self._topic, entries)
         with self._transaction():
             for partition, rows in entries.items():
