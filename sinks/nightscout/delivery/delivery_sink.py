@@ -238,6 +238,14 @@ class DeliverySink:
         )
 
     async def stop(self) -> None:
+        try:
+            await self._stop_clients()
+        finally:
+            # Whatever failed above, the state directory is let go: the role starts again
+            # after a Kafka error, and its next sink must be able to open the store.
+            self._acks.store.close()
+
+    async def _stop_clients(self) -> None:
         # The loop watch runs to the end: without its ticks every lease would look frozen.
         for task in self._tasks:
             task.cancel()
@@ -254,7 +262,6 @@ class DeliverySink:
             await self._reader.consumer.stop()
         await self._bindings.stop()
         await self._producer.stop()
-        self._acks.store.close()
 
     # -- the loop -----------------------------------------------------------------------------
 
