@@ -628,6 +628,7 @@ class DeliverySink:
         with contextlib.suppress(KafkaError):
             await self._save(everything=True)
         self._ready -= revoked
+        self._progress.forget(revoked)
         if self._reader is not None:
             self._reader.forget(revoked)
         for tp in revoked:

@@ -75,12 +75,21 @@ class ProgressStore:
         self.topic = topic
         self._producer = producer
         self._group = group
+        self._written: dict[tuple[str, TopicPartition], list[SavedCatchUp]] = {}
+        """What the topic holds for each site's catch-ups of a partition loaded or written here
+        (absent: none), so an unchanged value is not written again."""
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        """Another instance may write these now: what they hold is known again once loaded."""
+        gone = set(partitions)
+        self._written = {k: v for k, v in self._written.items() if k[1] not in gone}
 
     async def load(
         self, partitions: Iterable[TopicPartition]
     ) -> dict[TopicPartition, PartitionProgress]:
         wanted = set(partitions)
         found = {tp: PartitionProgress({}, set()) for tp in wanted}
+        self.forget(wanted)
         for key, value in (await read_latest(self._bootstrap, self.topic)).items():
             kind, group, site, topic, partition, *rest = json.loads(key)
             tp = TopicPartition(topic, int(partition))
@@ -89,6 +98,7 @@ class ProgressStore:
             if kind == "catch-up":
                 saved = [SavedCatchUp.from_json(v) for v in json.loads(value)]
                 found[tp].catch_ups[site] = saved
+                self._written[(site, tp)] = saved
             elif kind == "covered" and rest:
                 found[tp].covered.add((site, rest[0]))
         return found
@@ -96,17 +106,27 @@ class ProgressStore:
     async def save_catch_ups(
         self, entries: Iterable[tuple[str, TopicPartition, list[SavedCatchUp]]]
     ) -> None:
-        """Write each site's catch-ups of a partition (none: a tombstone); wait for Kafka."""
+        """Write each site's catch-ups of a partition (none: a tombstone) unless the topic
+        holds that already; wait for Kafka."""
         pending = []
+        changed = []
         for site, tp, saved in entries:
+            if self._written.get((site, tp), []) == saved:
+                continue
             value = json.dumps([s.to_json() for s in saved]).encode() if saved else None
             pending.append(
                 await self._producer.send(
                     self.topic, value, key=catch_up_key(self._group, site, tp)
                 )
             )
+            changed.append((site, tp, saved))
         for future in pending:
             await future
+        for site, tp, saved in changed:
+            if saved:
+                self._written[(site, tp)] = list(saved)
+            else:
+                self._written.pop((site, tp), None)
 
     async def set_covered(self, add: Iterable[Coverage], remove: Iterable[Coverage]) -> None:
         pending = [
