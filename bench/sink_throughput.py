@@ -1,11 +1,14 @@
-"""Sink throughput against its ceiling: plain httpx PUTs vs. TargetSink from Kafka.
+"""Sink throughput against its ceiling: plain httpx PUTs vs. the sink (``DeliverySink``, as
+``nightstream sink`` runs it) from Kafka, for one site.
 
     .venv/bin/python -m bench.sink_throughput [--docs 20000] [--bootstrap HOST:PORT]
 
 (a) ceiling: the documents PUT straight to a fresh test server with plain httpx, at each
     concurrency of --concurrency; the best one counts.
-(b) sink: a TargetSink (max_concurrency = the best ceiling concurrency) in a child process reads
-    the documents from fresh ``ns.*`` topics and writes them to another fresh test server.
+(b) sink: the fan-out sink with one site (its client's max_concurrency = the best ceiling
+    concurrency) in a child process reads the documents from fresh ``ns.*`` topics and writes
+    them to another fresh test server. (The one-site ``TargetSink`` that ``replay`` uses has its
+    own figure in ``replay_throughput``.)
 
 The test server always runs in its own process. The sink's peak RSS is the child's ru_maxrss
 from ``os.wait4`` on that child (exactly that process, not other children).
@@ -51,8 +54,8 @@ from nightstream.schemas.records import StreamBinding
 from nightstream.schemas.serde import make_serde
 from nightstream.schemas.topics import TopicNames, topic_catalog
 from nightstream.sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
-from nightstream.sinks.nightscout.outcomes import WriteOutcome
-from nightstream.sinks.nightscout.sink import SinkConfig, TargetSink, client_writer
+from nightstream.sinks.nightscout.delivery.delivery_sink import DeliveryConfig, DeliverySink
+from nightstream.sinks.nightscout.delivery.site_writer import Outcome, site_writer
 from nightstream.topics_admin import ensure_topics
 
 LINK = "bench"
@@ -180,29 +183,30 @@ async def sink_child(arguments: argparse.Namespace) -> dict[str, Any]:
             max_concurrency=arguments.concurrency,
         )
     )
-    write = client_writer(client)
+    write = site_writer(client)
     first_write: list[float] = []
 
-    async def timed_write(collection: Collection, docs: Sequence[NsRecord]) -> list[WriteOutcome]:
+    async def timed_write(collection: Collection, docs: Sequence[NsRecord]) -> list[Outcome]:
         if not first_write:
             first_write.append(time.perf_counter())
         return await write(collection, docs)
 
-    sink = TargetSink(
-        SinkConfig(
+    sink = DeliverySink(
+        DeliveryConfig(
             bootstrap_servers=arguments.bootstrap,
             topic_prefix=arguments.prefix,
-            target="b",
-            links=frozenset({LINK}),
+            sites={"b": frozenset({LINK})},
+            state_dir=Path("sink-state"),
         ),
-        timed_write,
+        {"b": timed_write},
     )
+    stats = sink.lanes["b"].stats
     stop = asyncio.Event()
     started = time.perf_counter()
     await sink.start()
     running = asyncio.create_task(sink.run(stop))
     deadline = started + 300
-    while sink.stats.written + sink.stats.rejected < arguments.docs:
+    while stats.written + stats.rejected < arguments.docs:
         if running.done() or time.perf_counter() > deadline:
             break
         await asyncio.sleep(0.02)
@@ -212,9 +216,8 @@ async def sink_child(arguments: argparse.Namespace) -> dict[str, Any]:
     await sink.stop()
     await client.aclose()
     return {
-        "written": sink.stats.written,
-        "rejected": sink.stats.rejected,
-        "batches": sink.stats.batches,
+        "written": stats.written,
+        "rejected": stats.rejected,
         "seconds_total": finished - started,
         "seconds_to_first_write": (first_write[0] if first_write else finished) - started,
         "seconds_writing": finished - (first_write[0] if first_write else started),
