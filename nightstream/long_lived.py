@@ -5,7 +5,9 @@ their settings per site), all alive until it stops. CPython's full collections w
 them again: 0.3 s of CPU each, several seconds of a stalled event loop on a shared machine, which
 was the tail of the sink's delivery latency (``bench/delivery_scale.py``).
 ``gc.freeze()`` moves them to a generation no collection scans; what is created afterwards is
-collected as usual, and frozen objects are still freed when their last reference goes.
+collected as usual, and frozen objects are still freed when their last reference goes. What is
+in flight at that moment (a few dozen requests at most, with the shared limit) is frozen too: if
+it ends in a reference cycle it is never collected, a small one-time cost.
 """
 
 from __future__ import annotations
