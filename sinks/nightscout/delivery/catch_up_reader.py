@@ -37,6 +37,8 @@ class CatchUpState:
     lanes: Mapping[str, SiteLane]
     routes: SiteRoutes
     ownership: PartitionOwnership
+    accept: Callable[[NsRecord], bool] | None = None
+    """When given, the only documents delivered (as for the live readers)."""
 
 
 class CatchUpReader:
@@ -106,6 +108,9 @@ class CatchUpReader:
                 active[tp] = ready
         return active
 
+    def _accepts(self, record: NsRecord) -> bool:
+        return self._state.accept is None or self._state.accept(record)
+
     async def _feed(
         self, tp: TopicPartition, start: int, end: int, messages: list[ConsumerRecord]
     ) -> None:
@@ -127,7 +132,7 @@ class CatchUpReader:
                     c.until is not None and message.offset >= c.until
                 ):
                     continue
-                if record is not None and record.stream in wanted:
+                if record is not None and record.stream in wanted and self._accepts(record):
                     lane.offer(Delivery(record, tp, message.offset, epoch, c.progress))
                     c.progress.hand_out(message.offset, 1)
             c.advance(end)

@@ -42,11 +42,13 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from nightstream.schemas.backoff import RetryPolicy
 from nightstream.schemas.bindings import StreamBindings
 from nightstream.schemas.compacted import partitions_of
+from nightstream.schemas.documents import NsRecord
 from nightstream.schemas.errors import NightstreamError
 from nightstream.schemas.fencing import LoopWatch, PartitionOwnership
 from nightstream.schemas.hash_store import DAY_MS, LocalHashStore
 from nightstream.schemas.kafka_access import Brokers
 from nightstream.schemas.kafka_clients import kafka_consumer, kafka_producer
+from nightstream.schemas.offset_bounds import OffsetBounds
 from nightstream.schemas.registry import SchemaRegistryClient
 from nightstream.schemas.serde import make_serde
 from nightstream.schemas.stream_partitions import stream_partition
@@ -83,6 +85,7 @@ PARK_BACKOFF = RetryPolicy(base=5.0, cap=300.0)
 LANE_DRAIN_SECONDS = 6.0
 """On stop, how long the chunks being written may take to finish (a target's writes end within
 its own drain time once the stop is asked, so this is rarely reached)."""
+RecordFilter = Callable[[NsRecord], bool]
 ATTEMPTS_IN_FLIGHT = 64
 """Requests in flight to all sites together. Without a limit, a burst for thousands of sites
 (a start, a catch-up after an outage) opens thousands of connections and JWT exchanges at
@@ -119,8 +122,12 @@ class DeliverySink:
         links_of_site: Callable[[str], frozenset[str]] | None = None,
         links_version: Callable[[], int] = lambda: 0,
         park_backoff: RetryPolicy = PARK_BACKOFF,
+        accept: RecordFilter | None = None,
     ) -> None:
+        """``accept``: when given, only the documents it accepts are delivered (a replay's
+        date window); the others count as ``outside_window``."""
         self.config = config
+        self._accept = accept
         self.names = TopicNames(config.topic_prefix)
         self._extra_links = links_of_site
         self._bindings = StreamBindings(
@@ -189,6 +196,9 @@ class DeliverySink:
         self._watching: asyncio.Task[None] | None = None
         self.read = 0
         self.unrouted = 0
+        self.other_streams = 0
+        """Documents read live whose stream no site reads."""
+        self.outside_window = 0
 
     # -- wiring -------------------------------------------------------------------------------
 
@@ -225,7 +235,9 @@ class DeliverySink:
         )
         self._reader = CatchUpReader(
             kafka_consumer(self.config.bootstrap_servers, **common),
-            CatchUpState(self._catch_ups, self._live, self.lanes, self.routes, self._ownership),
+            CatchUpState(
+                self._catch_ups, self._live, self.lanes, self.routes, self._ownership, self._accept
+            ),
             self._documents.decode,
             self._finish_catch_ups,
         )
@@ -265,7 +277,9 @@ class DeliverySink:
 
     # -- the loop -----------------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, until: OffsetBounds | None = None) -> bool:
+        """Deliver until ``stop`` is set (then False) or, given ``until``, until every
+        document up to its end offsets was answered and committed (then True)."""
         assert self._consumer is not None, "start() first"
         assert self._reader is not None
         catching_up = asyncio.create_task(self._reader.run(stop))
@@ -288,6 +302,9 @@ class DeliverySink:
                     "every site stopped: "
                     + "; ".join(f"{n}: {lane.stopped}" for n, lane in self.lanes.items())
                 )
+            if until is not None and await self._reached(until):
+                return True
+        return False
 
     async def _refresh(self) -> None:
         """Between batches: new partitions, new routes, and what they need caught up."""
@@ -423,8 +440,9 @@ class DeliverySink:
             self.read += len(items)
             for message, record in items:
                 copies = 0
+                sites = self._sites_for(record)
                 if record is not None:
-                    for site in self.routes.sites_of(record.stream):
+                    for site in sites:
                         if tp in self._lagging.get(site, ()):
                             continue
                         if message.offset < self._skip_below.get((site, tp), 0):
@@ -437,6 +455,54 @@ class DeliverySink:
                         copies += 1
                     self.unrouted += copies == 0
                 live.hand_out(message.offset, copies)
+
+    def _sites_for(self, record: NsRecord | None) -> frozenset[str]:
+        """The sites ``record`` goes to, counting what goes to none and why."""
+        if record is None:
+            return frozenset()  # undecodable: in the DLQ already
+        sites = self.routes.sites_of(record.stream)
+        if not sites:
+            self.other_streams += 1
+        elif self._accept is not None and not self._accept(record):
+            self.outside_window += 1
+            return frozenset()
+        return sites
+
+    @property
+    def undecodable(self) -> int:
+        """Records that could not be decoded (sent to the DLQ)."""
+        return self._documents.undecodable
+
+    @property
+    def committed(self) -> Mapping[TopicPartition, int]:
+        """The offsets the group committed, per partition of this instance."""
+        return self._committed
+
+    async def _reached(self, bounds: OffsetBounds) -> bool:
+        """Every partition of ``bounds`` answered and committed up to its end offset."""
+        assert self._consumer is not None
+        if any(lane.pending for lane in self.lanes.values()):
+            return False
+        if bounds.reached(self._committed):
+            return True
+        for tp, end in bounds.end.items():
+            live = self._live.get(tp)
+            if end <= bounds.start[tp]:
+                continue
+            if live is None or self._catch_ups.get(tp) or live.unsettled:
+                return False
+            if live.next_offset < end:
+                # Compaction can leave no record at the end of a partition: the consumer's
+                # position then moves past the last record it returned.
+                try:
+                    position = await self._consumer.position(tp)
+                except IllegalStateError:
+                    return False
+                if position <= live.next_offset:
+                    return False
+                live.hand_out(position - 1, 0)
+        await self._commit(force=True)
+        return bounds.reached(self._committed)
 
     @property
     def catch_up_read(self) -> int:
@@ -556,7 +622,8 @@ class DeliverySink:
         await self._progress.set_covered(covered, [])
 
     async def _commit(self, *, force: bool = False) -> None:
-        assert self._consumer is not None
+        if self._consumer is None:
+            return  # stopped after a start that failed early
         now = time.monotonic()
         if not force and now - self._committed_at < COMMIT_EVERY_SECONDS:
             return
