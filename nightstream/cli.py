@@ -511,7 +511,8 @@ def replay(
             max_concurrency=concurrency or defaults["max_concurrency"].default,
             request_timeout=defaults["timeout_seconds"].default,
         )
-        plan = plan_replay(settings.kafka.topic_prefix, link_id, target, window)
+        configured = {name: t.url for name, t in settings.targets.items()}
+        plan = plan_replay(settings.kafka.topic_prefix, link_id, target, window, configured)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     _require_broker(settings)
@@ -520,9 +521,14 @@ def replay(
         click.echo(f"note: link {link_id} is not configured; replaying its history", err=True)
     _setup_logging(settings, progress_line=True)
     try:
-        report = run_interruptibly(lambda stop: run_replay(settings.kafka, plan, stop, sys.stderr))
+        horizon = settings.sink.acked_horizon_days
+        report = run_interruptibly(
+            lambda stop: run_replay(
+                settings.kafka, plan, stop, sys.stderr, acked_horizon_days=horizon
+            )
+        )
     except Cancelled:
-        click.echo("replay stopped at once; the next run repeats the unanswered batch", err=True)
+        click.echo("replay stopped at once; the next run repeats the unanswered writes", err=True)
         raise SystemExit(130) from None
     for line in report.lines():
         click.echo(line)

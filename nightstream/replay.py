@@ -1,15 +1,22 @@
 """``nightstream replay``: one link's history from the ``ns.*`` topics into a Nightscout site.
 
-A replay is a sink of its own for (link, site): its consumer group and its acknowledged-hashes
-changelog are named after the link and a digest of the site's URL, so running the same command
-again continues where the last run stopped, and documents the site already holds are skipped.
-A ``--since``/``--until`` window gets a consumer group of its own (a narrower run must not
-commit past documents a wider one still has to write) but shares the acknowledged hashes.
+A replay is the production sink (``DeliverySink``) serving one site, bounded: it stops once
+every document the topics held when it started was answered by the site and committed. A new
+site added to the running sink is brought up to date by the same machinery (its catch-up).
 
-The run is finite: it stops once it has consumed every partition up to the end offsets it saw
-when it started. Offsets are committed only after the site answered, so a killed replay loses
-nothing; an interrupted one (Ctrl-C) finishes its batch if the site answers within a few
-seconds, commits it and stops.
+The site's answers live in the sink's shared answer store (``<prefix>.sink.acked``), under the
+site's name: the name of the configured target with the same URL, else one derived from the
+URL. So documents the site already holds are skipped, whether a replay or the running sink
+wrote them, and a sink started later for that target does not write them again.
+
+Its consumer group is named after the link and a digest of the site's URL, so running the same
+command again continues where the last run stopped. A ``--since``/``--until`` window gets a
+consumer group of its own (a narrower run must not commit past documents a wider one still has
+to write) but shares the site's answers.
+
+Offsets are committed only after the site answered, so a killed replay loses nothing; an
+interrupted one (Ctrl-C) finishes the writes in hand if the site answers within a few seconds,
+commits them and stops.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
@@ -29,15 +36,14 @@ from nightstream.kafka_security import kafka_access, schema_registry_client
 from nightstream.progress import Progress, showing
 from nightstream.schemas.documents import Collection
 from nightstream.schemas.errors import NightstreamError
+from nightstream.schemas.hash_store import DEFAULT_HORIZON_DAYS
 from nightstream.schemas.offset_bounds import OffsetBounds, capture_bounds
 from nightstream.schemas.topics import TopicNames
-from nightstream.sinks.nightscout.client import (
-    NightscoutClient,
-    NightscoutTargetConfig,
-    WriteStopped,
-)
+from nightstream.sinks.nightscout.client import NightscoutClient, NightscoutTargetConfig
 from nightstream.sinks.nightscout.date_window import DateWindow
-from nightstream.sinks.nightscout.sink import SinkConfig, SinkStats, TargetSink, client_writer
+from nightstream.sinks.nightscout.delivery.delivery_sink import DeliveryConfig, DeliverySink
+from nightstream.sinks.nightscout.delivery.site_writer import site_writer
+from nightstream.sinks.nightscout.site_stats import SinkStats
 
 # As in the configuration: the link id becomes part of a topic name.
 _LINK_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -48,8 +54,8 @@ class ReplayPlan:
     link: str
     target: NightscoutTargetConfig
     window: DateWindow
-    sink_name: str
-    """Names the acknowledged-hashes changelog: one per (link, site)."""
+    site: str
+    """The site's name in the sink's answer store: a configured target's, or from the URL."""
     group_id: str
     """One per (link, site, window)."""
 
@@ -64,16 +70,34 @@ def site_key(url: str) -> str:
 
 
 def plan_replay(
-    prefix: str, link: str, target: NightscoutTargetConfig, window: DateWindow
+    prefix: str,
+    link: str,
+    target: NightscoutTargetConfig,
+    window: DateWindow,
+    configured: Mapping[str, str] | None = None,
 ) -> ReplayPlan:
+    """``configured``: the targets of the configuration, name to URL."""
     if not _LINK_ID.match(link):
         raise ValueError(f"{link!r} is not a link id (lower-case letters, digits, '.', '_', '-')")
-    name = f"replay-{link}-{site_key(target.base_url)}"
-    group = f"{prefix}-{name}"
+    key = site_key(target.base_url)
+    same_site = sorted(name for name, url in (configured or {}).items() if site_key(url) == key)
+    site = same_site[0] if same_site else f"replay-{key}"
+    group = f"{prefix}-replay-{link}-{key}"
     if not window.unbounded:
         bounds = f"{window.since_ms}..{window.until_ms}"
         group += "-" + hashlib.sha256(bounds.encode()).hexdigest()[:8]
-    return ReplayPlan(link, target, window, name, group)
+    return ReplayPlan(link, target, window, site, group)
+
+
+@dataclass
+class ReplayCounts:
+    """What the replay's reader left out, beside what the site's lane did."""
+
+    stats: SinkStats = field(default_factory=SinkStats)
+    undecodable: int = 0
+    outside_window: int = 0
+    other_streams: int = 0
+    unanswered_at_stop: int = 0
 
 
 @dataclass
@@ -82,12 +106,10 @@ class ReplayReport:
     total: int
     done: int
     complete: bool
-    stats: SinkStats = field(default_factory=SinkStats)
-    abandoned: bool = False
-    """The stop came mid-batch and the site did not answer within the drain."""
+    counts: ReplayCounts = field(default_factory=ReplayCounts)
 
     def lines(self) -> list[str]:
-        plan, stats = self.plan, self.stats
+        plan, counts, stats = self.plan, self.counts, self.counts.stats
         state = "complete" if self.complete else "interrupted: run the same command to continue"
         by_collection = ", ".join(
             f"{c.value} {stats.by_collection[c.value]}"
@@ -99,16 +121,16 @@ class ReplayReport:
             ("written", f"{stats.written}" + (f" ({by_collection})" if by_collection else "")),
             ("skipped, unchanged", str(stats.skipped_unchanged + stats.superseded)),
             ("deleted by the user", str(stats.deleted_by_user + stats.skipped_deleted)),
-            ("to the DLQ", str(stats.dead_lettered)),
-            ("outside the window", str(stats.outside_window)),
-            ("other streams", str(stats.skipped_other_streams)),
+            ("to the DLQ", str(stats.rejected + counts.undecodable)),
+            ("outside the window", str(counts.outside_window)),
+            ("other streams", str(counts.other_streams)),
         ]
-        if self.abandoned:
+        if counts.unanswered_at_stop:
             rows.append(
                 (
                     "in flight at the stop",
-                    "one batch, unanswered within the drain: the site may hold it already; "
-                    "the next run writes it again",
+                    f"{counts.unanswered_at_stop} document(s) unanswered within the drain: the "
+                    "site may hold them already; the next run writes them again",
                 )
             )
         width = max(len(label) for label, _ in rows)
@@ -120,9 +142,15 @@ class ReplayReport:
 
 
 async def replay(
-    kafka: KafkaSettings, plan: ReplayPlan, stop: asyncio.Event, progress_to: TextIO
+    kafka: KafkaSettings,
+    plan: ReplayPlan,
+    stop: asyncio.Event,
+    progress_to: TextIO,
+    *,
+    acked_horizon_days: float = DEFAULT_HORIZON_DAYS,
 ) -> ReplayReport:
-    """Run ``plan`` until it consumed what the topics held at the start, or ``stop``."""
+    """Run ``plan`` until it delivered what the topics held at the start, or ``stop``.
+    ``acked_horizon_days``: as the sink's, since a replay shares its answer store."""
     await require_reachable(plan.target)
     names = TopicNames(kafka.topic_prefix)
     topics = [names.ns(c) for c in Collection]
@@ -138,19 +166,21 @@ async def replay(
             # A token the site refuses, or one without write permission, stops the run here.
             await client.self_test()
             return report
-        sink = _sink(kafka, plan, client)
-        report.stats = sink.stats
+        sink = _sink(kafka, plan, client, acked_horizon_days)
+        lane = sink.lanes[plan.site]
+        report.counts.stats = lane.stats
         try:
             # Both take a few round trips; neither commits anything.
             await _together(client.self_test(), sink.start())
             async with showing(Progress(bounds.total, progress_to), _done(bounds, sink)):
-                try:
-                    report.complete = await sink.run(stop, until=bounds)
-                except WriteStopped:  # stopped mid-batch: not committed
-                    report.abandoned = True
+                report.complete = await sink.run(stop, until=bounds)
         finally:
-            report.done = bounds.done(sink.positions)
             await sink.stop()
+            report.done = bounds.done(sink.committed)
+            report.counts.undecodable = sink.undecodable
+            report.counts.outside_window = sink.outside_window
+            report.counts.other_streams = sink.other_streams
+            report.counts.unanswered_at_stop = lane.unanswered_at_stop
     return report
 
 
@@ -176,22 +206,22 @@ async def _together(*work: Awaitable[object]) -> None:
             raise outcome
 
 
-def _sink(kafka: KafkaSettings, plan: ReplayPlan, client: NightscoutClient) -> TargetSink:
-    registry = schema_registry_client(kafka)
-    return TargetSink(
-        SinkConfig(
+def _sink(
+    kafka: KafkaSettings, plan: ReplayPlan, client: NightscoutClient, horizon_days: float
+) -> DeliverySink:
+    return DeliverySink(
+        DeliveryConfig(
             bootstrap_servers=kafka_access(kafka),
             topic_prefix=kafka.topic_prefix,
-            target=plan.sink_name,
-            links=frozenset({plan.link}),
+            sites={plan.site: frozenset({plan.link})},
             group_id=plan.group_id,
-            replication_factor=kafka.replication_factor,
+            acked_horizon_days=horizon_days,
         ),
-        client_writer(client),
-        registry,
+        {plan.site: site_writer(client)},
+        schema_registry_client(kafka),
         accept=None if plan.window.unbounded else plan.window.contains,
     )
 
 
-def _done(bounds: OffsetBounds, sink: TargetSink) -> Callable[[], int]:
-    return lambda: bounds.done(sink.positions)
+def _done(bounds: OffsetBounds, sink: DeliverySink) -> Callable[[], int]:
+    return lambda: bounds.done(sink.committed)

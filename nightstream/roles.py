@@ -30,7 +30,7 @@ from nightstream.sinks.nightscout.delivery.delivery_sink import (
 )
 from nightstream.sinks.nightscout.delivery.site_writer import site_writer
 from nightstream.sinks.nightscout.delivery.start_check import check_sites, hold_lanes
-from nightstream.sinks.nightscout.sink import SinkStats
+from nightstream.sinks.nightscout.site_stats import SinkStats
 from nightstream.sources.cursors import CursorStore
 from nightstream.sources.dexcomshare.client import DexcomShareClient
 from nightstream.sources.dexcomshare.poll_source import DexcomSharePollSource

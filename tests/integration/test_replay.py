@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 
 from nightstream.config import load_settings
-from nightstream.kafka_offsets import records_in
+from nightstream.kafka_offsets import group_lag, records_in
 from nightstream.reprocess import reprocess
-from nightstream.schemas.documents import NsRecord
+from nightstream.schemas.documents import Collection, NsRecord
 from nightstream.schemas.records import RawPayload
 from nightstream.simulators.nightscout import NightscoutTestServer
 from nightstream.sinks.nightscout.date_window import format_utc
-from nightstream.sinks.nightscout.sink import SinkConfig
+from nightstream.sinks.nightscout.delivery.lane import WRITE_CHUNK
 from nightstream.streams.registry import TRANSFORMS
 from nightstream.streams.transform import TransformOutput
 from tests.integration.cli_runs import CliRun
@@ -39,8 +39,9 @@ DAYS = 30
 OTHER_DAYS = 2
 UPLOADER = ["api:*:create", "api:*:update", "api:*:read"]
 TOKEN_ENV = "NIGHTSTREAM_REPLAY_TOKEN"
-# A killed replay repeats at most the batch Nightscout had not fully answered.
-MAX_BATCH = SinkConfig(bootstrap_servers="", topic_prefix="", target="").max_batch
+# An interrupted or killed replay repeats at most the chunk Nightscout had not answered:
+# one for the Ctrl-C, one for the kill.
+REPEATED_AT_MOST = 2 * WRITE_CHUNK
 
 Site = tuple[NightscoutTestServer, str]
 
@@ -120,9 +121,9 @@ async def test_replay_fills_an_empty_site_once_across_interruptions_and_keeps_to
     assert after_sigint < history.readings
     written = int(_report_value(first.stdout(), "written"))
     if "in flight at the stop" in first.stdout():
-        # The site did not answer within the stop's drain (a busy machine): the batch may be
-        # stored without being counted, never the reverse.
-        assert written <= after_sigint <= written + SinkConfig.max_batch
+        # The site did not answer within the stop's drain (a busy machine): the chunk in
+        # flight may be stored without being counted, never the reverse.
+        assert written <= after_sigint <= written + WRITE_CHUNK
     else:
         assert written == after_sigint
 
@@ -141,7 +142,7 @@ async def test_replay_fills_an_empty_site_once_across_interruptions_and_keeps_to
     assert [r for r in runs if token in r.stdout() + r.stderr()] == []
     _assert_each_document_once(site, history)
     puts = site.stats.count(method="PUT")
-    assert history.readings <= puts <= history.readings + MAX_BATCH
+    assert history.readings <= puts <= history.readings + REPEATED_AT_MOST
 
     # Run again: nothing new in the topics, nothing written.
     again = CliRun.start(tmp_path, "replay-again", command, env)
@@ -177,6 +178,20 @@ async def test_replay_fills_an_empty_site_once_across_interruptions_and_keeps_to
     assert await bad.wait() == 2
     assert "does not accept the access token" in bad.stderr()
     assert refused not in bad.stderr() + bad.stdout()
+
+    # The site is the configured target "ns": the replay's answers are that target's, so the
+    # running sink, reading the topics from their beginning, writes only the other link's
+    # documents (which the replay of PATIENT left out) and none of the replayed ones.
+    pipeline.start("sink", "sink")
+    ns_topics = [f"{pipeline.prefix}.ns.{c.value}" for c in Collection]
+    group = f"{pipeline.prefix}-sink"
+
+    async def sink_done() -> bool:
+        return await group_lag(pipeline.bootstrap, group, ns_topics) == 0
+
+    await wait_until(sink_done, within=120, what="the sink's group at the end of the topics")
+    pipeline.stop_all()
+    assert site.stats.count(method="PUT") == puts + history.other_readings
 
 
 def _noisy(date: int) -> bool:

@@ -19,7 +19,7 @@ from nightstream.roles import build_delivery_role
 from nightstream.schemas.documents import Collection, NsRecord
 from nightstream.schemas.identity import nightscout_identifier
 from nightstream.simulators.nightscout import Faults, NightscoutTestServer
-from nightstream.sinks.nightscout.sink import SinkStats
+from nightstream.sinks.nightscout.site_stats import SinkStats
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 from tests.integration.topic_records import bind_streams, produce_documents, sgv_entry
 

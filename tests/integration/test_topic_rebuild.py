@@ -23,7 +23,7 @@ from nightstream.schemas.identity import entry_identifier
 from nightstream.schemas.serde import make_serde
 from nightstream.schemas.topics import TopicNames, topic_catalog
 from nightstream.simulators.nightscout import NightscoutTestServer
-from nightstream.sinks.nightscout.sink import SinkStats
+from nightstream.sinks.nightscout.site_stats import SinkStats
 from nightstream.topics_admin import ensure_topics
 from tests.integration.pipeline import LinkSpec, Pipeline, wait_until
 from tests.integration.topic_records import bind_streams

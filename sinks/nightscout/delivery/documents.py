@@ -44,10 +44,9 @@ class DocumentTopics:
         return list(self._serdes)
 
     async def decode(
-        self, message: ConsumerRecord, *, dead_letter: bool = False, site: str | None = None
+        self, message: ConsumerRecord, *, dead_letter: bool = False
     ) -> NsRecord | None:
-        """The document, or None (then, with ``dead_letter``, the record went to the DLQ, naming
-        ``site`` when one site's sink read it)."""
+        """The document, or None (then, with ``dead_letter``, the record went to the DLQ)."""
         collection, serde = self._serdes[message.topic]
         try:
             value = serde.decode(
@@ -67,7 +66,6 @@ class DocumentTopics:
                         source_topic=message.topic,
                         source_partition=message.partition,
                         source_offset=message.offset,
-                        target=site,
                         original_key=message.key,
                         original_value=message.value or b"",
                         failed_at_ms=time.time_ns() // 1_000_000,

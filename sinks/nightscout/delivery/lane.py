@@ -26,7 +26,7 @@ from nightstream.sinks.nightscout.delivery.deliveries import Delivery
 from nightstream.sinks.nightscout.delivery.site_acks import DELETED, REJECTED, SiteAcks
 from nightstream.sinks.nightscout.delivery.site_writer import SiteWriter, first_failure
 from nightstream.sinks.nightscout.outcomes import WriteOutcome, WriteStatus
-from nightstream.sinks.nightscout.sink import SinkStats
+from nightstream.sinks.nightscout.site_stats import SinkStats
 from nightstream.sinks.nightscout.stopping import WriteStopped
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,9 @@ class SiteLane:
         self.parked_until = 0.0
         """Monotonic time before which no catch-up feeds the lane."""
         self.parks = 0
+        self.unanswered_at_stop = 0
+        """Deliveries being written when the sink stopped and left unanswered: the site may
+        hold them; they are read again (not committed)."""
         self._write_records = write
         self._acks = acks
         self._ownership = ownership
@@ -112,6 +115,8 @@ class SiteLane:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._task), timeout=drain_seconds)
+        if not self._task.done():
+            self.unanswered_at_stop += len(self._in_flight)
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
 
@@ -123,7 +128,9 @@ class SiteLane:
             try:
                 await self._deliver(chunk)
             except WriteStopped:
-                return  # the sink is stopping: unanswered deliveries are read again later
+                # The sink is stopping: unanswered deliveries are read again later.
+                self.unanswered_at_stop += len(self._in_flight)
+                return
             except RetriableError as exc:
                 await self._park(str(exc))
             except TargetFatalError as exc:
