@@ -1,8 +1,9 @@
 """``nightstream replay``: one link's history from the ``ns.*`` topics into a Nightscout site.
 
 A replay is the production sink (``DeliverySink``) serving one site, bounded: it stops once
-every document the topics held when it started was answered by the site and committed. A new
-site added to the running sink is brought up to date by the same machinery (its catch-up).
+every document the topics held when it started was answered by the site and committed. Its
+own consumer group reads from where the last run stopped (the beginning, the first time); a
+site that stops answering meanwhile is retried until it answers again or the run is stopped.
 
 The site's answers live in the sink's shared answer store (``<prefix>.sink.acked``), under the
 site's name: the name of the configured target with the same URL, else one derived from the
