@@ -7,8 +7,8 @@
     concurrency of --concurrency; the best one counts.
 (b) sink: the fan-out sink with one site (its client's max_concurrency = the best ceiling
     concurrency) in a child process reads the documents from fresh ``ns.*`` topics and writes
-    them to another fresh test server. (The one-site ``TargetSink`` that ``replay`` uses has its
-    own figure in ``replay_throughput``.)
+    them to another fresh test server. (``replay`` runs the same sink, bounded, for one site:
+    its figure is ``replay_throughput``'s.)
 
 The test server always runs in its own process. The sink's peak RSS is the child's ru_maxrss
 from ``os.wait4`` on that child (exactly that process, not other children).
