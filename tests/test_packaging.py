@@ -26,11 +26,15 @@ def installed_name(folder: Path, package_dir: dict[str, str]) -> str:
 
 
 def tree_packages(package_dir: dict[str, str]) -> set[str]:
-    """Each folder of the package-dir roots that holds an ``__init__.py``, by installed name."""
+    """Each folder of the package-dir roots that holds an ``__init__.py`` or Avro schemas (data
+    folders setuptools would otherwise warn about, one warning each), by installed name."""
     found = set()
     for where in set(package_dir.values()):
-        for init in (REPO / where).rglob("__init__.py"):
-            found.add(installed_name(init.parent, package_dir))
+        for marker in ("__init__.py", "*.avsc"):
+            for path in (REPO / where).rglob(marker):
+                found.add(installed_name(path.parent, package_dir))
+    schemas = REPO / package_dir["nightstream.schemas"] / "avro"
+    found.add(installed_name(schemas, package_dir))
     return found
 
 
