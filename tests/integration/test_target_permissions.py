@@ -70,6 +70,17 @@ async def _sink_until_line(pipeline: Pipeline, line: str) -> float:
     return time.monotonic() - started
 
 
+async def _until_exit(tmp_path: Path, role: str, config: Path) -> tuple[int, float, str]:
+    """Run ``nightstream <role>`` until it exits by itself: its code, seconds and log."""
+    run = CliRun.start(tmp_path, role, [role, "--config", str(config)], WARNINGS_ENV)
+    started = time.monotonic()
+    try:
+        code = await run.wait(within=STOPS_WITHIN)
+    finally:
+        run.stop()
+    return code, time.monotonic() - started, run.stderr() + run.stdout()
+
+
 async def test_a_read_only_site_stops_alone_at_start_and_the_good_one_receives_its_documents(
     kafka_bootstrap: str, tmp_path: Path, sites: MultiSiteTestServer
 ) -> None:
@@ -126,14 +137,7 @@ async def test_a_sink_whose_sites_are_all_read_only_exits_2_in_seconds(
     )
     await pipeline.create_topics()
     # No documents at all: a check at the first write would wait for ever.
-    run = CliRun.start(tmp_path, "sink", ["sink", "--config", str(pipeline.config)], WARNINGS_ENV)
-    started = time.monotonic()
-    try:
-        code = await run.wait(within=STOPS_WITHIN)
-    finally:
-        run.stop()
-    seconds = time.monotonic() - started
-    log = run.stderr() + run.stdout()
+    code, seconds, log = await _until_exit(tmp_path, "sink", pipeline.config)
     assert code == 2, log[-3000:]
     assert seconds < scaled(STOPS_WITHIN)
     for name in names:
@@ -166,14 +170,7 @@ async def test_run_with_a_read_only_token_exits_2_in_seconds_naming_the_missing_
         # The vendor answers slowly: the poller's login is on the wire when the sink gives up,
         # and is cut off by the process's own stop.
         share.set_latency(60)
-        run = CliRun.start(tmp_path, "run", ["run", "--config", str(pipeline.config)], WARNINGS_ENV)
-        started = time.monotonic()
-        try:
-            code = await run.wait(within=STOPS_WITHIN)
-        finally:
-            run.stop()
-        seconds = time.monotonic() - started
-    log = run.stderr() + run.stdout()
+        code, seconds, log = await _until_exit(tmp_path, "run", pipeline.config)
     assert code == 2, log[-3000:]
     assert "stopped at once" not in log  # the poller and the processor stopped cleanly
     assert seconds < scaled(STOPS_WITHIN)
